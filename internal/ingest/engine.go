@@ -1,0 +1,346 @@
+package ingest
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/abt-dev/abt/internal/decode"
+)
+
+// closedLinger is how long an ended connection's key is remembered, so that
+// its late packets (the final ACK, retransmitted FINs, RSTs answering them)
+// are recognised and counted instead of looking like new partial
+// connections. 60 s is twice Linux's TIME_WAIT MSL.
+const closedLinger = int64(60 * time.Second)
+
+// Sink receives the engine's records in time order. The *Record is only
+// valid during the call (its Conn summary, on END records, may be kept).
+// An error stops the engine: Process and Finish return it.
+type Sink interface {
+	Record(r *Record) error
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(r *Record) error
+
+// Record calls f(r).
+func (f SinkFunc) Record(r *Record) error { return f(r) }
+
+// Engine infers a-b-t records from a time-ordered stream of TCP segments in
+// one pass with bounded state. It is not safe for concurrent use; shard by
+// connection (flow hash of the 4-tuple) to use several cores.
+type Engine struct {
+	opts Options
+	sink Sink
+
+	quiet, hold, idle, hsTimeout int64 // ns
+
+	table map[key]*conn
+	// Lists ordered by last activity, one per kind of entry, so that idle
+	// sweeps look only at list heads and eviction sheds the cheapest first.
+	ignored, embryonic, established, closed connList
+	free                                    []*conn
+
+	nextID uint64
+	now    int64 // latest packet time seen
+	seen   bool
+
+	ready   readyHeap
+	held    heldHeap
+	out     Record
+	scratch []pendingADU
+
+	lastOut int64
+	stats   Stats
+	err     error
+}
+
+// New returns an engine that sends its records to sink.
+func New(opts Options, sink Sink) (*Engine, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest options: %w", err)
+	}
+	nets := make([]netip.Prefix, len(opts.LocalNets))
+	for i, p := range opts.LocalNets {
+		nets[i] = p.Masked()
+	}
+	opts.LocalNets = nets
+	return &Engine{
+		opts:      opts,
+		sink:      sink,
+		quiet:     int64(opts.QuietTime),
+		hold:      int64(opts.Hold),
+		idle:      int64(opts.IdleTimeout),
+		hsTimeout: int64(opts.HandshakeTimeout),
+		table:     make(map[key]*conn, min(opts.MaxConns, 1<<16)),
+	}, nil
+}
+
+// Stats returns a copy of the counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	return s
+}
+
+// Conns returns the number of entries in the connection table.
+func (e *Engine) Conns() int { return len(e.table) }
+
+// Process consumes one segment. Segments must come in capture order; a
+// segment older than one already seen is processed at its own time but
+// cannot move the engine's clock back.
+func (e *Engine) Process(s *decode.Segment) error {
+	if e.err != nil {
+		return e.err
+	}
+	e.stats.Segments++
+	if !e.seen || s.TsNs > e.now {
+		e.now = s.TsNs
+		e.seen = true
+	} else if s.TsNs < e.now {
+		e.stats.TimeBackwards++
+	}
+	e.expire()
+
+	k, srcIsA := makeKey(s.Src, s.Dst, s.SrcPort, s.DstPort)
+	c := e.table[k]
+	switch {
+	case c == nil:
+		c = e.create(k, srcIsA, s)
+	case c.state == stClosed:
+		if s.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN {
+			e.drop(c)
+			c = e.create(k, srcIsA, s)
+		} else {
+			e.stats.SegsAfterEnd++
+			c = nil
+		}
+	case c.state == stIgnored:
+		if e.opts.TrackPartial && c.sum.Partial && s.PayloadLen > 0 && s.Flags&(decode.FlagSYN|decode.FlagRST) == 0 {
+			e.startPartial(c, srcIsA, s)
+		} else {
+			e.stats.SegsUntracked++
+			e.ignored.touch(c)
+			c = nil
+		}
+	default:
+		e.segment(c, srcIsA, s)
+	}
+	e.releaseHeld()
+	e.drain(false)
+	return e.err
+}
+
+// Finish ends the input: open ADUs become INC records, open connections get
+// END records with reason eof, and every held record is released. The
+// engine must not be used afterwards.
+func (e *Engine) Finish() error {
+	if e.err != nil {
+		return e.err
+	}
+	var open []*conn
+	for _, l := range []*connList{&e.embryonic, &e.established} {
+		for c := l.head; c != nil; c = c.next {
+			open = append(open, c)
+		}
+	}
+	// Held records first: they are older than anything decided now.
+	for _, c := range open {
+		e.releasePending(c, len(c.pending))
+	}
+	type inc struct {
+		c *conn
+		d Dir
+	}
+	var incs []inc
+	for _, c := range open {
+		for _, d := range []Dir{DirC2S, DirS2C} {
+			if c.flow(d).active {
+				incs = append(incs, inc{c, d})
+			}
+		}
+	}
+	slices.SortFunc(incs, func(a, b inc) int {
+		la, lb := a.c.flow(a.d).lastDataNs, b.c.flow(b.d).lastDataNs
+		switch {
+		case la != lb:
+			return cmpInt64(la, lb)
+		case a.c.id != b.c.id:
+			return cmpInt64(int64(a.c.id), int64(b.c.id))
+		}
+		return int(a.d) - int(b.d)
+	})
+	for _, x := range incs {
+		f := x.c.flow(x.d)
+		r := e.aduRecord(x.c, x.d, f.seq.next, -1, e.now)
+		r.Kind = KindINC
+		f.active = false
+		e.releaseRecord(x.c, &r)
+	}
+	slices.SortFunc(open, func(a, b *conn) int {
+		if a.sum.LastNs != b.sum.LastNs {
+			return cmpInt64(a.sum.LastNs, b.sum.LastNs)
+		}
+		return cmpInt64(int64(a.id), int64(b.id))
+	})
+	for _, c := range open {
+		e.end(c, EndEOF, e.now, DirNone)
+	}
+	e.drain(true)
+	return e.err
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// expire ends connections whose timeouts passed at the current time.
+func (e *Engine) expire() {
+	now := e.now
+	for c := e.closed.head; c != nil && now-c.sum.LastNs > closedLinger; c = e.closed.head {
+		e.drop(c)
+	}
+	for c := e.ignored.head; c != nil && now-c.sum.LastNs > e.idle; c = e.ignored.head {
+		e.drop(c)
+	}
+	for c := e.embryonic.head; c != nil && now-c.sum.LastNs > e.hsTimeout; c = e.embryonic.head {
+		e.end(c, EndIdle, c.sum.LastNs+e.hsTimeout, DirNone)
+	}
+	for c := e.established.head; c != nil && now-c.sum.LastNs > e.idle; c = e.established.head {
+		e.end(c, EndIdle, c.sum.LastNs+e.idle, DirNone)
+	}
+}
+
+// alloc returns a zeroed conn for key k, shedding an entry if the table is
+// full.
+func (e *Engine) alloc(k key) *conn {
+	if len(e.table) >= e.opts.MaxConns {
+		e.shed()
+	}
+	var c *conn
+	if n := len(e.free); n > 0 {
+		c = e.free[n-1]
+		e.free = e.free[:n-1]
+		pending := c.pending[:0]
+		*c = conn{pending: pending}
+	} else {
+		c = &conn{}
+	}
+	c.k = k
+	e.table[k] = c
+	if n := len(e.table); n > e.stats.PeakConns {
+		e.stats.PeakConns = n
+	}
+	return c
+}
+
+// shed frees one table entry: a lingering closed key first, then an
+// untracked entry, then the longest-idle half-open connection, and only
+// then the longest-idle established one.
+func (e *Engine) shed() {
+	switch {
+	case e.closed.head != nil:
+		e.drop(e.closed.head)
+	case e.ignored.head != nil:
+		e.stats.EvictedSkipped++
+		e.drop(e.ignored.head)
+	case e.embryonic.head != nil:
+		e.stats.Evicted++
+		e.stats.EvictedHalfOpen++
+		e.end(e.embryonic.head, EndEvicted, e.now, DirNone)
+		e.dropIfClosed()
+	case e.established.head != nil:
+		e.stats.Evicted++
+		e.end(e.established.head, EndEvicted, e.now, DirNone)
+		e.dropIfClosed()
+	}
+}
+
+// dropIfClosed removes the entry end() just parked on the closed list, so
+// eviction really frees memory.
+func (e *Engine) dropIfClosed() {
+	if e.closed.tail != nil {
+		e.drop(e.closed.tail)
+	}
+}
+
+// drop removes c from the table and recycles it.
+func (e *Engine) drop(c *conn) {
+	if c.list != nil {
+		c.list.remove(c)
+	}
+	delete(e.table, c.k)
+	c.id = 0 // invalidates held-heap entries
+	e.free = append(e.free, c)
+}
+
+// newConnID assigns the next connection id.
+func (e *Engine) newConnID(c *conn) {
+	e.nextID++
+	c.id = e.nextID
+}
+
+// label computes the locality label of a client→server connection.
+func (e *Engine) label(client, server netip.Addr) Label {
+	if len(e.opts.LocalNets) == 0 {
+		return LabelUnknown
+	}
+	ci, si := e.isLocal(client), e.isLocal(server)
+	switch {
+	case ci && si:
+		return LabelLocal
+	case si:
+		return LabelIn
+	case ci:
+		return LabelOut
+	}
+	return LabelExternal
+}
+
+func (e *Engine) isLocal(a netip.Addr) bool {
+	for _, p := range e.opts.LocalNets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// emit queues a record for time-ordered release.
+func (e *Engine) emit(r *Record) {
+	e.ready.push(r)
+}
+
+// drain passes released records to the sink: all of them when final,
+// otherwise those no held record can precede.
+func (e *Engine) drain(final bool) {
+	w := e.now
+	if !final {
+		for len(e.held.items) > 0 {
+			top := &e.held.items[0]
+			if !top.valid() {
+				e.held.pop()
+				continue
+			}
+			w = min(w, top.ts)
+			break
+		}
+	}
+	for e.ready.len() > 0 && e.err == nil {
+		if !final && e.ready.top().TsNs > w {
+			break
+		}
+		e.ready.pop(&e.out)
+		e.stats.Records[e.out.Kind]++
+		if err := e.sink.Record(&e.out); err != nil {
+			e.err = fmt.Errorf("write record: %w", err)
+		}
+	}
+}

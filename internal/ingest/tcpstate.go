@@ -1,0 +1,265 @@
+package ingest
+
+import (
+	"github.com/abt-dev/abt/internal/decode"
+)
+
+// maxRSTGap is how far beyond the data seen a RST's sequence number may lie
+// and still be taken to mean that the skipped bytes were sent (and missed by
+// the monitor): three full-size segments, as the original tool allowed.
+const maxRSTGap = 3 * 1460
+
+// open handles a segment of an established connection: acknowledgement
+// tracking, then RST, data, FIN in that order.
+func (e *Engine) open(c *conn, d Dir, s *decode.Segment) {
+	x, y := c.flow(d), c.flow(d.Reverse())
+	if s.Flags&decode.FlagACK != 0 && y.seq.valid {
+		if a := y.seq.off(s.Ack); !x.ackedValid || a > x.acked {
+			x.acked, x.ackedValid = a, true
+		}
+	}
+	if s.Flags&decode.FlagRST != 0 {
+		e.rst(c, d, s)
+		return
+	}
+	if x.closed {
+		// Data or a FIN after this side's FIN: a retransmission.
+		if s.PayloadLen > 0 {
+			x.stats.RexmtPkts++
+			x.stats.RexmtBytes += uint64(s.PayloadLen)
+		}
+		return
+	}
+	if s.PayloadLen > 0 {
+		e.data(c, d, s)
+	}
+	if s.Flags&decode.FlagFIN != 0 {
+		e.fin(c, d, s)
+	}
+}
+
+// data applies the ADU boundary rules to a data-bearing segment from d.
+func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
+	x, y := c.flow(d), c.flow(d.Reverse())
+	ts := s.TsNs
+	if !x.seq.valid {
+		x.seq.init(s.Seq)
+	}
+	prev := x.seq.next
+	r := x.seq.cover(x.seq.off(s.Seq), s.PayloadLen)
+	if r.anomaly {
+		// Not plausibly this direction's byte stream: close what is open
+		// and carry on from this segment rather than stall.
+		e.stats.SeqAnomalies++
+		if x.active {
+			e.closeADU(c, d, prev, -1, ts, false)
+		}
+		x.seq.resync(s.Seq)
+		r = x.seq.cover(x.seq.off(s.Seq), s.PayloadLen)
+	}
+	x.stats.MissedBytes += r.gapBytes
+	x.stats.MissedBytes -= min(x.stats.MissedBytes, r.filled)
+	if r.rexmtBytes > 0 {
+		x.stats.RexmtPkts++
+		x.stats.RexmtBytes += r.rexmtBytes
+	}
+	if r.newBytes == 0 {
+		// A retransmission or a late filler: it moves no boundary, but it
+		// shows the sender busy, so a retransmission timeout shorter than
+		// the quiet time never splits an ADU.
+		if x.active {
+			x.lastDataNs = max(x.lastDataNs, ts)
+		}
+		return
+	}
+	switch {
+	case x.active && ts-x.lastDataNs > e.quiet:
+		// Quiet-time split, sequential or concurrent alike.
+		e.closeADU(c, d, prev, ts-x.lastDataNs, ts, false)
+		e.openADU(x, prev, ts)
+	case x.active:
+	case c.concurrent:
+		e.openADU(x, prev, ts)
+	default:
+		e.openADU(x, prev, ts)
+		switch {
+		case y.active:
+			if e.concurrencyTest(c, d, s) {
+				e.becomeConcurrent(c, d, ts)
+			} else {
+				e.closeADU(c, d.Reverse(), y.seq.next, ts-y.lastDataNs, ts, false)
+			}
+		case y.closed:
+			e.resolveThink(c, d.Reverse(), ts)
+		}
+	}
+	x.lastDataNs = ts
+}
+
+// concurrencyTest reports whether a segment from d that starts a new ADU
+// while the other side's ADU is open shows unacknowledged data in both
+// directions at once: it does not acknowledge all the data the other side
+// sent, and it carries data the other side has not acknowledged.
+func (e *Engine) concurrencyTest(c *conn, d Dir, s *decode.Segment) bool {
+	x, y := c.flow(d), c.flow(d.Reverse())
+	if s.Flags&decode.FlagACK == 0 || !y.seq.valid {
+		e.ambiguous(c)
+		return false
+	}
+	ack := y.seq.off(s.Ack)
+	if ack > int64(y.seq.next) {
+		// It acknowledges bytes the monitor never saw: the evidence is
+		// incomplete; keep the sequential reading.
+		e.ambiguous(c)
+		return false
+	}
+	unackedOther := ack < int64(y.seq.next)
+	unackedThis := !y.ackedValid || int64(x.seq.next) > y.acked
+	return unackedOther && unackedThis
+}
+
+func (e *Engine) ambiguous(c *conn) {
+	e.stats.Ambiguous++
+	c.sum.Ambiguous++
+}
+
+// openADU starts an ADU in flow x at offset start.
+func (e *Engine) openADU(x *flow, start uint64, ts int64) {
+	x.active = true
+	x.aduStart = start
+	x.aduFirstNs = ts
+}
+
+// aduRecord builds the record of flow d's open ADU ending at offset end.
+func (e *Engine) aduRecord(c *conn, d Dir, end uint64, think, ts int64) Record {
+	x := c.flow(d)
+	r := e.connRecord(c, KindADU, ts, d)
+	r.Size = end - x.aduStart
+	r.Concurrent = c.concurrent
+	r.ThinkNs = think
+	r.FirstNs = x.aduFirstNs
+	r.LastNs = x.lastDataNs
+	return r
+}
+
+// closeADU ends flow d's open ADU at offset end and holds its record.
+func (e *Engine) closeADU(c *conn, d Dir, end uint64, think, ts int64, needThink bool) {
+	x := c.flow(d)
+	p := pendingADU{rec: e.aduRecord(c, d, end, think, ts), startOff: x.aduStart, endOff: end, needThink: needThink}
+	x.active = false
+	e.holdADU(c, &p)
+}
+
+// becomeConcurrent marks c concurrent at a segment from d and re-reads the
+// held pieces with the concurrent rules.
+func (e *Engine) becomeConcurrent(c *conn, d Dir, ts int64) {
+	c.concurrent = true
+	c.sum.Concurrent = true
+	r := e.connRecord(c, KindCONC, ts, d)
+	e.emit(&r)
+	e.refold(c)
+}
+
+// resolveThink gives the ADU that d's FIN closed its think time, now that
+// the other side answered at ts.
+func (e *Engine) resolveThink(c *conn, d Dir, ts int64) {
+	for i := len(c.pending) - 1; i >= 0; i-- {
+		p := &c.pending[i]
+		if p.rec.Dir == d && p.needThink {
+			p.rec.ThinkNs = ts - p.rec.LastNs
+			p.needThink = false
+			return
+		}
+	}
+}
+
+// fin handles a FIN from d (after any data it carried).
+func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
+	x, y := c.flow(d), c.flow(d.Reverse())
+	x.stats.FIN = true
+	if x.seq.valid {
+		finOff := x.seq.off(s.Seq) + int64(s.PayloadLen)
+		prev := x.seq.next
+		if gap := x.seq.advanceTo(finOff); gap > 0 {
+			// Bytes before the FIN that the monitor never saw.
+			x.stats.MissedBytes += gap
+			if !x.active {
+				e.openADU(x, prev, s.TsNs)
+				x.lastDataNs = s.TsNs
+			}
+		}
+		x.finOff = finOff
+	}
+	x.closed = true
+	x.finNs = s.TsNs
+	if x.active {
+		// The sender can say no more: this ADU is complete. In a sequential
+		// connection its think time is the wait for the other side's reply,
+		// which may still come.
+		e.closeADU(c, d, x.seq.next, -1, s.TsNs, !c.concurrent && !y.closed)
+	}
+	if y.closed {
+		e.end(c, EndFIN, s.TsNs, d)
+	}
+}
+
+// rst handles a RST from d: the connection ends.
+func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
+	x := c.flow(d)
+	if x.seq.valid {
+		delta := x.seq.off(s.Seq) - int64(x.seq.next)
+		if delta < -maxJump || delta > maxJump {
+			e.stats.RSTIgnored++
+			return
+		}
+		if s.PayloadLen > 0 && !x.closed {
+			e.data(c, d, s)
+			delta = 0
+		}
+		if delta > 1 && delta <= maxRSTGap && x.active {
+			x.stats.MissedBytes += x.seq.advanceTo(x.seq.off(s.Seq))
+		}
+	}
+	x.stats.RST = true
+	e.end(c, EndRST, s.TsNs, d)
+}
+
+// end closes c at time ts: held records are released, open ADUs are
+// reported without think time, and an END record follows. The entry stays
+// in the table as a closed key for closedLinger.
+func (e *Engine) end(c *conn, reason EndReason, ts int64, d Dir) {
+	if ts < c.sum.LastNs {
+		ts = c.sum.LastNs
+	}
+	e.releasePending(c, len(c.pending))
+	first, second := DirC2S, DirS2C
+	if c.flow(DirS2C).lastDataNs < c.flow(DirC2S).lastDataNs {
+		first, second = second, first
+	}
+	for _, dd := range [2]Dir{first, second} {
+		if f := c.flow(dd); f.active {
+			r := e.aduRecord(c, dd, f.seq.next, -1, ts)
+			f.active = false
+			e.releaseRecord(c, &r)
+		}
+	}
+	c.sum.End = reason
+	c.sum.EndNs = ts
+	sum := new(ConnSummary)
+	*sum = c.sum
+	sum.C2S = c.flows[0].stats
+	sum.S2C = c.flows[1].stats
+	sum.C2S.UniqueBytes = c.flows[0].seq.next
+	sum.S2C.UniqueBytes = c.flows[1].seq.next
+	if d == DirNone {
+		d = c.lastDir
+	}
+	r := e.connRecord(c, KindEND, ts, d)
+	r.Conn = sum
+	r.Reason = reason
+	e.emit(&r)
+	c.state = stClosed
+	c.pending = c.pending[:0]
+	c.sum.LastNs = ts // the closed key lingers from the END on
+	e.closed.touch(c)
+}
