@@ -31,12 +31,14 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 			return nil
 		}
 		c.state = stSynSent
+		c.lastDir = DirC2S
 		c.sum.Handshake = HandshakeSYN
 		e.newConnID(c)
 		e.stats.Conns++
 		e.embryonic.pushBack(c)
 		c.sum.SynNs = s.TsNs
 		e.clientSYN(c, s)
+		e.count(c.flow(DirC2S), s)
 		r := e.connRecord(c, KindSYN, s.TsNs, DirC2S)
 		e.emit(&r)
 		if s.PayloadLen > 0 { // TCP Fast Open: data on the SYN
@@ -49,12 +51,14 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 			return nil
 		}
 		c.state = stSynAck
+		c.lastDir = DirS2C
 		c.sum.Handshake = HandshakeSYNACK
 		e.newConnID(c)
 		e.stats.Conns++
 		e.stats.ConnsSynAck++
 		e.embryonic.pushBack(c)
 		e.serverSYNACK(c, s)
+		e.count(c.flow(DirS2C), s)
 		// The SYN was missed: the SYN-ACK's ack field names the client's ISN.
 		cf := c.flow(DirC2S)
 		cf.isn = s.Ack - 1
@@ -194,12 +198,7 @@ func (e *Engine) establish(c *conn, s *decode.Segment, d Dir, ackLeg bool) {
 // segment dispatches a segment of a tracked connection.
 func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 	d := c.dirOf(srcIsA)
-	x := c.flow(d)
-	x.stats.Pkts++
-	if s.PayloadLen > 0 {
-		x.stats.DataPkts++
-		x.stats.Bytes += uint64(s.PayloadLen)
-	}
+	e.count(c.flow(d), s)
 	if s.TsNs > c.sum.LastNs {
 		c.sum.LastNs = s.TsNs
 	}
@@ -322,4 +321,13 @@ func (e *Engine) synOnOpen(c *conn, d Dir, s *decode.Segment) {
 	e.end(c, EndReused, s.TsNs, d)
 	e.drop(c)
 	e.create(k, srcIsA, s)
+}
+
+// count adds a segment to its direction's packet and byte counters.
+func (e *Engine) count(x *flow, s *decode.Segment) {
+	x.stats.Pkts++
+	if s.PayloadLen > 0 {
+		x.stats.DataPkts++
+		x.stats.Bytes += uint64(s.PayloadLen)
+	}
 }

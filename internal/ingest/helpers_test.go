@@ -122,3 +122,47 @@ func grep(out string, prefixes ...string) string {
 	}
 	return b.String()
 }
+
+// l formats one expected line of the scripted connection: kind, time (µs
+// after base), direction as printed ('<' client→server, '>' server→client
+// with the server printed first) and the trailer.
+func l(kind string, us int64, dir string, trailer string) string {
+	t := base + us
+	s := kind + ": " + fmtUS(t) + " 1.2.3.4.443 " + dir + " 5.6.7.8.62015"
+	if trailer != "" {
+		s += " " + trailer
+	}
+	return s
+}
+
+func fmtUS(us int64) string {
+	frac := us % 1_000_000
+	b := []byte{}
+	for d := int64(100000); d > 0; d /= 10 {
+		b = append(b, byte('0'+frac/d%10))
+	}
+	return itoa(us/1_000_000) + "." + string(b)
+}
+
+func itoa(v int64) string {
+	if v == 0 {
+		return "0"
+	}
+	var b []byte
+	for v > 0 {
+		b = append([]byte{byte('0' + v%10)}, b...)
+		v /= 10
+	}
+	return string(b)
+}
+
+// hs is the standard handshake's expected lines.
+var hs = []string{
+	l("SYN", 0, "<", ""),
+	l("RTT", 30000, ">", "0.030000"),
+	l("SEQ", 30100, "<", ""),
+}
+
+func with(prefix []string, more ...string) string {
+	return lines(append(append([]string{}, prefix...), more...)...)
+}

@@ -53,7 +53,7 @@ func TestTable2(t *testing.T) {
 	require.Equal(t, uint32(2), sum.Exchanges)
 	require.Equal(t, uint64(361), sum.C2S.UniqueBytes)
 	require.Equal(t, uint64(2945), sum.S2C.UniqueBytes)
-	require.Equal(t, uint64(6), sum.C2S.Pkts)
+	require.Equal(t, uint64(7), sum.C2S.Pkts)
 	require.Equal(t, uint64(5), sum.S2C.Pkts)
 	require.Equal(t, uint32(2), sum.C2S.ADUs)
 	require.Equal(t, uint32(2), sum.S2C.ADUs)
