@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"net/netip"
+
+	"github.com/abt-dev/abt/internal/decode"
 )
 
 // connState is the connection-level state of the handshake machine.
@@ -14,9 +16,10 @@ const (
 	stEstablished           // handshake complete (or partial tracking started)
 	stIgnored               // not tracked (no SYN seen, or filtered); absorbs its packets
 	stClosed                // ended; on the recently-closed list only
+	stReset                 // a RST was seen; the peer's in-flight data is still counted
 )
 
-var connStateNames = [...]string{"unknown", "syn-sent", "syn-ack", "established", "ignored", "closed"}
+var connStateNames = [...]string{"unknown", "syn-sent", "syn-ack", "established", "ignored", "closed", "reset"}
 
 func (s connState) String() string {
 	if int(s) < len(connStateNames) {
@@ -94,6 +97,8 @@ type conn struct {
 	synAckNs int64 // time of the last SYN-ACK (second RTT leg base)
 
 	lastDir   Dir // direction of the last segment
+	rstNs     int64 // time of the RST (state stReset)
+	rstDir    Dir   // sender of the RST
 	ordinal   uint32
 	lastADU   Dir // direction of the last released ADU (for exchange counting)
 
@@ -173,4 +178,14 @@ func (l *connList) touch(c *conn) {
 		c.list.remove(c)
 	}
 	l.pushBack(c)
+}
+
+// sameSYN reports whether s is a copy of the SYN that opened this (now
+// closed) connection: same client, same ISN, and a time within the span
+// the connection already covered. Only a capture holding a stretch of
+// traffic twice produces that; a SYN with the old ISN after the END (a
+// retry after a RST, a replay) begins a new connection.
+func (c *conn) sameSYN(srcIsA bool, s *decode.Segment) bool {
+	return c.dirOf(srcIsA) == DirC2S && c.flows[0].isn == s.Seq && c.sum.SynAttempts > 0 &&
+		s.TsNs <= c.sum.LastNs
 }

@@ -40,7 +40,7 @@ type Engine struct {
 	table map[key]*conn
 	// Lists ordered by last activity, one per kind of entry, so that idle
 	// sweeps look only at list heads and eviction sheds the cheapest first.
-	ignored, embryonic, established, closed connList
+	ignored, embryonic, established, resetting, closed connList
 	free                                    []*conn
 
 	nextID uint64
@@ -52,10 +52,20 @@ type Engine struct {
 	out     Record
 	scratch []pendingADU
 
-	lastOut int64
-	stats   Stats
-	err     error
+	// la is the look-ahead segment: each segment is processed when the
+	// next one arrives, so that an isolated timestamp far off the stream's
+	// clock (a capture-tool glitch) can be recognised and clamped instead
+	// of expiring every connection.
+	la     decode.Segment
+	haveLA bool
+
+	stats Stats
+	err   error
 }
+
+// maxClockJump is how far a single segment's timestamp may stray from the
+// clock, in either direction, before it is checked against its neighbour.
+const maxClockJump = int64(time.Hour)
 
 // New returns an engine that sends its records to sink.
 func New(opts Options, sink Sink) (*Engine, error) {
@@ -94,7 +104,26 @@ func (e *Engine) Process(s *decode.Segment) error {
 	if e.err != nil {
 		return e.err
 	}
+	if !e.haveLA {
+		e.la, e.haveLA = *s, true
+		return nil
+	}
+	cur := e.la
+	e.la = *s
+	return e.step(&cur, s.TsNs)
+}
+
+// step processes one segment; nextTs is the time of the segment after it.
+func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 	e.stats.Segments++
+	if e.seen {
+		jumpsAhead := s.TsNs-e.now > maxClockJump && s.TsNs-nextTs > maxClockJump
+		jumpsBack := e.now-s.TsNs > maxClockJump && nextTs-s.TsNs > maxClockJump
+		if jumpsAhead || jumpsBack {
+			e.stats.TimeOutliers++
+			s.TsNs = e.now
+		}
+	}
 	if !e.seen || s.TsNs > e.now {
 		e.now = s.TsNs
 		e.seen = true
@@ -109,7 +138,7 @@ func (e *Engine) Process(s *decode.Segment) error {
 	case c == nil:
 		c = e.create(k, srcIsA, s)
 	case c.state == stClosed:
-		if s.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN {
+		if s.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && !c.sameSYN(srcIsA, s) {
 			e.drop(c)
 			c = e.create(k, srcIsA, s)
 		} else {
@@ -138,6 +167,16 @@ func (e *Engine) Process(s *decode.Segment) error {
 func (e *Engine) Finish() error {
 	if e.err != nil {
 		return e.err
+	}
+	if e.haveLA {
+		e.haveLA = false
+		if err := e.step(&e.la, e.la.TsNs); err != nil {
+			return err
+		}
+	}
+	// Connections in their grace period after a RST end as reset.
+	for c := e.resetting.head; c != nil; c = e.resetting.head {
+		e.end(c, EndRST, c.sum.LastNs, c.rstDir)
 	}
 	var open []*conn
 	for _, l := range []*connList{&e.embryonic, &e.established} {
@@ -213,6 +252,9 @@ func (e *Engine) expire() {
 	for c := e.embryonic.head; c != nil && now-c.sum.LastNs > e.hsTimeout; c = e.embryonic.head {
 		e.end(c, EndIdle, c.sum.LastNs+e.hsTimeout, DirNone)
 	}
+	for c := e.resetting.head; c != nil && now-c.sum.LastNs > e.idle; c = e.resetting.head {
+		e.end(c, EndRST, c.sum.LastNs, c.rstDir) // normally ended by releaseHeld long before
+	}
 	for c := e.established.head; c != nil && now-c.sum.LastNs > e.idle; c = e.established.head {
 		e.end(c, EndIdle, c.sum.LastNs+e.idle, DirNone)
 	}
@@ -255,6 +297,9 @@ func (e *Engine) shed() {
 		e.stats.Evicted++
 		e.stats.EvictedHalfOpen++
 		e.end(e.embryonic.head, EndEvicted, e.now, DirNone)
+		e.dropIfClosed()
+	case e.resetting.head != nil:
+		e.end(e.resetting.head, EndRST, e.resetting.head.sum.LastNs, e.resetting.head.rstDir)
 		e.dropIfClosed()
 	case e.established.head != nil:
 		e.stats.Evicted++

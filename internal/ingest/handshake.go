@@ -198,6 +198,11 @@ func (e *Engine) establish(c *conn, s *decode.Segment, d Dir, ackLeg bool) {
 // segment dispatches a segment of a tracked connection.
 func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 	d := c.dirOf(srcIsA)
+	if c.state == stReset {
+		e.count(c.flow(d), s)
+		e.afterReset(c, d, s)
+		return
+	}
 	e.count(c.flow(d), s)
 	if s.TsNs > c.sum.LastNs {
 		c.sum.LastNs = s.TsNs

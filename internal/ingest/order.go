@@ -123,5 +123,5 @@ func (h *heldHeap) pop() {
 
 // valid reports whether e still describes its connection's holdings.
 func (e *heldEntry) valid() bool {
-	return e.c.id == e.id && e.c.heapGen == e.gen && len(e.c.pending) > 0
+	return e.c.id == e.id && e.c.heapGen == e.gen && (len(e.c.pending) > 0 || e.c.state == stReset)
 }

@@ -28,7 +28,12 @@ func (e *Engine) holdADU(c *conn, p *pendingADU) {
 // trackHeld registers c's oldest held record with the engine's held heap.
 func (e *Engine) trackHeld(c *conn) {
 	c.heapGen++
-	if len(c.pending) > 0 {
+	switch {
+	case c.state == stReset && len(c.pending) > 0:
+		e.held.push(heldEntry{ts: min(c.pending[0].rec.TsNs, c.rstNs), c: c, gen: c.heapGen, id: c.id})
+	case c.state == stReset:
+		e.held.push(heldEntry{ts: c.rstNs, c: c, gen: c.heapGen, id: c.id})
+	case len(c.pending) > 0:
 		e.held.push(heldEntry{ts: c.pending[0].rec.TsNs, c: c, gen: c.heapGen, id: c.id})
 	}
 }
@@ -79,6 +84,11 @@ func (e *Engine) releaseHeld() {
 		}
 		e.held.pop()
 		c := top.c
+		if c.state == stReset && e.now-c.rstNs > e.hold {
+			// The grace after the RST is over: in-flight data has arrived.
+			e.end(c, EndRST, c.sum.LastNs, c.rstDir)
+			continue
+		}
 		n := 0
 		for n < len(c.pending) && e.now-c.pending[n].rec.TsNs > e.hold {
 			n++

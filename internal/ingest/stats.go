@@ -27,4 +27,5 @@ type Stats struct {
 	MergedPieces   uint64 // sequential pieces re-joined into concurrent ADUs
 	HeldExpired    uint64 // held FIN-closed ADUs released without a think time
 	TimeBackwards  uint64 // segments older than the latest seen (input not time-ordered)
+	TimeOutliers   uint64 // isolated segments over an hour off their neighbours' time, clamped
 }

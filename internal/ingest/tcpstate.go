@@ -192,6 +192,9 @@ func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
 	}
 	x.closed = true
 	x.finNs = s.TsNs
+	if c.state == stReset {
+		return
+	}
 	if x.active {
 		// The sender can say no more: this ADU is complete. In a sequential
 		// connection its think time is the wait for the other side's reply,
@@ -221,7 +224,39 @@ func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
 		}
 	}
 	x.stats.RST = true
-	e.end(c, EndRST, s.TsNs, d)
+	x.closed = true
+	if e.hold == 0 {
+		e.end(c, EndRST, s.TsNs, d)
+		return
+	}
+	// The peer may have data in flight that it sent before the RST reached
+	// it; the monitor still sees it, and its application did send it. Keep
+	// counting the peer's data for the hold time, then END.
+	c.state = stReset
+	c.rstNs, c.rstDir = s.TsNs, d
+	e.resetting.touch(c)
+	e.trackHeld(c)
+}
+
+// afterReset handles a segment of a connection in its grace period after a
+// RST: only the peer's data and FIN still count.
+func (e *Engine) afterReset(c *conn, d Dir, s *decode.Segment) {
+	x := c.flow(d)
+	if x.closed || (s.PayloadLen == 0 && s.Flags&decode.FlagFIN == 0) || s.Flags&(decode.FlagRST|decode.FlagSYN) != 0 {
+		e.stats.SegsAfterEnd++
+		return
+	}
+	c.sum.LastNs = max(c.sum.LastNs, s.TsNs)
+	if s.PayloadLen > 0 {
+		e.data(c, d, s)
+	}
+	if s.Flags&decode.FlagFIN != 0 {
+		x.stats.FIN = true
+		x.closed = true
+		if x.active {
+			e.closeADU(c, d, x.seq.next, -1, s.TsNs, false)
+		}
+	}
 }
 
 // end closes c at time ts: held records are released, open ADUs are

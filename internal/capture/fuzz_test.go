@@ -1,0 +1,104 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// maxFuzzInput caps fuzz inputs so that no case spends its time on sheer
+// volume (compare prometheus util/fuzzing maxInputSize).
+const maxFuzzInput = 64 << 10
+
+// maxFuzzPackets and maxFuzzStream bound the work per case: a small zstd
+// input can expand to gigabytes.
+const (
+	maxFuzzPackets = 20000
+	maxFuzzStream  = 8 << 20
+)
+
+// FuzzOpenReader feeds arbitrary bytes to OpenReader and Next. Properties: no
+// panic; every error is io.EOF or a *FormatError (from Open: always a
+// *FormatError); errors are sticky; a packet never has more captured than
+// original bytes; for uncompressed input, fault offsets lie within the input;
+// Stats agree with what Next returned.
+func FuzzOpenReader(f *testing.F) {
+	seedFiles := []struct {
+		name   string
+		prefix int // bytes of the file to use, 0 = whole
+	}{
+		{"pcapplusplus_nanosecs_big_endian.pcap", 0},
+		{"zeek_tcp_handshake-reorder.pcap", 0},
+		{"zeek_http-qinq-0.pcap", 0},
+		{"pcapplusplus_pcapng-example.pcapng", 0},
+		{"gopacket_test_loopback.pcap", 4096},
+		{"pcapplusplus_sll.pcap", 4096},
+		{"suricata_decode-sll2-02.pcap", 4096},
+		{"pcapplusplus_raw_ip.pcap", 4096},
+		{"chrissanders_synscan.pcapng", 4096},
+		{"trex_sfr2-0-ex.erf", 2048},
+		{"zeek_http_1000-requests-one-dropped-response.pcap.gz", 4096},
+	}
+	for _, s := range seedFiles {
+		b, err := os.ReadFile(filepath.Join(pcapDir, s.name))
+		require.NoError(f, err)
+		if s.prefix > 0 {
+			b = b[:s.prefix]
+		}
+		f.Add(b)
+	}
+	le, be := binary.LittleEndian, binary.BigEndian
+	f.Add(bytes.Join([][]byte{
+		ngSHB(be), ngIDB(be, LinkRaw, 64, ngOpt(be, optTsresol, []byte{0x80 | 20}), ngOpt(be, optTsoffset, be.AppendUint64(nil, 5))),
+		ngEPB(be, 0, 1<<40, payload(1, 80), 100), ngSPB(be, 30, payload(2, 30)),
+		ngSHB(le), ngIDB(le, LinkEthernet, 0), ngPB(le, 0, 9, payload(3, 20), 10),
+	}, nil))
+	f.Add(append(erfRec(1<<32, erfTypeColorETH, 1, 64, 2, make([]byte, 66)), erfRec(1<<32, erfTypeIPv6, 2, 40, 0, payload(4, 40))...))
+	pcap := buildPcap(le, magicPcapKuzn, 0, 12, []testPkt{{sec: 1, data: payload(5, 40), orig: 20}})
+	f.Add(pcap)
+	f.Add(zstdBytes(f, pcap))
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > maxFuzzInput {
+			t.Skip()
+		}
+		src, err := OpenReaderOptions("fuzz", bytes.NewReader(in), Options{maxStream: maxFuzzStream})
+		if err != nil {
+			var fe *FormatError
+			require.True(t, errors.As(err, &fe), "open error %T: %v", err, err)
+			require.Zero(t, fe.Packet)
+			return
+		}
+		compressed := statsOf(t, src).Compression != ""
+		var p Packet
+		var n int64
+		for ; n < maxFuzzPackets; n++ {
+			err = src.Next(&p)
+			if err != nil {
+				break
+			}
+			require.LessOrEqual(t, len(p.Data), p.OrigLen)
+			require.GreaterOrEqual(t, p.Iface, 0)
+		}
+		if err != nil {
+			require.Equal(t, err, src.Next(&p), "sticky error")
+			if !errors.Is(err, io.EOF) {
+				var fe *FormatError
+				require.True(t, errors.As(err, &fe), "next error %T: %v", err, err)
+				require.Equal(t, n+1, fe.Packet)
+				if !compressed {
+					require.GreaterOrEqual(t, fe.Offset, int64(0))
+					require.LessOrEqual(t, fe.Offset, int64(len(in)))
+				}
+			}
+		}
+		require.Equal(t, n, statsOf(t, src).Packets)
+		require.NoError(t, src.Close())
+	})
+}
