@@ -41,8 +41,9 @@ type Packet struct {
 	OrigLen int
 	// Link is the link-layer header type of Data.
 	Link LinkType
-	// Iface is the zero-based interface index (pcapng IDB order, ERF
-	// interface number; 0 for classic pcap).
+	// Iface is the zero-based interface index (pcapng IDB order, counted
+	// across sections; ERF interface number from the flags; 0 for classic
+	// pcap).
 	Iface int
 }
 

@@ -74,6 +74,15 @@
 //   - unknown pcapng blocks, ERF PAD and META records, and other
 //     non-packet records are skipped by their length. (Stats.Skipped)
 //
+// Also accepted, silently: link type 12 or 14 in a pcap header or IDB (the
+// platform DLT_RAW values old writers stored) is reported as LinkRaw, as
+// libpcap and Wireshark do; pcap timestamp fractions of a second or more are
+// added as they stand; the pcap version fields are not checked.
+//
+// Interface numbers: Packet.Iface counts pcapng interfaces across sections
+// (the first IDB of the second section follows the last of the first), so
+// it stays unique in a multi-section file.
+//
 // Limitations: pcapng Name Resolution, Interface Statistics, Decryption
 // Secrets and custom blocks are skipped, not parsed; EPB options (flags,
 // hashes, drop counts) are ignored; the pcap FCS-length bits of the link

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -249,6 +250,30 @@ func TestUnknownFormat(t *testing.T) {
 			require.True(t, strings.HasPrefix(fe.Error(), "in: byte offset 0: "), fe.Error())
 		})
 	}
+}
+
+// TestOpenStdin reads "-" from standard input and leaves it open on Close.
+func TestOpenStdin(t *testing.T) {
+	in := buildPcap(binary.LittleEndian, magicPcapUs, 0, LinkEthernet, []testPkt{{data: payload(1, 10)}})
+	f, err := os.CreateTemp(t.TempDir(), "stdin")
+	require.NoError(t, err)
+	_, err = f.Write(in)
+	require.NoError(t, err)
+	_, err = f.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	old := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = old; require.NoError(t, f.Close()) }()
+
+	src, err := Open("-")
+	require.NoError(t, err)
+	require.Equal(t, "-", src.Name())
+	got, err := readAll(t, src)
+	require.ErrorIs(t, err, io.EOF)
+	require.Len(t, got, 1)
+	require.NoError(t, src.Close())
+	_, err = f.Stat()
+	require.NoError(t, err, "stdin must stay open")
 }
 
 func TestOpenMissingFile(t *testing.T) {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/abt-dev/abt/internal/decode"
@@ -58,11 +59,7 @@ type key struct {
 
 func addrWords(a netip.Addr) (hi, lo uint64) {
 	b := a.As16()
-	for i := 0; i < 8; i++ {
-		hi = hi<<8 | uint64(b[i])
-		lo = lo<<8 | uint64(b[8+i])
-	}
-	return hi, lo
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // makeKey builds the canonical key for src→dst and reports whether src is

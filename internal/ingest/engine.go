@@ -379,7 +379,7 @@ func (e *Engine) drain(final bool) {
 		}
 	}
 	for e.ready.len() > 0 && e.err == nil {
-		if !final && e.ready.top().TsNs > w {
+		if !final && e.ready.topTs() > w {
 			break
 		}
 		e.ready.pop(&e.out)
