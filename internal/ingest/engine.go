@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -41,7 +42,7 @@ type Engine struct {
 	// Lists ordered by last activity, one per kind of entry, so that idle
 	// sweeps look only at list heads and eviction sheds the cheapest first.
 	ignored, embryonic, established, resetting, closed connList
-	free                                    []*conn
+	free                                               []*conn
 
 	nextID uint64
 	now    int64 // latest packet time seen
@@ -116,6 +117,18 @@ func (e *Engine) Process(s *decode.Segment) error {
 // step processes one segment; nextTs is the time of the segment after it.
 func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 	e.stats.Segments++
+	if s.TsNs == math.MaxInt64 || s.TsNs == math.MinInt64 {
+		// The reader's mark for a timestamp it could not represent.
+		e.stats.TimeOutliers++
+		switch {
+		case e.seen:
+			s.TsNs = e.now
+		case nextTs != math.MaxInt64 && nextTs != math.MinInt64:
+			s.TsNs = nextTs
+		default:
+			s.TsNs = 0
+		}
+	}
 	if e.seen {
 		jumpsAhead := s.TsNs-e.now > maxClockJump && s.TsNs-nextTs > maxClockJump
 		jumpsBack := e.now-s.TsNs > maxClockJump && nextTs-s.TsNs > maxClockJump

@@ -149,8 +149,10 @@ func (e *Engine) clientSYN(c *conn, s *decode.Segment) {
 	c.sum.SynAttempts++
 	c.synNs = s.TsNs
 	if c.sum.SynAttempts == 1 || f.isn != s.Seq {
+		// A new ISN restarts the attempt: data sent with the old one is void.
 		f.isn = s.Seq
 		f.seq.init(s.Seq + 1)
+		f.active = false
 	}
 	if s.MSS != 0 {
 		f.stats.MSS = s.MSS
@@ -168,6 +170,7 @@ func (e *Engine) serverSYNACK(c *conn, s *decode.Segment) {
 	if c.sum.SynAckAttempts == 1 || f.isn != s.Seq {
 		f.isn = s.Seq
 		f.seq.init(s.Seq + 1)
+		f.active = false
 	}
 	if s.MSS != 0 {
 		f.stats.MSS = s.MSS
@@ -235,9 +238,8 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			switch {
 			case sk == flagsSynAck:
 				e.serverSYNACK(c, s)
-				if s.Ack != c.flow(DirC2S).isn+1 {
+				if cf := c.flow(DirC2S); s.Ack != cf.isn+1 && cf.seq.next == 0 && !cf.active {
 					// Answers a SYN the monitor did not see: trust the server.
-					cf := c.flow(DirC2S)
 					cf.isn = s.Ack - 1
 					cf.seq.init(s.Ack)
 				}

@@ -177,24 +177,24 @@ type DirStats struct {
 // ConnSummary is the per-connection summary carried by the END record.
 // All times are ns since the Unix epoch; 0 means "not seen".
 type ConnSummary struct {
-	SynNs         int64 // first SYN (or the SYN-ACK when the SYN was missed)
-	EstablishedNs int64 // handshake completion (the SEQ record)
-	FirstNs       int64 // first packet of the connection
-	LastNs        int64 // last packet of the connection
-	EndNs         int64 // END record time
-	RTTNs         int64 // SYN→SYN-ACK leg, -1 if not measured
-	AckRTTNs      int64 // SYN-ACK→ACK leg, -1 if not measured
-	SynAttempts   uint32
+	SynNs          int64 // first SYN (or the SYN-ACK when the SYN was missed)
+	EstablishedNs  int64 // handshake completion (the SEQ record)
+	FirstNs        int64 // first packet of the connection
+	LastNs         int64 // last packet of the connection
+	EndNs          int64 // END record time
+	RTTNs          int64 // SYN→SYN-ACK leg, -1 if not measured
+	AckRTTNs       int64 // SYN-ACK→ACK leg, -1 if not measured
+	SynAttempts    uint32
 	SynAckAttempts uint32
-	Handshake     Handshake
-	Partial       bool // tracked without seeing the handshake
-	Concurrent    bool
-	Exchanges     uint32 // a-b-t epochs: request/response pairs
-	Label         Label
-	End           EndReason
-	C2S           DirStats
-	S2C           DirStats
-	Ambiguous     uint32 // boundaries decided without conclusive evidence
+	Handshake      Handshake
+	Partial        bool // tracked without seeing the handshake
+	Concurrent     bool
+	Exchanges      uint32 // a-b-t epochs: request/response pairs
+	Label          Label
+	End            EndReason
+	C2S            DirStats
+	S2C            DirStats
+	Ambiguous      uint32 // boundaries decided without conclusive evidence
 }
 
 // Record is one inference output. Records reach a Sink in non-decreasing

@@ -42,11 +42,15 @@ func (e *Engine) open(c *conn, d Dir, s *decode.Segment) {
 func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 	x, y := c.flow(d), c.flow(d.Reverse())
 	ts := s.TsNs
+	seq := s.Seq
+	if s.Flags&decode.FlagSYN != 0 {
+		seq++ // data on a SYN (TCP Fast Open) follows the SYN's own number
+	}
 	if !x.seq.valid {
-		x.seq.init(s.Seq)
+		x.seq.init(seq)
 	}
 	prev := x.seq.next
-	r := x.seq.cover(x.seq.off(s.Seq), s.PayloadLen)
+	r := x.seq.cover(x.seq.off(seq), s.PayloadLen)
 	if r.anomaly {
 		// Not plausibly this direction's byte stream: close what is open
 		// and carry on from this segment rather than stall.
@@ -54,8 +58,8 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 		if x.active {
 			e.closeADU(c, d, prev, -1, ts, false)
 		}
-		x.seq.resync(s.Seq)
-		r = x.seq.cover(x.seq.off(s.Seq), s.PayloadLen)
+		x.seq.resync(seq)
+		r = x.seq.cover(x.seq.off(seq), s.PayloadLen)
 	}
 	x.stats.MissedBytes += r.gapBytes
 	x.stats.MissedBytes -= min(x.stats.MissedBytes, r.filled)
