@@ -13,7 +13,14 @@ import (
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/internal/jsonl"
 )
+
+// recordWriter is an output format.
+type recordWriter interface {
+	ingest.Sink
+	Flush() error
+}
 
 // countingReader counts the bytes read from a file, for progress.
 type countingReader struct {
@@ -34,7 +41,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	start := time.Now()
-	w := adutext.NewWriter(stdout)
+	var w recordWriter = adutext.NewWriter(stdout)
+	if o.format == "jsonl" {
+		w = jsonl.NewWriter(stdout)
+	}
 	eng, err := ingest.New(eo, w)
 	if err != nil {
 		return &usageError{err}

@@ -97,7 +97,10 @@ summary go to standard error.
 With --format adudump the records are written as adudump text, the format
 of Table 2 of the adudump paper (SYN, RTT, SEQ, CONC, ADU, INC, END lines).
 Without --local-net the server is printed first and '<' marks the
-client-to-server direction.
+client-to-server direction. With --format jsonl every record is a JSON
+object with all its fields; END records carry the connection's summary
+(SYN attempts, RTT legs, MSS, window scale, packets, bytes and
+retransmissions per direction, why it ended). See docs/inference.md.
 
 Exit status: 0 on success, 1 when an input is malformed or unreadable (the
 records inferred before the fault are still written), 2 on a usage error,
@@ -116,15 +119,15 @@ records inferred before the fault are still written), 2 on a usage error,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.inputs = args
-			if o.format != "adudump" {
-				return &usageError{fmt.Errorf("--format %q: must be adudump (the Parquet archive is not available yet)", o.format)}
+			if o.format != "adudump" && o.format != "jsonl" {
+				return &usageError{fmt.Errorf("--format %q: must be adudump or jsonl (the Parquet archive is not available yet)", o.format)}
 			}
 			return runF(o)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	f := cmd.Flags()
-	f.StringVar(&o.format, "format", "adudump", "output format: {adudump}")
+	f.StringVar(&o.format, "format", "adudump", "output format: {adudump|jsonl}")
 	f.DurationVar(&o.quietTime, "quiet-time", def.QuietTime, "split an ADU when its sender is silent for longer than this")
 	f.DurationVar(&o.hold, "hold", def.Hold, "how long a decided ADU may wait for later segments to revise it (0: decide at once)")
 	f.DurationVar(&o.idle, "idle-timeout", def.IdleTimeout, "end an established connection idle this long")

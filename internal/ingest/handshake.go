@@ -280,6 +280,15 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			}
 		} else {
 			switch {
+			case sk == flagsSynOnly && c.sum.SynAttempts == 0 && s.Seq == c.flow(DirC2S).isn:
+				// The SYN was captured after its SYN-ACK (reordered): the
+				// handshake was seen after all, but no RTT can be measured.
+				c.sum.Handshake = HandshakeSYN
+				c.sum.SynNs = s.TsNs
+				e.clientSYN(c, s)
+				r := e.connRecord(c, KindSYN, s.TsNs, d)
+				e.emit(&r)
+				return
 			case sk == flagsSynOnly:
 				e.clientSYN(c, s) // SYN-ACK lost beyond the monitor
 				return
