@@ -176,7 +176,9 @@ func FuzzIngest(f *testing.F) {
 		}
 		defer src.Close()
 		ck := newChecker(t)
-		e, err := ingest.New(ingest.DefaultOptions(), ck)
+		opts := ingest.DefaultOptions()
+		opts.MaxConns = 256
+		e, err := ingest.New(opts, ck)
 		if err != nil {
 			t.Fatal(err)
 		}
