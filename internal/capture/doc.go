@@ -24,7 +24,8 @@
 // # Detection
 //
 // Open first looks at the leading bytes for compression: 1f 8b is gzip
-// (compress/gzip, concatenated members allowed) and 28 b5 2f fd is zstd
+// (github.com/klauspost/pgzip, which decompresses ahead of the reader on its
+// own goroutine; concatenated members allowed) and 28 b5 2f fd is zstd
 // (klauspost/compress/zstd, single-threaded). It then looks at the leading
 // bytes of the decompressed stream for the container:
 //

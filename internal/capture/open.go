@@ -2,10 +2,10 @@ package capture
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	gzip "github.com/klauspost/pgzip"
 	"io"
 	"os"
 
