@@ -49,7 +49,7 @@ type Engine struct {
 	seen   bool
 
 	ready   readyHeap
-	held    heldHeap
+	held    minHeap[heldEntry] // connections holding records, by oldest held time (stale entries skipped)
 	out     Record
 	scratch []pendingADU
 
@@ -86,6 +86,7 @@ func New(opts Options, sink Sink) (*Engine, error) {
 		idle:      int64(opts.IdleTimeout),
 		hsTimeout: int64(opts.HandshakeTimeout),
 		table:     make(map[key]*conn, min(opts.MaxConns, 1<<16)),
+		held:      minHeap[heldEntry]{less: heldLess},
 	}, nil
 }
 
@@ -381,8 +382,8 @@ func (e *Engine) emit(r *Record) {
 func (e *Engine) drain(final bool) {
 	w := e.now
 	if !final {
-		for len(e.held.items) > 0 {
-			top := &e.held.items[0]
+		for e.held.len() > 0 {
+			top := e.held.top()
 			if !top.valid() {
 				e.held.pop()
 				continue

@@ -145,29 +145,22 @@ func (e *Engine) startPartial(c *conn, srcIsA bool, s *decode.Segment) {
 
 // clientSYN records a (possibly repeated) SYN from the client.
 func (e *Engine) clientSYN(c *conn, s *decode.Segment) {
-	f := c.flow(DirC2S)
 	c.sum.SynAttempts++
 	c.synNs = s.TsNs
-	if c.sum.SynAttempts == 1 || f.isn != s.Seq {
-		// A new ISN restarts the attempt: data sent with the old one is void.
-		f.isn = s.Seq
-		f.seq.init(s.Seq + 1)
-		f.active = false
-	}
-	if s.MSS != 0 {
-		f.stats.MSS = s.MSS
-	}
-	if s.WScale >= 0 {
-		f.stats.WScale = s.WScale
-	}
+	synFrom(c.flow(DirC2S), s, c.sum.SynAttempts == 1)
 }
 
 // serverSYNACK records a (possibly repeated) SYN-ACK from the server.
 func (e *Engine) serverSYNACK(c *conn, s *decode.Segment) {
-	f := c.flow(DirS2C)
 	c.sum.SynAckAttempts++
 	c.synAckNs = s.TsNs
-	if c.sum.SynAckAttempts == 1 || f.isn != s.Seq {
+	synFrom(c.flow(DirS2C), s, c.sum.SynAckAttempts == 1)
+}
+
+// synFrom takes a side's ISN and SYN options from its SYN or SYN-ACK.
+func synFrom(f *flow, s *decode.Segment, first bool) {
+	if first || f.isn != s.Seq {
+		// A new ISN restarts the attempt: data sent with the old one is void.
 		f.isn = s.Seq
 		f.seq.init(s.Seq + 1)
 		f.active = false

@@ -8,6 +8,57 @@ package ingest
 // (the watermark is the oldest held record's time, or the current packet
 // time when nothing is held).
 
+// minHeap is a binary min-heap ordered by less. It is written here rather
+// than taken from container/heap, which boxes every element in an interface
+// and would allocate per record.
+type minHeap[T any] struct {
+	items []T
+	less  func(a, b *T) bool
+}
+
+func (h *minHeap[T]) len() int { return len(h.items) }
+
+// top returns the smallest element; the heap must not be empty.
+func (h *minHeap[T]) top() *T { return &h.items[0] }
+
+func (h *minHeap[T]) push(x T) {
+	h.items = append(h.items, x)
+	i := len(h.items) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(&h.items[i], &h.items[p]) {
+			break
+		}
+		h.items[i], h.items[p] = h.items[p], h.items[i]
+		i = p
+	}
+}
+
+// pop removes the smallest element.
+func (h *minHeap[T]) pop() {
+	n := len(h.items) - 1
+	var zero T
+	h.items[0] = h.items[n]
+	h.items[n] = zero
+	h.items = h.items[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && h.less(&h.items[r], &h.items[l]) {
+			m = r
+		}
+		if !h.less(&h.items[m], &h.items[i]) {
+			break
+		}
+		h.items[i], h.items[m] = h.items[m], h.items[i]
+		i = m
+	}
+}
+
 // readyRef orders one record of the slab.
 type readyRef struct {
 	ts  int64
@@ -15,29 +66,23 @@ type readyRef struct {
 	idx int32
 }
 
-// readyHeap is a binary min-heap of records ordered by (TsNs, arrival). The
-// records live in a slab and the heap moves only small references, since a
-// Record is a few hundred bytes. It is written by hand because
-// container/heap boxes every element in an interface, which would allocate
-// per record.
+func refLess(a, b *readyRef) bool {
+	return a.ts < b.ts || (a.ts == b.ts && a.seq < b.seq)
+}
+
+// readyHeap is a priority queue of records ordered by (TsNs, arrival). The
+// records live in a slab and the queue moves only small references, since
+// a Record is a couple of hundred bytes.
 //
 // Most records are decided in time order, so those go to a FIFO and only
 // records that come out of order (released held records) pay for the heap.
 type readyHeap struct {
-	refs []readyRef // heap part
-	fifo []readyRef // in-order part: fifo[head:] is non-decreasing
+	refs minHeap[readyRef] // out-of-order part
+	fifo []readyRef        // in-order part: fifo[head:] is non-decreasing
 	head int
 	slab []Record
 	free []int32
 	seq  uint64
-}
-
-func (h *readyHeap) less(i, j int) bool {
-	a, b := &h.refs[i], &h.refs[j]
-	if a.ts != b.ts {
-		return a.ts < b.ts
-	}
-	return a.seq < b.seq
 }
 
 func (h *readyHeap) push(r *Record) {
@@ -59,30 +104,20 @@ func (h *readyHeap) push(r *Record) {
 		h.fifo = append(h.fifo, ref)
 		return
 	}
-	h.refs = append(h.refs, ref)
-	i := len(h.refs) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			break
-		}
-		h.refs[i], h.refs[p] = h.refs[p], h.refs[i]
-		i = p
+	if h.refs.less == nil {
+		h.refs.less = refLess
 	}
+	h.refs.push(ref)
 }
 
-func (h *readyHeap) len() int { return len(h.refs) + len(h.fifo) - h.head }
+func (h *readyHeap) len() int { return h.refs.len() + len(h.fifo) - h.head }
 
 // fromFIFO reports whether the smallest record is the FIFO's head.
 func (h *readyHeap) fromFIFO() bool {
 	if h.head == len(h.fifo) {
 		return false
 	}
-	if len(h.refs) == 0 {
-		return true
-	}
-	f, r := &h.fifo[h.head], &h.refs[0]
-	return f.ts < r.ts || (f.ts == r.ts && f.seq < r.seq)
+	return h.refs.len() == 0 || refLess(&h.fifo[h.head], h.refs.top())
 }
 
 // topTs returns the smallest record's time; the queue must not be empty.
@@ -90,7 +125,7 @@ func (h *readyHeap) topTs() int64 {
 	if h.fromFIFO() {
 		return h.fifo[h.head].ts
 	}
-	return h.refs[0].ts
+	return h.refs.top().ts
 }
 
 // pop removes the smallest record into out.
@@ -107,26 +142,8 @@ func (h *readyHeap) pop(out *Record) {
 		h.take(idx, out)
 		return
 	}
-	h.take(h.refs[0].idx, out)
-	n := len(h.refs) - 1
-	h.refs[0] = h.refs[n]
-	h.refs = h.refs[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			break
-		}
-		h.refs[i], h.refs[m] = h.refs[m], h.refs[i]
-		i = m
-	}
+	h.take(h.refs.top().idx, out)
+	h.refs.pop()
 }
 
 // take moves slab entry idx into out and frees it.
@@ -145,44 +162,7 @@ type heldEntry struct {
 	id  uint64
 }
 
-// heldHeap is a min-heap of heldEntry by ts, with lazy deletion.
-type heldHeap struct{ items []heldEntry }
-
-func (h *heldHeap) push(e heldEntry) {
-	h.items = append(h.items, e)
-	i := len(h.items) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if h.items[p].ts <= h.items[i].ts {
-			break
-		}
-		h.items[i], h.items[p] = h.items[p], h.items[i]
-		i = p
-	}
-}
-
-func (h *heldHeap) pop() {
-	n := len(h.items) - 1
-	h.items[0] = h.items[n]
-	h.items[n] = heldEntry{}
-	h.items = h.items[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h.items[r].ts < h.items[l].ts {
-			m = r
-		}
-		if h.items[i].ts <= h.items[m].ts {
-			break
-		}
-		h.items[i], h.items[m] = h.items[m], h.items[i]
-		i = m
-	}
-}
+func heldLess(a, b *heldEntry) bool { return a.ts < b.ts }
 
 // valid reports whether e still describes its connection's holdings.
 func (e *heldEntry) valid() bool {

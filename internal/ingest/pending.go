@@ -73,8 +73,8 @@ func (e *Engine) releaseRecord(c *conn, r *Record) {
 
 // releaseHeld releases every held record older than the hold time.
 func (e *Engine) releaseHeld() {
-	for len(e.held.items) > 0 {
-		top := e.held.items[0]
+	for e.held.len() > 0 {
+		top := *e.held.top()
 		if !top.valid() {
 			e.held.pop()
 			continue

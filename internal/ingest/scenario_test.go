@@ -9,6 +9,21 @@ import (
 	"github.com/abt-dev/abt/internal/ingest"
 )
 
+// concurrentSteps: both sides send without waiting. The client's second
+// segment (100600) does not acknowledge the server's data, so the
+// connection is found concurrent only after the sequential rule cut the
+// client's first 100 bytes off at 100500.
+var concurrentSteps = []step{
+	{us: 100000, c2s: true, flags: "PA", seq: 1, ack: 1, n: 100},
+	{us: 100500, flags: "PA", seq: 1, ack: 101, n: 200},
+	{us: 100600, c2s: true, flags: "PA", seq: 101, ack: 1, n: 100},
+	{us: 100700, flags: "PA", seq: 201, ack: 101, n: 200},
+	{us: 100800, c2s: true, flags: "PA", seq: 201, ack: 201, n: 100},
+	{us: 2000000, c2s: true, flags: "PA", seq: 301, ack: 401, n: 50},
+	{us: 2100000, flags: "PA", seq: 401, ack: 351, n: 10},
+	{us: 2200000, c2s: true, flags: "RA", seq: 351, ack: 411},
+}
+
 // Hand-worked packet sequences, one per inference rule. Each expected output
 // was worked out by hand from the rule it names (see docs/inference.md).
 func TestScenarios(t *testing.T) {
@@ -239,17 +254,8 @@ func TestScenarios(t *testing.T) {
 				l("END", 150000, ">", "")),
 		},
 		{
-			name: "concurrency found later re-joins the pieces the sequential rule cut",
-			steps: []step{
-				{us: 100000, c2s: true, flags: "PA", seq: 1, ack: 1, n: 100},
-				{us: 100500, flags: "PA", seq: 1, ack: 101, n: 200},
-				{us: 100600, c2s: true, flags: "PA", seq: 101, ack: 1, n: 100},
-				{us: 100700, flags: "PA", seq: 201, ack: 101, n: 200},
-				{us: 100800, c2s: true, flags: "PA", seq: 201, ack: 201, n: 100},
-				{us: 2000000, c2s: true, flags: "PA", seq: 301, ack: 401, n: 50},
-				{us: 2100000, flags: "PA", seq: 401, ack: 351, n: 10},
-				{us: 2200000, c2s: true, flags: "RA", seq: 351, ack: 411},
-			},
+			name:  "concurrency found later re-joins the pieces the sequential rule cut",
+			steps: concurrentSteps,
 			want: with(hs,
 				l("CONC", 100600, "<", ""),
 				l("ADU", 2000000, "<", "300 CONC 1.899200"),
@@ -259,18 +265,9 @@ func TestScenarios(t *testing.T) {
 				l("END", 2200000, "<", "")),
 		},
 		{
-			name: "without holding, concurrency found later leaves the early piece cut (the original's behaviour)",
-			opts: func(o *ingest.Options) { o.Hold = 0 },
-			steps: []step{
-				{us: 100000, c2s: true, flags: "PA", seq: 1, ack: 1, n: 100},
-				{us: 100500, flags: "PA", seq: 1, ack: 101, n: 200},
-				{us: 100600, c2s: true, flags: "PA", seq: 101, ack: 1, n: 100},
-				{us: 100700, flags: "PA", seq: 201, ack: 101, n: 200},
-				{us: 100800, c2s: true, flags: "PA", seq: 201, ack: 201, n: 100},
-				{us: 2000000, c2s: true, flags: "PA", seq: 301, ack: 401, n: 50},
-				{us: 2100000, flags: "PA", seq: 401, ack: 351, n: 10},
-				{us: 2200000, c2s: true, flags: "RA", seq: 351, ack: 411},
-			},
+			name:  "without holding, concurrency found later leaves the early piece cut (the original's behaviour)",
+			opts:  func(o *ingest.Options) { o.Hold = 0 },
+			steps: concurrentSteps,
 			want: with(hs,
 				l("ADU", 100500, "<", "100 SEQ 0.000500"),
 				l("CONC", 100600, "<", ""),
