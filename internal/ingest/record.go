@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math"
 	"net/netip"
 )
 
@@ -96,9 +97,12 @@ const (
 	EndEvicted
 	// EndReused: a SYN with a new initial sequence number reused the 4-tuple.
 	EndReused
+	// EndUnrecorded: the connection ended, but the source (an adudump text
+	// log's END line) does not say why.
+	EndUnrecorded
 )
 
-var endNames = [...]string{"", "fin", "rst", "idle", "eof", "evicted", "reused"}
+var endNames = [...]string{"", "fin", "rst", "idle", "eof", "evicted", "reused", "unrecorded"}
 
 // String returns the reason's lower-case name ("fin", "rst", ...).
 func (e EndReason) String() string {
@@ -157,6 +161,10 @@ func (h Handshake) String() string {
 	}
 	return "none"
 }
+
+// NoTime marks a time that is not known (for example an ADU's first data
+// segment in a record read back from adudump text, which does not carry it).
+const NoTime int64 = math.MinInt64
 
 // DirStats are one direction's counters of a connection.
 type DirStats struct {
