@@ -195,8 +195,9 @@ type ConnSummary struct {
 	SynAttempts    uint32
 	SynAckAttempts uint32
 	Handshake      Handshake
-	Partial        bool // tracked without seeing the handshake
-	Concurrent     bool
+	Partial        bool   // tracked without seeing the handshake
+	Concurrent     bool   // found concurrent
+	ConcurrentNs   int64  // when it was found concurrent (the CONC record), 0 if never
 	Exchanges      uint32 // a-b-t epochs: request/response pairs
 	Label          Label
 	End            EndReason

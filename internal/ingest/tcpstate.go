@@ -159,6 +159,7 @@ func (e *Engine) closeADU(c *conn, d Dir, end uint64, think, ts int64, needThink
 func (e *Engine) becomeConcurrent(c *conn, d Dir, ts int64) {
 	c.concurrent = true
 	c.sum.Concurrent = true
+	c.sum.ConcurrentNs = ts
 	r := e.connRecord(c, KindCONC, ts, d)
 	e.emit(&r)
 	e.refold(c)

@@ -1,0 +1,133 @@
+package partition
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Hour is an hour of UTC time, as microseconds since the Unix epoch of its
+// first instant divided by the hour length (so consecutive hours are
+// consecutive integers).
+type Hour int64
+
+const hourUs = int64(time.Hour / time.Microsecond)
+
+// HourOf returns the hour containing t (microseconds since the epoch).
+func HourOf(tUs int64) Hour {
+	h := tUs / hourUs
+	if tUs%hourUs < 0 {
+		h--
+	}
+	return Hour(h)
+}
+
+// Start returns the hour's first instant in microseconds since the epoch.
+func (h Hour) Start() int64 { return int64(h) * hourUs }
+
+// End returns the first instant after the hour.
+func (h Hour) End() int64 { return (int64(h) + 1) * hourUs }
+
+// Time returns the hour's first instant.
+func (h Hour) Time() time.Time { return time.UnixMicro(h.Start()).UTC() }
+
+// String formats the hour as RFC 3339.
+func (h Hour) String() string { return h.Time().Format(time.RFC3339) }
+
+// Dir returns the directory of one table's hour for one sensor.
+func Dir(root, table, sensor string, h Hour) string {
+	t := h.Time()
+	return filepath.Join(root, table, "sensor="+sensor, "date="+t.Format("2006-01-02"), fmt.Sprintf("hour=%02d", t.Hour()))
+}
+
+// ParseDir recovers the table, sensor and hour from a directory made by Dir
+// under root.
+func ParseDir(root, dir string) (table, sensor string, h Hour, err error) {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("partition dir %s: %w", dir, err)
+	}
+	p := strings.Split(filepath.ToSlash(rel), "/")
+	if len(p) != 4 || !strings.HasPrefix(p[1], "sensor=") || !strings.HasPrefix(p[2], "date=") || !strings.HasPrefix(p[3], "hour=") {
+		return "", "", 0, fmt.Errorf("partition dir %s: not <table>/sensor=/date=/hour=", dir)
+	}
+	day, err := time.Parse("2006-01-02", strings.TrimPrefix(p[2], "date="))
+	if err != nil {
+		return "", "", 0, fmt.Errorf("partition dir %s: %w", dir, err)
+	}
+	hh, err := strconv.Atoi(strings.TrimPrefix(p[3], "hour="))
+	if err != nil || hh < 0 || hh > 23 {
+		return "", "", 0, fmt.Errorf("partition dir %s: bad hour", dir)
+	}
+	return p[0], strings.TrimPrefix(p[1], "sensor="), HourOf(day.Add(time.Duration(hh)*time.Hour).UnixMicro()), nil
+}
+
+// PartName is the published name of a run's seq-th part in an hour.
+func PartName(runID string, seq int) string {
+	return fmt.Sprintf("part-%s-%04d.parquet", runID, seq)
+}
+
+// tmpName is the hidden name a part is written under before it is
+// published: it starts with a dot and does not end in ".parquet".
+func tmpName(final string) string {
+	return "." + final + ".tmp"
+}
+
+// SpillPattern is the os.CreateTemp pattern of a run's sort spill files.
+func SpillPattern(runID string) string { return ".spill-" + runID + "-*" }
+
+// removeSpill removes a run's spill files from dir.
+func removeSpill(dir, runID string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".spill-"+runID+"-*"))
+	for _, m := range matches {
+		_ = os.Remove(m)
+	}
+}
+
+var (
+	// tmpRE matches every temporary file this package creates, and only
+	// those: recovery removes nothing else.
+	tmpRE = regexp.MustCompile(`^\.part-([A-Za-z0-9_.-]+)-(\d{4}|c\d+)\.parquet\.tmp$`)
+	// partRE matches published part names and captures the run id.
+	partRE = regexp.MustCompile(`^part-([A-Za-z0-9_.-]+)-(\d{4}|c\d+)\.parquet$`)
+)
+
+// IsTemp reports whether a file name is one of this package's temporary
+// files, and names the run that wrote it ("" for compaction).
+func IsTemp(name string) (runID string, ok bool) {
+	m := tmpRE.FindStringSubmatch(name)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// PartRun returns the run id in a published part's name.
+func PartRun(name string) (runID string, ok bool) {
+	m := partRE.FindStringSubmatch(name)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// ValidSensor reports whether s can name a sensor: it becomes a directory
+// name and a Hive partition value.
+func ValidSensor(s string) error {
+	if s == "" || len(s) > 64 {
+		return fmt.Errorf("sensor %q: must be 1 to 64 characters", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("sensor %q: only letters, digits, '-', '_' and '.' are allowed", s)
+		}
+	}
+	if s[0] == '.' {
+		return fmt.Errorf("sensor %q: must not start with '.'", s)
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// Options configure a Writer. Zero values take the documented defaults.
+type Options struct {
+	// Root is the archive directory.
+	Root string
+	// Table is the table's directory name under Root.
+	Table string
+	// Sensor names the monitor; it is a path component (sensor=<name>).
+	Sensor string
+	// RunID names the run; published parts are part-<RunID>-<seq>.parquet.
+	RunID string
+	// Grace is how long, in the rows' own time, an hour stays open after it
+	// ends before it is published; rows for it arriving later go to a new
+	// part of that hour, published Grace after it was opened. Default 5 min.
+	Grace time.Duration
+	// RowGroupRows is the number of rows per row group. Default 256 Ki.
+	RowGroupRows int64
+	// SortRows is how many rows are sorted in memory before being spilled
+	// (compressed) to SpillDir for the final merge. Default 256 Ki.
+	SortRows int64
+	// Sorting orders the rows within a file.
+	Sorting []parquet.SortingColumn
+	// SpillDir holds the sorted runs of parts being written; default Root.
+	SpillDir string
+	// Metadata is written into every file's footer.
+	Metadata map[string]string
+	// MaxOpenParts bounds the parts open at once (memory); beyond it the
+	// oldest is published early. Default 16.
+	MaxOpenParts int
+	// ZstdLevel is the zstd level (1 fastest .. 4 best). Default 3.
+	ZstdLevel int
+}
+
+func (o *Options) defaults() {
+	if o.Grace == 0 {
+		o.Grace = 5 * time.Minute
+	}
+	if o.RowGroupRows == 0 {
+		o.RowGroupRows = 256 << 10
+	}
+	if o.SortRows == 0 {
+		o.SortRows = 256 << 10
+	}
+	if o.SpillDir == "" {
+		o.SpillDir = o.Root
+	}
+	if o.MaxOpenParts == 0 {
+		o.MaxOpenParts = 16
+	}
+	if o.ZstdLevel == 0 {
+		o.ZstdLevel = 3
+	}
+}
+
+// Published describes one published file.
+type Published struct {
+	Path  string
+	Hour  Hour
+	Rows  int64
+	Bytes int64
+}
+
+// part is one file being written.
+type part[T any] struct {
+	hour    Hour
+	late    bool
+	opened  int64 // row time (µs) when it was opened
+	pf      *PendingFile
+	sw      *parquet.SortingWriter[T]
+	rows    int64
+	pending []T
+}
+
+// Writer writes rows of one table into hourly part files. It is not safe
+// for concurrent use.
+type Writer[T any] struct {
+	opts   Options
+	ts     func(*T) int64 // the row's partition time, µs since the epoch
+	wopts  []parquet.WriterOption
+	open   map[Hour]*part[T]
+	seq    map[Hour]int
+	done   map[Hour]bool // hours with a published main part
+	last   *part[T]
+	clock  int64
+	out    []Published
+	schema *parquet.Schema
+	err    error
+}
+
+// NewWriter returns a Writer for rows of type T; ts gives a row's partition
+// time in microseconds since the epoch.
+func NewWriter[T any](opts Options, ts func(*T) int64) (*Writer[T], error) {
+	opts.defaults()
+	if err := ValidSensor(opts.Sensor); err != nil {
+		return nil, err
+	}
+	if opts.Root == "" || opts.Table == "" || opts.RunID == "" {
+		return nil, errors.New("partition: root, table and run id are required")
+	}
+	if err := os.MkdirAll(opts.SpillDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create spill directory: %w", err)
+	}
+	var zero T
+	schema := parquet.SchemaOf(zero)
+	spill := parquet.NewFileBufferPool(opts.SpillDir, SpillPattern(opts.RunID))
+	wopts := []parquet.WriterOption{
+		schema,
+		parquet.Compression(&zstd.Codec{Level: zstd.Level(opts.ZstdLevel)}),
+		parquet.MaxRowsPerRowGroup(opts.RowGroupRows),
+		parquet.DataPageStatistics(true),
+		parquet.SortingWriterConfig(
+			parquet.SortingColumns(opts.Sorting...),
+			parquet.SortingBuffers(spill),
+		),
+	}
+	keys := make([]string, 0, len(opts.Metadata))
+	for k := range opts.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Metadata[k]))
+	}
+	return &Writer[T]{opts: opts, ts: ts, wopts: wopts, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
+		done: map[Hour]bool{}, schema: schema}, nil
+}
+
+// Write adds rows. Each goes to the open part of its hour, which is created
+// on first use (as a late part if the hour's main part is published).
+func (w *Writer[T]) Write(rows ...T) error {
+	if w.err != nil {
+		return w.err
+	}
+	for i := range rows {
+		t := w.ts(&rows[i])
+		h := HourOf(t)
+		p := w.last
+		if p == nil || p.hour != h {
+			var err error
+			if p, err = w.partFor(h, t); err != nil {
+				w.err = err
+				return err
+			}
+			w.last = p
+		}
+		p.pending = append(p.pending, rows[i])
+		if len(p.pending) == cap(p.pending) && len(p.pending) >= 4096 {
+			if err := w.flushPending(p); err != nil {
+				return err
+			}
+		}
+		p.rows++
+		if t > w.clock {
+			w.clock = t
+		}
+	}
+	return nil
+}
+
+func (w *Writer[T]) flushPending(p *part[T]) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	_, err := p.sw.Write(p.pending)
+	clear(p.pending)
+	p.pending = p.pending[:0]
+	if err != nil {
+		w.err = fmt.Errorf("write %s: %w", p.pf.Final(), err)
+		return w.err
+	}
+	return nil
+}
+
+// partFor returns the open part of hour h, creating it.
+func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
+	if p := w.open[h]; p != nil {
+		return p, nil
+	}
+	if len(w.open) >= w.opts.MaxOpenParts {
+		// Publish the part opened longest ago.
+		var oldest *part[T]
+		for _, q := range w.open {
+			if oldest == nil || q.opened < oldest.opened || (q.opened == oldest.opened && q.hour < oldest.hour) {
+				oldest = q
+			}
+		}
+		if err := w.publish(oldest); err != nil {
+			return nil, err
+		}
+	}
+	w.seq[h]++
+	final := filepath.Join(Dir(w.opts.Root, w.opts.Table, w.opts.Sensor, h), PartName(w.opts.RunID, w.seq[h]))
+	pf, err := CreatePending(final)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(append([]parquet.WriterOption{}, w.wopts...), parquet.KeyValueMetadata("abt.hour", h.String()))
+	p := &part[T]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf,
+		sw: parquet.NewSortingWriter[T](pf, w.opts.SortRows, opts...), pending: make([]T, 0, 4096)}
+	w.open[h] = p
+	return p, nil
+}
+
+// Advance publishes the parts that are due at time now (µs, the rows' clock):
+// an hour's main part once now is Grace past the hour's end, a late part
+// Grace after it was opened.
+func (w *Writer[T]) Advance(now int64) error {
+	if w.err != nil {
+		return w.err
+	}
+	if now > w.clock {
+		w.clock = now
+	}
+	grace := int64(w.opts.Grace / time.Microsecond)
+	for _, h := range w.hours() {
+		p := w.open[h]
+		due := p.hour.End()+grace <= w.clock
+		if p.late {
+			due = p.opened+grace <= w.clock
+		}
+		if due {
+			if err := w.publish(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hours lists the open hours in order, so publication order is deterministic.
+func (w *Writer[T]) hours() []Hour {
+	hs := make([]Hour, 0, len(w.open))
+	for h := range w.open {
+		hs = append(hs, h)
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
+	return hs
+}
+
+// publish finishes a part: sort-merge, footer, sync, rename.
+func (w *Writer[T]) publish(p *part[T]) error {
+	delete(w.open, p.hour)
+	if w.last == p {
+		w.last = nil
+	}
+	err := w.flushPending(p)
+	if err == nil {
+		err = p.sw.Close()
+	}
+	if err == nil {
+		err = p.pf.Publish()
+	}
+	if err != nil {
+		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
+		return w.err
+	}
+	w.done[p.hour] = true
+	w.out = append(w.out, Published{Path: p.pf.Final(), Hour: p.hour, Rows: p.rows, Bytes: p.pf.Size()})
+	return nil
+}
+
+// Close publishes every open part.
+func (w *Writer[T]) Close() error {
+	if w.err != nil {
+		w.Abort()
+		return w.err
+	}
+	for _, h := range w.hours() {
+		if err := w.publish(w.open[h]); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort removes every unpublished part and its spill files (published
+// parts stay).
+func (w *Writer[T]) Abort() {
+	for h, p := range w.open {
+		_ = p.pf.Cleanup()
+		delete(w.open, h)
+	}
+	w.last = nil
+	removeSpill(w.opts.SpillDir, w.opts.RunID)
+}
+
+// Published returns the files published so far.
+func (w *Writer[T]) Published() []Published { return w.out }
+
+// Schema returns the table's Parquet schema.
+func (w *Writer[T]) Schema() *parquet.Schema { return w.schema }

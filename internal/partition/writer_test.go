@@ -1,0 +1,118 @@
+package partition_test
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/partition"
+)
+
+type row struct {
+	Ts     int64  `parquet:"ts,timestamp(microsecond:local)"`
+	Server string `parquet:"server,dict"`
+	N      int64  `parquet:"n"`
+}
+
+func rowTs(r *row) int64 { return r.Ts }
+
+const h0 = int64(1700000000) / 3600 * 3600 * 1e6 // an hour boundary, µs
+
+func newWriter(t *testing.T, root string, grace time.Duration) *partition.Writer[row] {
+	t.Helper()
+	w, err := partition.NewWriter[row](partition.Options{
+		Root: root, Table: "t", Sensor: "s1", RunID: "run1", Grace: grace,
+		RowGroupRows: 100, SortRows: 64,
+		Sorting:  []parquet.SortingColumn{parquet.Ascending("server"), parquet.Ascending("ts")},
+		Metadata: map[string]string{"abt.table": "t"},
+	}, rowTs)
+	require.NoError(t, err)
+	return w
+}
+
+func readAll(t *testing.T, path string) []row {
+	t.Helper()
+	rows, err := parquet.ReadFile[row](path)
+	require.NoError(t, err)
+	return rows
+}
+
+// TestWriterHours writes rows spanning two hours out of order, advances the
+// clock past the first hour's grace, and checks what is published where:
+// one sorted file per hour, late rows in a second part, nothing temporary
+// left, footer metadata present.
+func TestWriterHours(t *testing.T) {
+	root := t.TempDir()
+	w := newWriter(t, root, time.Minute)
+	var want0, want1 int
+	for i := 0; i < 1000; i++ {
+		ts := h0 + int64(i)*7_000_000 // 7 s apart: spans ~1.9 hours
+		srv := []string{"10.0.0.2", "10.0.0.1", "10.0.0.3"}[i%3]
+		require.NoError(t, w.Write(row{Ts: ts, Server: srv, N: int64(i)}))
+		if ts < h0+3600e6 {
+			want0++
+		} else {
+			want1++
+		}
+	}
+	require.NoError(t, w.Advance(h0+3600e6+61e6)) // first hour due
+	pub := w.Published()
+	require.Len(t, pub, 1)
+	require.Equal(t, int64(want0), pub[0].Rows)
+	// A late row for the published hour goes to a second part.
+	require.NoError(t, w.Write(row{Ts: h0 + 5, Server: "10.0.0.9", N: -1}))
+	require.NoError(t, w.Close())
+	pub = w.Published()
+	require.Len(t, pub, 3)
+
+	dir0 := partition.Dir(root, "t", "s1", partition.HourOf(h0))
+	dir1 := partition.Dir(root, "t", "s1", partition.HourOf(h0+3600e6))
+	require.Equal(t, filepath.Join(root, "t", "sensor=s1", "date=2023-11-14", "hour=22"), dir0)
+	names0, _ := os.ReadDir(dir0)
+	require.Len(t, names0, 2, "main part and late part, nothing else")
+	rows := readAll(t, filepath.Join(dir0, partition.PartName("run1", 1)))
+	require.Len(t, rows, want0)
+	require.True(t, sort.SliceIsSorted(rows, func(i, j int) bool {
+		return rows[i].Server < rows[j].Server || rows[i].Server == rows[j].Server && rows[i].Ts < rows[j].Ts
+	}), "rows sorted by server, then time")
+	late := readAll(t, filepath.Join(dir0, partition.PartName("run1", 2)))
+	require.Equal(t, []row{{Ts: h0 + 5, Server: "10.0.0.9", N: -1}}, late)
+	require.Len(t, readAll(t, filepath.Join(dir1, partition.PartName("run1", 1))), want1)
+
+	f, err := os.Open(filepath.Join(dir0, partition.PartName("run1", 1)))
+	require.NoError(t, err)
+	defer f.Close()
+	st, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, st.Size())
+	require.NoError(t, err)
+	v, ok := pf.Lookup("abt.table")
+	require.True(t, ok)
+	require.Equal(t, "t", v)
+	v, _ = pf.Lookup("abt.hour")
+	require.Equal(t, "2023-11-14T22:00:00Z", v)
+	require.Greater(t, len(pf.RowGroups()), 1, "row groups are cut at RowGroupRows")
+	spills, _ := filepath.Glob(filepath.Join(root, ".spill-*"))
+	require.Empty(t, spills)
+}
+
+func TestAbortLeavesNoTemporaryFiles(t *testing.T) {
+	root := t.TempDir()
+	w := newWriter(t, root, time.Minute)
+	for i := 0; i < 500; i++ {
+		require.NoError(t, w.Write(row{Ts: h0 + int64(i), Server: "a", N: int64(i)}))
+	}
+	w.Abort()
+	var files []string
+	require.NoError(t, filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	require.Empty(t, files)
+}
