@@ -138,33 +138,33 @@ type Input struct {
 type Run struct {
 	// Ts picks the partition: the run's first packet (or, with no packet,
 	// its wall-clock start).
-	Ts             int64     `parquet:"ts,timestamp(microsecond:local)"`
-	RunID          string    `parquet:"run_id"`
-	Sensor         string    `parquet:"sensor"`
-	Producer       string    `parquet:"producer"`
-	SchemaVersion  int32     `parquet:"schema_version"`
-	Status         string    `parquet:"status"` // complete, or failed: <error>
-	Started        int64     `parquet:"started,timestamp(microsecond:local)"`  // wall clock
-	Finished       int64     `parquet:"finished,timestamp(microsecond:local)"` // wall clock
-	FirstPacket    *int64    `parquet:"first_packet,optional,timestamp(microsecond:local)"`
-	LastPacket     *int64    `parquet:"last_packet,optional,timestamp(microsecond:local)"`
-	Inputs         []Input   `parquet:"inputs,list"`
-	Packets        int64     `parquet:"packets"`
-	Bytes          int64     `parquet:"bytes"`        // captured bytes read
-	TCPSegments    int64     `parquet:"tcp_segments"` // packets decoded as TCP
-	Drops          *int64    `parquet:"drops,optional"`
-	Connections    int64     `parquet:"connections"`
-	ADUs           int64     `parquet:"adus"`
-	BytesWritten   int64     `parquet:"bytes_written"` // archive bytes this run published
-	FilesWritten   int64     `parquet:"files_written"`
-	Records        []Counter `parquet:"records,list"`  // records by kind
-	SetAside       []Counter `parquet:"set_aside,list"` // packets, segments, connections set aside, by reason
-	QuietTimeUs    int64     `parquet:"quiet_time_us"`
-	HoldUs         int64     `parquet:"hold_us"`
-	IdleTimeoutUs  int64     `parquet:"idle_timeout_us"`
-	HandshakeUs    int64     `parquet:"handshake_timeout_us"`
-	MaxConns       int64     `parquet:"max_conns"`
-	LocalNets      []string  `parquet:"local_nets,list"`
-	InboundOnly    bool      `parquet:"inbound_only"`
-	TrackPartial   bool      `parquet:"track_partial"`
+	Ts            int64     `parquet:"ts,timestamp(microsecond:local)"`
+	RunID         string    `parquet:"run_id"`
+	Sensor        string    `parquet:"sensor"`
+	Producer      string    `parquet:"producer"`
+	SchemaVersion int32     `parquet:"schema_version"`
+	Status        string    `parquet:"status"`                                // complete, or failed: <error>
+	Started       int64     `parquet:"started,timestamp(microsecond:local)"`  // wall clock
+	Finished      int64     `parquet:"finished,timestamp(microsecond:local)"` // wall clock
+	FirstPacket   *int64    `parquet:"first_packet,optional,timestamp(microsecond:local)"`
+	LastPacket    *int64    `parquet:"last_packet,optional,timestamp(microsecond:local)"`
+	Inputs        []Input   `parquet:"inputs,list"`
+	Packets       int64     `parquet:"packets"`
+	Bytes         int64     `parquet:"bytes"`        // captured bytes read
+	TCPSegments   int64     `parquet:"tcp_segments"` // packets decoded as TCP
+	Drops         *int64    `parquet:"drops,optional"`
+	Connections   int64     `parquet:"connections"`
+	ADUs          int64     `parquet:"adus"`
+	BytesWritten  int64     `parquet:"bytes_written"` // archive bytes this run published
+	FilesWritten  int64     `parquet:"files_written"`
+	Records       []Counter `parquet:"records,list"`   // records by kind
+	SetAside      []Counter `parquet:"set_aside,list"` // packets, segments, connections set aside, by reason
+	QuietTimeUs   int64     `parquet:"quiet_time_us"`
+	HoldUs        int64     `parquet:"hold_us"`
+	IdleTimeoutUs int64     `parquet:"idle_timeout_us"`
+	HandshakeUs   int64     `parquet:"handshake_timeout_us"`
+	MaxConns      int64     `parquet:"max_conns"`
+	LocalNets     []string  `parquet:"local_nets,list"`
+	InboundOnly   bool      `parquet:"inbound_only"`
+	TrackPartial  bool      `parquet:"track_partial"`
 }

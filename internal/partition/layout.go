@@ -63,7 +63,7 @@ func ParseDir(root, dir string) (table, sensor string, h Hour, err error) {
 	if err != nil || hh < 0 || hh > 23 {
 		return "", "", 0, fmt.Errorf("partition dir %s: bad hour", dir)
 	}
-	return p[0], strings.TrimPrefix(p[1], "sensor="), HourOf(day.Add(time.Duration(hh)*time.Hour).UnixMicro()), nil
+	return p[0], strings.TrimPrefix(p[1], "sensor="), HourOf(day.Add(time.Duration(hh) * time.Hour).UnixMicro()), nil
 }
 
 // PartName is the published name of a run's seq-th part in an hour.
