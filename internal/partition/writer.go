@@ -82,6 +82,7 @@ type part[T any] struct {
 	sw      *parquet.SortingWriter[T]
 	rows    int64
 	pending []T
+	lock    *hourLock // shared lock on the hour while the part is unpublished
 }
 
 // Writer writes rows of one table into hourly part files. It is not safe
@@ -202,13 +203,18 @@ func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
 		}
 	}
 	w.seq[h]++
-	final := filepath.Join(Dir(w.opts.Root, w.opts.Table, w.opts.Sensor, h), PartName(w.opts.RunID, w.seq[h]))
-	pf, err := CreatePending(final)
+	dir := Dir(w.opts.Root, w.opts.Table, w.opts.Sensor, h)
+	lock, err := lockHour(dir, false, true)
 	if err != nil {
 		return nil, err
 	}
+	pf, err := CreatePending(filepath.Join(dir, PartName(w.opts.RunID, w.seq[h])))
+	if err != nil {
+		lock.unlock()
+		return nil, err
+	}
 	opts := append(append([]parquet.WriterOption{}, w.wopts...), parquet.KeyValueMetadata("abt.hour", h.String()))
-	p := &part[T]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf,
+	p := &part[T]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf, lock: lock,
 		sw: parquet.NewSortingWriter[T](pf, w.opts.SortRows, opts...), pending: make([]T, 0, 4096)}
 	w.open[h] = p
 	return p, nil
@@ -256,6 +262,7 @@ func (w *Writer[T]) publish(p *part[T]) error {
 	if w.last == p {
 		w.last = nil
 	}
+	defer p.lock.unlock()
 	err := w.flushPending(p)
 	if err == nil {
 		err = p.sw.Close()
@@ -292,6 +299,7 @@ func (w *Writer[T]) Close() error {
 func (w *Writer[T]) Abort() {
 	for h, p := range w.open {
 		_ = p.pf.Cleanup()
+		p.lock.unlock()
 		delete(w.open, h)
 	}
 	w.last = nil

@@ -1,0 +1,146 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/abt-dev/abt/internal/partition"
+	"github.com/abt-dev/abt/schema"
+)
+
+// compactRun is the run id part of compacted files' names: their rows come
+// from the runs listed in their footer.
+const compactRun = "compact"
+
+// part is a published file of the archive.
+type part struct {
+	path   string
+	table  string
+	sensor string
+	hour   partition.Hour
+	run    string // the run that wrote it, or compactRun
+}
+
+// tempFile is a temporary file left in a partition directory.
+type tempFile struct {
+	path string
+	run  string
+}
+
+// scan lists the archive's published parts and temporary files.
+func scan(root string) (parts []part, temps []tempFile, err error) {
+	for _, table := range schema.Tables {
+		top := filepath.Join(root, table)
+		err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) && path == top {
+					return fs.SkipDir
+				}
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			name := d.Name()
+			if run, ok := partition.IsTemp(name); ok {
+				temps = append(temps, tempFile{path, run})
+				return nil
+			}
+			run, ok := partition.PartRun(name)
+			if !ok {
+				return nil // not ours: left alone (and not read)
+			}
+			tb, sensor, h, err := partition.ParseDir(root, filepath.Dir(path))
+			if err != nil {
+				return err
+			}
+			parts = append(parts, part{path: path, table: tb, sensor: sensor, hour: h, run: run})
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.SkipDir) {
+			return nil, nil, fmt.Errorf("scan archive: %w", err)
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].path < parts[j].path })
+	return parts, temps, nil
+}
+
+// CorruptError reports a file in the archive that is not a readable part of
+// the table it sits in.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("corrupt or foreign file in the archive: %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// openPart opens a published part and checks that its footer says it
+// belongs to the table, in a schema version this program reads.
+func openPart(path, table string) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("stat %s: %w", path, err), f.Close())
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, nil, errors.Join(&CorruptError{Path: path, Err: err}, f.Close())
+	}
+	if v, _ := pf.Lookup(schema.MetaTable); v != table {
+		return nil, nil, errors.Join(&CorruptError{Path: path, Err: fmt.Errorf("footer says table %q, want %q", v, table)}, f.Close())
+	}
+	if v, _ := pf.Lookup(schema.MetaSchemaVersion); v != strconv.Itoa(schema.Version) {
+		return nil, nil, errors.Join(&CorruptError{Path: path, Err: fmt.Errorf("schema version %q, this program reads %d", v, schema.Version)}, f.Close())
+	}
+	return f, pf, nil
+}
+
+// readRows reads every row of a part of the given table.
+func readRows[T any](path, table string) ([]T, error) {
+	f, pf, err := openPart(path, table)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	rows := make([]T, pf.NumRows())
+	n, err := r.Read(rows)
+	if err != nil && n != len(rows) {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	return rows[:n], nil
+}
+
+// partRuns returns the runs whose rows a part holds.
+func partRuns(p part) ([]string, error) {
+	if p.run != compactRun {
+		return []string{p.run}, nil
+	}
+	f, pf, err := openPart(p.path, p.table)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	v, _ := pf.Lookup(schema.MetaRunIDs)
+	if v == "" {
+		return nil, nil
+	}
+	return strings.Split(v, ","), nil
+}

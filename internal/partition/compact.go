@@ -1,0 +1,286 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+	"golang.org/x/sys/unix"
+)
+
+// CompactOptions configure CompactHour.
+type CompactOptions struct {
+	Root, Table, Sensor string
+	Hour                Hour
+	// Sorting, RowGroupRows, SortRows and ZstdLevel are as for Writer.
+	Sorting      []parquet.SortingColumn
+	RowGroupRows int64
+	SortRows     int64
+	ZstdLevel    int
+	// StageDir is where the new hour directory is built before it is
+	// swapped in; it must be on the archive's file system and outside the
+	// tables (the archive uses <root>/_abt/compact).
+	StageDir string
+	// Metadata is written into the merged file's footer; RunIDsKey names the
+	// entry that lists the runs whose rows the file holds.
+	Metadata  map[string]string
+	RunIDsKey string
+	// Expect are footer entries every input part must have (its table and
+	// schema version): a part without them is reported, never read.
+	Expect map[string]string
+	// MinParts is the fewest parts worth merging; default 2. Ignored when
+	// rows are being dropped.
+	MinParts int
+}
+
+// CompactResult says what CompactHour did.
+type CompactResult struct {
+	Parts   int    // input parts
+	Rows    int64  // rows written
+	Dropped int64  // rows dropped by keep
+	Path    string // the merged file ("" when nothing was written)
+	Skipped string // why the hour was left alone, if it was
+}
+
+// CompactHour merges every part of one hour into a single sorted file,
+// dropping the rows keep rejects (keep nil keeps all), and swaps it in
+// atomically: the new hour directory is built in StageDir and exchanged
+// with the old one in one rename (Linux renameat2 RENAME_EXCHANGE), so a
+// reader sees either the old parts or the merged file, never both or
+// neither. An hour a writer is publishing into is skipped (its lock is
+// held); other hours can be compacted while ingest goes on.
+func CompactHour[T any](o CompactOptions, keep func(*T) bool, runOf func(*T) string) (CompactResult, error) {
+	var res CompactResult
+	if o.MinParts == 0 {
+		o.MinParts = 2
+	}
+	dir := Dir(o.Root, o.Table, o.Sensor, o.Hour)
+	lock, err := lockHour(dir, true, false)
+	if errors.Is(err, errBusy) {
+		res.Skipped = "a writer is publishing into it"
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	defer lock.unlock()
+
+	parts, err := hourParts(dir)
+	if err != nil {
+		return res, err
+	}
+	res.Parts = len(parts)
+	if len(parts) == 0 || (keep == nil && len(parts) < o.MinParts) {
+		res.Skipped = fmt.Sprintf("%d part(s)", len(parts))
+		return res, nil
+	}
+	if err := os.MkdirAll(o.StageDir, 0o755); err != nil {
+		return res, fmt.Errorf("create staging directory: %w", err)
+	}
+	stage, err := os.MkdirTemp(o.StageDir, "stage-")
+	if err != nil {
+		return res, fmt.Errorf("create staging directory: %w", err)
+	}
+	stageLock, err := os.OpenFile(stage+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err == nil {
+		err = syscall.Flock(int(stageLock.Fd()), syscall.LOCK_EX)
+	}
+	if err != nil {
+		return res, errors.Join(fmt.Errorf("lock staging directory: %w", err), os.RemoveAll(stage))
+	}
+	defer func() {
+		_ = os.RemoveAll(stage)
+		_ = os.Remove(stage + ".lock")
+		_ = stageLock.Close()
+	}()
+	newDir := filepath.Join(stage, filepath.Base(dir))
+	final := filepath.Join(newDir, fmt.Sprintf("part-compact-c%d.parquet", time.Now().UnixMicro()))
+	rows, dropped, err := mergeParts(o, parts, final, keep, runOf)
+	res.Rows, res.Dropped = rows, dropped
+	if err != nil {
+		return res, err
+	}
+	if rows == 0 {
+		if err := os.MkdirAll(newDir, 0o755); err != nil {
+			return res, fmt.Errorf("create staging directory: %w", err)
+		}
+	} else {
+		res.Path = filepath.Join(dir, filepath.Base(final))
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, newDir, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+		return res, fmt.Errorf("swap in compacted %s: %w", dir, err)
+	}
+	if err := errors.Join(syncDir(filepath.Dir(dir)), syncDir(stage)); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// hourParts lists the published parts of an hour directory. Anything else
+// in it (other than temporary files of dead writers, which it removes)
+// is an error: compaction would drop it.
+func hourParts(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var parts []string
+	for _, e := range ents {
+		name := e.Name()
+		switch _, isTmp := IsTemp(name); {
+		case isTmp:
+			// The hour is locked exclusively: no live writer owns it.
+			if err := os.Remove(filepath.Join(dir, name)); err != nil {
+				return nil, fmt.Errorf("remove leftover %s: %w", name, err)
+			}
+		case partRE.MatchString(name):
+			parts = append(parts, filepath.Join(dir, name))
+		default:
+			return nil, fmt.Errorf("compact %s: unexpected entry %q (not an archive part)", dir, name)
+		}
+	}
+	sort.Strings(parts)
+	return parts, nil
+}
+
+// mergeParts streams the kept rows of every part into one sorted file.
+func mergeParts[T any](o CompactOptions, parts []string, final string, keep func(*T) bool, runOf func(*T) string) (rows, dropped int64, err error) {
+	runs := map[string]bool{}
+	var kept []T
+	pf, err := CreatePending(final)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { err = errors.Join(err, pf.Cleanup()) }()
+	if o.RowGroupRows == 0 {
+		o.RowGroupRows = 256 << 10
+	}
+	if o.SortRows == 0 {
+		o.SortRows = 256 << 10
+	}
+	if o.ZstdLevel == 0 {
+		o.ZstdLevel = 3
+	}
+	var zero T
+	spill := parquet.NewFileBufferPool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*")
+	opts := []parquet.WriterOption{
+		parquet.SchemaOf(zero),
+		parquet.Compression(&zstd.Codec{Level: zstd.Level(o.ZstdLevel)}),
+		parquet.MaxRowsPerRowGroup(o.RowGroupRows),
+		parquet.DataPageStatistics(true),
+		parquet.SortingWriterConfig(parquet.SortingColumns(o.Sorting...), parquet.SortingBuffers(spill)),
+	}
+	buf := make([]T, 1024)
+	// First pass: count the rows and collect the runs they come from, which
+	// the footer lists (SortingWriter takes its options up front).
+	for _, path := range parts {
+		n, d, err := readPart(path, o.Expect, buf, func(batch []T) error {
+			for i := range batch {
+				if keep == nil || keep(&batch[i]) {
+					runs[runOf(&batch[i])] = true
+				}
+			}
+			return nil
+		}, keep)
+		rows += n
+		dropped += d
+		if err != nil {
+			return rows, dropped, err
+		}
+	}
+	if rows == 0 {
+		return 0, dropped, nil
+	}
+	// Second pass: write.
+	ids := make([]string, 0, len(runs))
+	for r := range runs {
+		ids = append(ids, r)
+	}
+	sort.Strings(ids)
+	keys := make([]string, 0, len(o.Metadata))
+	for k := range o.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		opts = append(opts, parquet.KeyValueMetadata(k, o.Metadata[k]))
+	}
+	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(ids, ",")),
+		parquet.KeyValueMetadata("abt.hour", o.Hour.String()))
+	out := parquet.NewSortingWriter[T](pf, o.SortRows, opts...)
+	for _, path := range parts {
+		if _, _, err := readPart(path, o.Expect, buf, func(batch []T) error {
+			kept = kept[:0]
+			for i := range batch {
+				if keep == nil || keep(&batch[i]) {
+					kept = append(kept, batch[i])
+				}
+			}
+			_, err := out.Write(kept)
+			return err
+		}, nil); err != nil {
+			return rows, dropped, err
+		}
+	}
+	if err := out.Close(); err != nil {
+		return rows, dropped, fmt.Errorf("write %s: %w", final, err)
+	}
+	return rows, dropped, pf.Publish()
+}
+
+// readPart streams a part's rows in batches to fn, after checking its footer.
+// With count set it returns the rows kept and dropped by count.
+func readPart[T any](path string, expect map[string]string, buf []T, fn func([]T) error, count func(*T) bool) (kept, dropped int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, 0, fmt.Errorf("corrupt or foreign file in the archive: %s: %w", path, err)
+	}
+	for k, v := range expect {
+		if got, _ := pf.Lookup(k); got != v {
+			return 0, 0, fmt.Errorf("corrupt or foreign file in the archive: %s: footer %s = %q, want %q", path, k, got, v)
+		}
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			for i := 0; i < n; i++ {
+				if count == nil || count(&buf[i]) {
+					kept++
+				} else {
+					dropped++
+				}
+			}
+			if err := fn(buf[:n]); err != nil {
+				return kept, dropped, fmt.Errorf("merge %s: %w", path, err)
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			return kept, dropped, nil
+		}
+		if rerr != nil {
+			return kept, dropped, fmt.Errorf("corrupt or foreign file in the archive: %s: %w", path, rerr)
+		}
+	}
+}
