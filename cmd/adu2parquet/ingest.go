@@ -10,13 +10,18 @@ import (
 	"time"
 
 	"github.com/abt-dev/abt/internal/adutext"
+	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/jsonl"
+	"github.com/abt-dev/abt/schema"
 )
 
-// recordWriter is an output format.
+// version is the program version recorded in the archive.
+var version = "dev"
+
+// recordWriter is a text output format.
 type recordWriter interface {
 	ingest.Sink
 	Flush() error
@@ -34,6 +39,37 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// sink is where records go: a text writer or the archive.
+type sink struct {
+	text recordWriter
+	arch *archive.Archive
+}
+
+func (s *sink) Record(r *ingest.Record) error {
+	if s.arch != nil {
+		return s.arch.Record(r)
+	}
+	return s.text.Record(r)
+}
+
+// run state shared by the input loops.
+type runState struct {
+	ctx     context.Context
+	o       *options
+	eo      ingest.Options
+	eng     *ingest.Engine
+	dec     decode.Decoder
+	sink    *sink
+	prog    *progress
+	stdin   io.Reader
+	inputs  []schema.Input
+	logs    bool
+	logRecs int64
+	logSet  adutext.ReaderStats
+	logSpan [2]int64 // first and last record time of logs
+	nextID  uint64   // conn id offset for consecutive logs
+}
+
 // ingestMain runs the inference over every input and writes the records.
 func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr io.Writer) error {
 	eo, err := o.engineOptions()
@@ -41,49 +77,107 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	start := time.Now()
-	var w recordWriter = adutext.NewWriter(stdout)
-	if o.format == "jsonl" {
-		w = jsonl.NewWriter(stdout)
-	}
-	eng, err := ingest.New(eo, w)
+	logs, err := inputKinds(o.inputs)
 	if err != nil {
+		return err
+	}
+	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, logs: logs, sink: &sink{},
+		prog: newProgress(stderr, !o.quiet), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
+
+	if o.format == "parquet" {
+		if st.sink.arch, err = openArchive(o, stderr); err != nil {
+			return err
+		}
+	} else if o.format == "jsonl" {
+		st.sink.text = jsonl.NewWriter(stdout)
+	} else {
+		st.sink.text = adutext.NewWriter(stdout)
+	}
+	if st.eng, err = ingest.New(eo, st.sink); err != nil {
 		return &usageError{err}
 	}
-	var dec decode.Decoder
-	prog := newProgress(stderr, !o.quiet)
-	var capStats []capture.Stats
 
 	var feedErr error
 	for _, in := range o.inputs {
-		st, err := feedInput(ctx, eng, &dec, in, stdin, prog)
-		capStats = append(capStats, st)
+		var err error
+		if logs {
+			err = st.feedLog(in)
+		} else {
+			err = st.feedCapture(in)
+		}
 		if err != nil {
 			feedErr = err
 			break
 		}
 	}
-	prog.done()
+	st.prog.done()
 	// Whatever happened, what was inferred before it is written.
-	finErr := eng.Finish()
-	flushErr := w.Flush()
-	if !o.quiet {
-		printSummary(stderr, o.inputs, capStats, &dec.Stats, eng, time.Since(start))
+	finErr := st.eng.Finish()
+	var sum archive.Summary
+	var outErr error
+	if st.sink.arch != nil {
+		status := "complete"
+		if feedErr != nil {
+			status = "failed: " + feedErr.Error()
+		}
+		if errors.Is(feedErr, context.Canceled) {
+			status = "interrupted"
+		}
+		sum, outErr = st.sink.arch.Close(st.runInfo(status))
+	} else {
+		outErr = st.sink.text.Flush()
 	}
-	return errors.Join(feedErr, finErr, flushErr)
+	if !o.quiet {
+		printSummary(stderr, st, sum, time.Since(start))
+	}
+	return errors.Join(feedErr, finErr, outErr)
 }
 
-// feedInput opens one input and feeds it to the engine.
-func feedInput(ctx context.Context, eng *ingest.Engine, dec *decode.Decoder, name string, stdin io.Reader, prog *progress) (capture.Stats, error) {
+// openArchive fingerprints the inputs and opens the archive for a run.
+func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
+	var ins []archive.Input
+	for _, name := range o.inputs {
+		in := archive.Input{Name: name}
+		if name != "-" {
+			fp, err := archive.Fingerprint(name)
+			if err != nil {
+				return nil, err
+			}
+			in.Fingerprint = fp
+		}
+		ins = append(ins, in)
+	}
+	logf := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
+		}
+	}
+	return archive.Open(archive.Options{
+		Root: o.out, Sensor: o.sensor, Grace: o.grace, RowGroupRows: o.rowGroupRows,
+		Replace: o.replace, Producer: "abt adu2parquet " + version, Logf: logf,
+	}, ins)
+}
+
+// advance lets the archive publish the hours that packet time has passed.
+func (st *runState) advance(now int64) error {
+	if st.sink.arch == nil {
+		return nil
+	}
+	return st.sink.arch.Advance(now)
+}
+
+// feedCapture reads one packet capture into the engine.
+func (st *runState) feedCapture(name string) error {
 	var (
 		r    io.Reader
 		size int64 = -1
 	)
 	if name == "-" {
-		r = stdin
+		r = st.stdin
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return capture.Stats{}, fmt.Errorf("open input: %w", err)
+			return fmt.Errorf("open input: %w", err)
 		}
 		defer f.Close() // read-only: a close error loses nothing
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -92,16 +186,123 @@ func feedInput(ctx context.Context, eng *ingest.Engine, dec *decode.Decoder, nam
 		r = f
 	}
 	cr := &countingReader{r: r}
+	in := schema.Input{Name: name}
+	defer func() { st.inputs = append(st.inputs, in) }()
 	src, err := capture.OpenReader(name, cr)
 	if err != nil {
-		return capture.Stats{}, err
+		return err
 	}
 	defer src.Close()
-	prog.start(name, size, &cr.n)
-	err = eng.Feed(ctx, src, dec, func(int64) { prog.update(eng.Conns()) })
-	var st capture.Stats
+	st.prog.start(name, size, &cr.n)
+	var advErr error
+	err = st.eng.Feed(st.ctx, src, &st.dec, func(int64) {
+		st.prog.update(st.eng.Conns())
+		if now, ok := st.eng.Now(); ok && advErr == nil {
+			advErr = st.advance(now)
+		}
+	})
 	if sr, ok := src.(capture.StatsReporter); ok {
-		st = sr.Stats()
+		cs := sr.Stats()
+		in.Format, in.Compression, in.Packets, in.Bytes = cs.Format.String(), cs.Compression, cs.Packets, cs.Bytes
 	}
-	return st, err
+	if in.Fingerprint, _ = fingerprintOf(name); err == nil {
+		err = advErr
+	}
+	return err
+}
+
+// feedLog reads one adudump text log straight into the sink: its records
+// are already inferred.
+func (st *runState) feedLog(name string) error {
+	f, err := adutext.OpenLog(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	in := schema.Input{Name: name, Format: "adudump"}
+	defer func() { st.inputs = append(st.inputs, in) }()
+	cr := &countingReader{r: f}
+	size := int64(-1)
+	if fi, err := os.Stat(name); err == nil && name != "-" && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	st.prog.start(name, size, &cr.n)
+	rd := adutext.NewReader(name, cr, adutext.ReaderOptions{SkipMalformed: st.o.skipMalformed, LocalNets: st.eo.LocalNets})
+	var rec ingest.Record
+	base := st.nextID
+	var n int64
+	for {
+		err := rd.Next(&rec)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			st.addLogStats(rd.Stats(), &in, cr.n.Load())
+			return err
+		}
+		// Connection ids restart in each log; keep them unique in the run.
+		rec.ConnID += base
+		st.nextID = max(st.nextID, rec.ConnID)
+		if st.logSpan[0] == ingest.NoTime {
+			st.logSpan[0] = rec.TsNs
+		}
+		st.logSpan[1] = max(st.logSpan[1], rec.TsNs)
+		if err := st.sink.Record(&rec); err != nil {
+			return err
+		}
+		st.logRecs++
+		if n++; n%ingest.ProgressEvery == 0 {
+			if err := st.ctx.Err(); err != nil {
+				return err
+			}
+			st.prog.update(0)
+			if err := st.advance(st.logSpan[1]); err != nil {
+				return err
+			}
+		}
+	}
+	st.addLogStats(rd.Stats(), &in, cr.n.Load())
+	return nil
+}
+
+func (st *runState) addLogStats(s adutext.ReaderStats, in *schema.Input, bytes int64) {
+	in.Packets, in.Bytes = s.Lines, bytes
+	in.Fingerprint, _ = fingerprintOf(in.Name)
+	st.logSet.Lines += s.Lines
+	st.logSet.Records += s.Records
+	st.logSet.Conns += s.Conns
+	st.logSet.Malformed += s.Malformed
+	st.logSet.TimeBackwards += s.TimeBackwards
+	st.logSet.UntimedINC += s.UntimedINC
+	st.logSet.EndsSynthesized += s.EndsSynthesized
+}
+
+func fingerprintOf(name string) (string, error) {
+	if name == "-" {
+		return "", nil
+	}
+	return archive.Fingerprint(name)
+}
+
+// runInfo gathers the run's figures for its row in the runs table.
+func (st *runState) runInfo(status string) archive.RunInfo {
+	es := st.eng.Stats()
+	info := archive.RunInfo{
+		Status: status, Inputs: st.inputs, Options: st.eo,
+		FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime,
+		Packets: int64(st.dec.Stats.Packets), TCPSegments: int64(st.dec.Stats.Segments),
+		Records: recordCounters(&es), SetAside: setAsideCounters(&st.dec.Stats, &es, &st.logSet),
+	}
+	for _, in := range st.inputs {
+		info.Bytes += in.Bytes
+	}
+	if st.logs {
+		info.FirstPacket, info.LastPacket = st.logSpan[0], st.logSpan[1]
+		info.Packets = st.logSet.Lines
+		info.Records = []schema.Counter{{Name: "records", Value: st.logRecs}}
+	} else if first, ok := st.eng.First(); ok {
+		last, _ := st.eng.Now()
+		info.FirstPacket, info.LastPacket = first, last
+	}
+	return info
 }

@@ -97,12 +97,13 @@ func TestUsage(t *testing.T) {
 		err  string
 	}{
 		{"no input", []string{"--format", "adudump"}, 2, "requires at least 1 arg"},
+		{"archive flag with text output", []string{"--format", "adudump", "--out", "x", "y"}, 2, "--out applies to --format parquet only"},
 		{"unknown flag", []string{"--bogus", "x"}, 2, "unknown flag"},
 		{"bad format", []string{"--format", "xml", "x"}, 2, "--format \"xml\""},
 		{"bad local net", []string{"--local-net", "10.0.0.0/99", "x"}, 2, "--local-net"},
 		{"inbound without local net", []string{"--inbound-only", "x"}, 2, "inbound-only needs"},
 		{"bad quiet time", []string{"--quiet-time", "0s", "x"}, 2, "quiet time"},
-		{"missing file", []string{"/nonexistent.pcap"}, 1, "open input"},
+		{"missing file", []string{"--format", "adudump", "/nonexistent.pcap"}, 1, "open input"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,9 +156,9 @@ func TestTruncatedInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(clean, full[:cut], 0o644))
 	require.NoError(t, os.WriteFile(torn, full[:cut+30], 0o644))
 
-	code, want, stderr := runCmd(t, nil, "-q", clean)
+	code, want, stderr := runCmd(t, nil, "-q", "--format", "adudump", clean)
 	require.Equal(t, 0, code, stderr)
-	code, got, stderr := runCmd(t, nil, "-q", torn)
+	code, got, stderr := runCmd(t, nil, "-q", "--format", "adudump", torn)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, torn+": byte offset "+itoa(cut)+" (packet 152)")
 	require.Equal(t, want, got)
@@ -168,7 +169,7 @@ func TestBadMagic(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "notes.txt")
 	require.NoError(t, os.WriteFile(bad, []byte("this is not a capture, just some text\n"), 0o644))
-	code, out, stderr := runCmd(t, nil, bad)
+	code, out, stderr := runCmd(t, nil, "--format", "adudump", bad)
 	require.Equal(t, 1, code)
 	require.Empty(t, out)
 	require.Contains(t, stderr, bad+": byte offset 0")
@@ -179,10 +180,10 @@ func TestBadMagic(t *testing.T) {
 func TestStdinAndSeveralInputs(t *testing.T) {
 	full, err := os.ReadFile(filepath.Join(pcapDir, "trex_Oracle.pcap"))
 	require.NoError(t, err)
-	code, want, stderr := runCmd(t, nil, "-q", filepath.Join(pcapDir, "trex_Oracle.pcap"))
+	code, want, stderr := runCmd(t, nil, "-q", "--format", "adudump", filepath.Join(pcapDir, "trex_Oracle.pcap"))
 	require.Equal(t, 0, code, stderr)
 
-	code, got, stderr := runCmd(t, full, "-q", "-")
+	code, got, stderr := runCmd(t, full, "-q", "--format", "adudump", "-")
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, want, got)
 
@@ -192,7 +193,7 @@ func TestStdinAndSeveralInputs(t *testing.T) {
 	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
 	require.NoError(t, os.WriteFile(a, full[:mid], 0o644))
 	require.NoError(t, os.WriteFile(b, append(append([]byte{}, full[:24]...), full[mid:]...), 0o644))
-	code, got, stderr = runCmd(t, nil, "-q", a, b)
+	code, got, stderr = runCmd(t, nil, "-q", "--format", "adudump", a, b)
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, want, got)
 }

@@ -31,19 +31,33 @@ type usageError struct{ err error }
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
-// options are the parsed command line.
+// options are the parsed command line of the ingest command.
 type options struct {
-	format       string
-	quietTime    time.Duration
-	hold         time.Duration
-	idle         time.Duration
-	handshake    time.Duration
-	maxConns     int
-	localNets    []string
-	inboundOnly  bool
-	trackPartial bool
-	quiet        bool
-	inputs       []string
+	format        string
+	out           string
+	sensor        string
+	replace       bool
+	grace         time.Duration
+	rowGroupRows  int64
+	quietTime     time.Duration
+	hold          time.Duration
+	idle          time.Duration
+	handshake     time.Duration
+	maxConns      int
+	localNets     []string
+	inboundOnly   bool
+	trackPartial  bool
+	skipMalformed bool
+	quiet         bool
+	inputs        []string
+}
+
+// compactOptions are the parsed command line of the compact command.
+type compactOptions struct {
+	out      string
+	sensor   string
+	from, to string
+	quiet    bool
 }
 
 // run is the whole program; main only calls os.Exit with its result.
@@ -53,6 +67,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var runErr error
 	cmd := newRootCmd(func(o *options) error {
 		runErr = ingestMain(ctx, o, stdin, stdout, stderr)
+		return runErr
+	}, func(o *compactOptions) error {
+		runErr = compactMain(o, stdout, stderr)
 		return runErr
 	})
 	cmd.SetArgs(args)
@@ -76,12 +93,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitFailure
 }
 
-func newRootCmd(runF func(*options) error) *cobra.Command {
+func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error) *cobra.Command {
 	o := &options{}
 	def := ingest.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "adu2parquet [flags] <input>...",
-		Short: "Infer a-b-t connection vectors from TCP/IP headers",
+		Short: "Infer a-b-t connection vectors from TCP/IP headers into a Parquet archive",
 		Long: strings.TrimSpace(`
 adu2parquet reads packet captures and infers, for every TCP connection, its
 application-level dialog: the sizes of the application data units (ADUs) each
@@ -89,45 +106,69 @@ side sent and the think times between them (the server's think time is its
 response time). Only TCP/IP headers are used; payloads are never read.
 
 Inputs are pcap (microsecond or nanosecond, either byte order), pcapng and
-Endace ERF files, plain or gzip/zstd-compressed (detected from the content),
-or "-" for standard input. Several inputs are read in the order given as one
-continuous capture. Records go to standard output; progress and the run's
-summary go to standard error.
+Endace ERF files, or existing adudump text logs (both dialects); plain or
+gzip/zstd-compressed (detected from the content); "-" is standard input.
+Several inputs are read in the order given as one continuous capture. All
+inputs of one run are captures, or all are logs.
 
-With --format adudump the records are written as adudump text, the format
-of Table 2 of the adudump paper (SYN, RTT, SEQ, CONC, ADU, INC, END lines).
-Without --local-net the server is printed first and '<' marks the
-client-to-server direction. With --format jsonl every record is a JSON
-object with all its fields; END records carry the connection's summary
-(SYN attempts, RTT legs, MSS, window scale, packets, bytes and
-retransmissions per direction, why it ended). See docs/inference.md.
+By default (--format parquet) the records go into the archive in --out: the
+adus, connections and runs tables as hourly, zstd-compressed Parquet files
+under <out>/<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=HH/, published
+atomically as packet time passes each hour. An input archived before is
+refused (say --replace to archive it again). See docs/schema.md.
 
-Exit status: 0 on success, 1 when an input is malformed or unreadable (the
-records inferred before the fault are still written), 2 on a usage error,
-130 when interrupted.`),
+With --format adudump the records go to standard output as adudump text,
+the format of Table 2 of the adudump paper (the server first; '<' is
+client to server); with --format jsonl as JSON objects with every field.
+
+Progress and the run's summary go to standard error. Exit status: 0 on
+success, 1 when an input is malformed or unreadable (what was inferred
+before the fault is still written) or the archive cannot be written, 2 on a
+usage error, 130 when interrupted (after publishing what was read).`),
 		Example: strings.TrimSpace(`
-  # Infer the a-b-t records of a capture as adudump text
-  $ adu2parquet --format adudump trace.pcap.gz > trace.adu
+  # Archive a day of captures from this monitor into ./archive
+  $ adu2parquet trace-*.pcap.gz
 
-  # Keep only connections entering the campus, as the UNC data set did
-  $ adu2parquet --format adudump --local-net 152.2.0.0/16 --inbound-only day1.erf
+  # Archive into a shared directory under an explicit sensor name
+  $ adu2parquet --out /data/abt --sensor campus-edge day1.erf
 
-  # Read a capture from standard input with a 1 s quiet time
-  $ tcpdump -w - -i eth0 tcp | adu2parquet --format adudump --quiet-time 1s -`),
+  # Convert an adudump text log (the UNC data set format) into the archive
+  $ adu2parquet --out /data/abt --sensor unc2008 unc-2008-04-18.adu.gz
+
+  # a-b-t records as adudump text, only connections entering the campus
+  $ adu2parquet --format adudump --local-net 152.2.0.0/16 --inbound-only day1.pcap
+
+  # Merge each hour's small part files into one
+  $ adu2parquet compact --out /data/abt`),
 		Args:          cobra.MinimumNArgs(1),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.inputs = args
-			if o.format != "adudump" && o.format != "jsonl" {
-				return &usageError{fmt.Errorf("--format %q: must be adudump or jsonl (the Parquet archive is not available yet)", o.format)}
+			switch o.format {
+			case "parquet", "adudump", "jsonl":
+			default:
+				return &usageError{fmt.Errorf("--format %q: must be parquet, adudump or jsonl", o.format)}
+			}
+			if o.format != "parquet" {
+				for _, name := range []string{"out", "sensor", "replace", "grace"} {
+					if cmd.Flags().Changed(name) {
+						return &usageError{fmt.Errorf("--%s applies to --format parquet only", name)}
+					}
+				}
 			}
 			return runF(o)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	f := cmd.Flags()
-	f.StringVar(&o.format, "format", "adudump", "output format: {adudump|jsonl}")
+	f.StringVar(&o.format, "format", "parquet", "output: {parquet|adudump|jsonl}")
+	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory` (with --format parquet)")
+	f.StringVar(&o.sensor, "sensor", "", "sensor (monitor) name in the archive's paths (default: the host name)")
+	f.BoolVar(&o.replace, "replace", false, "archive inputs again that an earlier run archived, replacing that run")
+	f.DurationVar(&o.grace, "grace", 5*time.Minute, "publish an hour once packet time is this far past its end; later rows go to a new part")
+	f.Int64Var(&o.rowGroupRows, "row-group-rows", 256<<10, "Parquet row group size in rows")
+	_ = f.MarkHidden("row-group-rows")
 	f.DurationVar(&o.quietTime, "quiet-time", def.QuietTime, "split an ADU when its sender is silent for longer than this")
 	f.DurationVar(&o.hold, "hold", def.Hold, "how long a decided ADU may wait for later segments to revise it (0: decide at once)")
 	f.DurationVar(&o.idle, "idle-timeout", def.IdleTimeout, "end an established connection idle this long")
@@ -136,7 +177,41 @@ records inferred before the fault are still written), 2 on a usage error,
 	f.StringArrayVar(&o.localNets, "local-net", nil, "a local network `CIDR` (repeatable); labels connections in/out/local/external")
 	f.BoolVar(&o.inboundOnly, "inbound-only", false, "keep only connections whose SYN enters the local networks")
 	f.BoolVar(&o.trackPartial, "track-partial", false, "track connections whose handshake was not seen (default: skip and count them)")
+	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
+	cmd.AddCommand(newCompactCmd(compactF))
+	return cmd
+}
+
+func newCompactCmd(runF func(*compactOptions) error) *cobra.Command {
+	o := &compactOptions{}
+	cmd := &cobra.Command{
+		Use:   "compact [flags]",
+		Short: "Merge each hour's part files into one",
+		Long: strings.TrimSpace(`
+compact merges the part files of each hour of the archive (a run's main part,
+its late parts, parts of other runs) into a single sorted file per hour and
+table. The merged hour is swapped in atomically: a reader sees the old parts
+or the merged file, never both. Hours a running adu2parquet is still
+publishing into are skipped; compact is safe to run while ingest goes on.`),
+		Example: strings.TrimSpace(`
+  # Compact the whole archive
+  $ adu2parquet compact --out /data/abt
+
+  # Compact one day of one sensor
+  $ adu2parquet compact --out /data/abt --sensor campus-edge --from 2008-04-18 --to 2008-04-19`),
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE:          func(*cobra.Command, []string) error { return runF(o) },
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	f := cmd.Flags()
+	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory`")
+	f.StringVar(&o.sensor, "sensor", "", "only this sensor's files")
+	f.StringVar(&o.from, "from", "", "only hours from this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	f.StringVar(&o.to, "to", "", "only hours before this time")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on standard error")
 	return cmd
 }
 
@@ -165,4 +240,14 @@ func (o *options) engineOptions() (ingest.Options, error) {
 		return eo, &usageError{err}
 	}
 	return eo, nil
+}
+
+// parseTime parses an RFC 3339 time or a YYYY-MM-DD date (UTC).
+func parseTime(flag, s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, &usageError{fmt.Errorf("--%s %q: not an RFC 3339 time or YYYY-MM-DD date", flag, s)}
 }

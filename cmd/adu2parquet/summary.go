@@ -6,70 +6,126 @@ import (
 	"strings"
 	"time"
 
-	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/adutext"
+	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/schema"
 )
+
+// recordCounters lists the records emitted, by kind.
+func recordCounters(st *ingest.Stats) []schema.Counter {
+	var out []schema.Counter
+	for k := ingest.KindSYN; k <= ingest.KindPART; k++ {
+		if n := st.Records[k]; n > 0 {
+			out = append(out, schema.Counter{Name: k.String(), Value: int64(n)})
+		}
+	}
+	return out
+}
+
+// setAsideCounters lists every packet, segment, connection or line set
+// aside, by reason (nonzero ones only). The names are stable: they are
+// stored in the runs table.
+func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderStats) []schema.Counter {
+	var out []schema.Counter
+	add := func(name string, n uint64) {
+		if n > 0 {
+			out = append(out, schema.Counter{Name: name, Value: int64(n)})
+		}
+	}
+	for _, c := range dec.Nonzero() {
+		switch c.Name {
+		case "ok", "packets", "segments":
+			continue
+		}
+		add("packets_"+c.Name, c.Value)
+	}
+	add("conns_without_handshake", st.SkippedNoSYN)
+	add("conns_filtered_inbound_only", st.SkippedFilter)
+	add("segments_untracked", st.SegsUntracked)
+	add("segments_after_end", st.SegsAfterEnd)
+	add("conns_evicted", st.Evicted)
+	add("conns_evicted_half_open", st.EvictedHalfOpen)
+	add("untracked_entries_evicted", st.EvictedSkipped)
+	add("sequence_anomalies", st.SeqAnomalies)
+	add("rst_ignored", st.RSTIgnored)
+	add("boundaries_ambiguous", st.Ambiguous)
+	add("held_refolds", st.Refolds)
+	add("held_pieces_merged", st.MergedPieces)
+	add("segments_time_backwards", st.TimeBackwards)
+	add("segments_time_outliers", st.TimeOutliers)
+	add("log_lines_malformed", uint64(logs.Malformed))
+	add("log_lines_time_backwards", uint64(logs.TimeBackwards))
+	add("log_inc_untimed", uint64(logs.UntimedINC))
+	add("log_ends_synthesized", uint64(logs.EndsSynthesized))
+	return out
+}
+
+// describe explains the set-aside counter names in the summary.
+var describe = map[string]string{
+	"conns_without_handshake":     "connections without a handshake (skipped)",
+	"conns_filtered_inbound_only": "connections filtered by --inbound-only",
+	"segments_untracked":          "segments of untracked connections",
+	"segments_after_end":          "segments after their connection ended",
+	"conns_evicted":               "connections shed at the table cap",
+	"conns_evicted_half_open":     "  of which half-open",
+	"untracked_entries_evicted":   "untracked entries shed at the table cap",
+	"sequence_anomalies":          "sequence-number anomalies (resynchronised)",
+	"rst_ignored":                 "implausible RSTs ignored",
+	"boundaries_ambiguous":        "boundaries decided on incomplete evidence",
+	"held_refolds":                "concurrent re-reads of held ADUs",
+	"held_pieces_merged":          "sequential pieces re-joined",
+	"segments_time_backwards":     "segments older than the latest (input not time-ordered)",
+	"segments_time_outliers":      "segments with unusable or outlying times (clamped)",
+	"log_lines_malformed":         "malformed log lines skipped",
+	"log_lines_time_backwards":    "log lines older than the latest",
+	"log_inc_untimed":             "INC lines without a time (X.X)",
+	"log_ends_synthesized":        "END records the log did not contain",
+}
 
 // printSummary writes the run's figures and every nonzero "set aside"
 // counter to w (standard error).
-func printSummary(w io.Writer, inputs []string, caps []capture.Stats, dec *decode.Stats, eng *ingest.Engine, elapsed time.Duration) {
-	st := eng.Stats()
+func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.Duration) {
+	es := st.eng.Stats()
 	var bytes int64
-	for _, c := range caps {
-		bytes += c.Bytes
+	for _, in := range st.inputs {
+		bytes += in.Bytes
 	}
 	secs := elapsed.Seconds()
-	fmt.Fprintf(w, "adu2parquet: %d input(s), %d packets (%d TCP segments), %.1f MB captured, %.2f s (%.0f packets/s)\n",
-		len(inputs), dec.Packets, dec.Segments, float64(bytes)/1e6, secs, float64(dec.Packets)/max(secs, 1e-9))
-	fmt.Fprintf(w, "  connections: %d tracked (%d began at the SYN-ACK, %d partial), peak table %d\n",
-		st.Conns, st.ConnsSynAck, st.ConnsPartial, st.PeakConns)
-	var recs []string
-	for k := ingest.KindSYN; k <= ingest.KindPART; k++ {
-		if n := st.Records[k]; n > 0 {
-			recs = append(recs, fmt.Sprintf("%s %d", k, n))
+	if st.logs {
+		fmt.Fprintf(w, "adu2parquet: %d input(s), %d log lines, %.1f MB read, %.2f s (%.0f lines/s)\n",
+			len(st.inputs), st.logSet.Lines, float64(bytes)/1e6, secs, float64(st.logSet.Lines)/max(secs, 1e-9))
+		fmt.Fprintf(w, "  connections: %d, records: %d\n", st.logSet.Conns, st.logRecs)
+	} else {
+		d := &st.dec.Stats
+		fmt.Fprintf(w, "adu2parquet: %d input(s), %d packets (%d TCP segments), %.1f MB captured, %.2f s (%.0f packets/s)\n",
+			len(st.inputs), d.Packets, d.Segments, float64(bytes)/1e6, secs, float64(d.Packets)/max(secs, 1e-9))
+		fmt.Fprintf(w, "  connections: %d tracked (%d began at the SYN-ACK, %d partial), peak table %d\n",
+			es.Conns, es.ConnsSynAck, es.ConnsPartial, es.PeakConns)
+		var recs []string
+		for _, c := range recordCounters(&es) {
+			recs = append(recs, fmt.Sprintf("%s %d", c.Name, c.Value))
 		}
+		fmt.Fprintf(w, "  records: %s\n", strings.Join(recs, ", "))
 	}
-	fmt.Fprintf(w, "  records: %s\n", strings.Join(recs, ", "))
-	if c := dec.Nonzero(); len(c) > 0 {
-		var parts []string
-		for _, x := range c {
-			if x.Name == "ok" || x.Name == "packets" || x.Name == "segments" {
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("%s %d", x.Name, x.Value))
+	if st.sink.arch != nil {
+		perADU := 0.0
+		if sum.ADUs > 0 {
+			perADU = float64(sum.Bytes) / float64(sum.ADUs)
 		}
-		if len(parts) > 0 {
-			fmt.Fprintf(w, "  packets skipped: %s\n", strings.Join(parts, ", "))
-		}
+		fmt.Fprintf(w, "  archive: %s, sensor %s, run %s: %d ADUs, %d connections, %d files, %.1f MB written (%.1f bytes per ADU)\n",
+			st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6, perADU)
 	}
-	aside := []struct {
-		name string
-		n    uint64
-	}{
-		{"connections without a handshake (skipped)", st.SkippedNoSYN},
-		{"connections filtered by --inbound-only", st.SkippedFilter},
-		{"segments of untracked connections", st.SegsUntracked},
-		{"segments after their connection ended", st.SegsAfterEnd},
-		{"connections shed at the table cap", st.Evicted},
-		{"  of which half-open", st.EvictedHalfOpen},
-		{"untracked entries shed at the table cap", st.EvictedSkipped},
-		{"sequence-number anomalies (resynchronised)", st.SeqAnomalies},
-		{"implausible RSTs ignored", st.RSTIgnored},
-		{"boundaries decided on incomplete evidence", st.Ambiguous},
-		{"concurrent re-reads of held ADUs", st.Refolds},
-		{"sequential pieces re-joined", st.MergedPieces},
-		{"segments older than the latest (input not time-ordered)", st.TimeBackwards},
-	}
-	for _, a := range aside {
-		if a.n > 0 {
-			fmt.Fprintf(w, "  %s: %d\n", a.name, a.n)
+	var skipped []string
+	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet) {
+		if name, ok := strings.CutPrefix(c.Name, "packets_"); ok {
+			skipped = append(skipped, fmt.Sprintf("%s %d", name, c.Value))
+			continue
 		}
+		fmt.Fprintf(w, "  %s: %d\n", describe[c.Name], c.Value)
 	}
-	for i, c := range caps {
-		if c.SnapLenExceeded > 0 || c.OrigLenRaised > 0 || c.TsClamped > 0 {
-			fmt.Fprintf(w, "  %s: caplen over snaplen %d, caplen over wire length %d, timestamps clamped %d\n",
-				inputs[i], c.SnapLenExceeded, c.OrigLenRaised, c.TsClamped)
-		}
+	if len(skipped) > 0 {
+		fmt.Fprintf(w, "  packets skipped: %s\n", strings.Join(skipped, ", "))
 	}
 }

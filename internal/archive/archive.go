@@ -403,6 +403,7 @@ func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
 			_ = os.Remove(s)
 		}
 	}
+	removeStaleStages(filepath.Join(root, metaDir, "compact"), logf)
 	for _, p := range parts {
 		if p.table != schema.TableRuns {
 			continue
@@ -496,4 +497,19 @@ func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// removeStaleStages removes compaction staging directories whose
+// compaction is no longer running (their lock is free).
+func removeStaleStages(dir string, logf func(string, ...any)) {
+	locks, _ := filepath.Glob(filepath.Join(dir, "stage-*.lock"))
+	for _, l := range locks {
+		if isLocked(l) {
+			continue
+		}
+		stage := strings.TrimSuffix(l, ".lock")
+		_ = os.RemoveAll(stage)
+		_ = os.Remove(l)
+		logf("removed leftover compaction %s", stage)
+	}
 }

@@ -21,11 +21,11 @@ const metaDir = "_abt"
 
 // journalEntry is a run's journal file.
 type journalEntry struct {
-	RunID    string        `json:"run_id"`
-	Sensor   string        `json:"sensor"`
-	Started  string        `json:"started"`
+	RunID    string         `json:"run_id"`
+	Sensor   string         `json:"sensor"`
+	Started  string         `json:"started"`
 	Inputs   []journalInput `json:"inputs"`
-	Replaces []string      `json:"replaces,omitempty"` // runs this run deletes
+	Replaces []string       `json:"replaces,omitempty"` // runs this run deletes
 }
 
 type journalInput struct {

@@ -46,6 +46,7 @@ type Engine struct {
 
 	nextID uint64
 	now    int64 // latest packet time seen
+	first  int64 // first packet time
 	seen   bool
 
 	ready   readyHeap
@@ -99,6 +100,15 @@ func (e *Engine) Stats() Stats {
 // Conns returns the number of entries in the connection table.
 func (e *Engine) Conns() int { return len(e.table) }
 
+// Now returns the engine's clock: the latest packet time seen (ns), and
+// false before the first packet. Records decided later may still be dated
+// up to Options.Hold earlier.
+func (e *Engine) Now() (int64, bool) { return e.now, e.seen }
+
+// First returns the time of the first packet processed (ns), and false
+// before it.
+func (e *Engine) First() (int64, bool) { return e.first, e.seen }
+
 // Process consumes one segment. Segments must come in capture order; a
 // segment older than one already seen is processed at its own time but
 // cannot move the engine's clock back.
@@ -137,6 +147,9 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 			e.stats.TimeOutliers++
 			s.TsNs = e.now
 		}
+	}
+	if !e.seen {
+		e.first = s.TsNs
 	}
 	if !e.seen || s.TsNs > e.now {
 		e.now = s.TsNs

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/abt-dev/abt/internal/archive"
+)
+
+// compactMain merges each hour's part files into one.
+func compactMain(o *compactOptions, stdout, stderr io.Writer) error {
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if o.from != "" {
+		t, err := parseTime("from", o.from)
+		if err != nil {
+			return err
+		}
+		from = t.UnixMicro()
+	}
+	if o.to != "" {
+		t, err := parseTime("to", o.to)
+		if err != nil {
+			return err
+		}
+		to = t.UnixMicro()
+	}
+	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version)
+	if !o.quiet {
+		var merged, skipped int
+		for _, r := range res {
+			if r.Skipped != "" {
+				skipped++
+				fmt.Fprintf(stderr, "adu2parquet: %s %s %s: skipped (%s)\n", r.Table, r.Sensor, r.Hour, r.Skipped)
+				continue
+			}
+			merged++
+			fmt.Fprintf(stderr, "adu2parquet: %s %s %s: %d parts -> 1 file, %d rows\n", r.Table, r.Sensor, r.Hour, r.Parts, r.Rows)
+		}
+		fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), skipped %d\n", merged, skipped)
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/abt-dev/abt/internal/adutext"
+)
+
+// recordTypes are the line types that open an adudump text log.
+var recordTypes = [][]byte{[]byte("SYN:"), []byte("SAK:"), []byte("RTT:"), []byte("SEQ:"), []byte("CNC:"),
+	[]byte("CONC:"), []byte("PART:"), []byte("ADU:"), []byte("INC:"), []byte("END:"), []byte("#")}
+
+// isLog reports whether an input's (decompressed) content starts like an
+// adudump text log rather than a capture.
+func isLog(path string) (bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		return false, fmt.Errorf("open input: %w", err)
+	}
+	f, err := adutext.OpenLog(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	head = bytes.TrimLeft(head[:n], " \t\r\n")
+	for _, t := range recordTypes {
+		if bytes.HasPrefix(head, t) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// inputKinds tells whether the inputs are adudump text logs (true) or
+// captures (false); a run takes one kind only. Standard input is taken as
+// a capture.
+func inputKinds(inputs []string) (bool, error) {
+	var logs, caps []string
+	for _, in := range inputs {
+		if in == "-" {
+			caps = append(caps, in)
+			continue
+		}
+		l, err := isLog(in)
+		if err != nil {
+			return false, err
+		}
+		if l {
+			logs = append(logs, in)
+		} else {
+			caps = append(caps, in)
+		}
+	}
+	if len(logs) > 0 && len(caps) > 0 {
+		return false, &usageError{fmt.Errorf("%s is an adudump text log but %s is a capture: archive them in separate runs", logs[0], caps[0])}
+	}
+	return len(logs) > 0, nil
+}
