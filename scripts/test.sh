@@ -30,7 +30,8 @@ if [ "$FUZZTIME" != "0" ]; then
 		./internal/capture:FuzzOpenReader \
 		./internal/decode:FuzzDecode \
 		./internal/ingest:FuzzEngine \
-		./internal/ingest:FuzzIngest; do
+		./internal/ingest:FuzzIngest \
+		./internal/adutext:FuzzReader; do
 		pkg=${target%%:*}
 		name=${target##*:}
 		echo "== fuzz $name ($FUZZTIME)"
