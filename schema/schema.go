@@ -45,51 +45,58 @@ var Tables = []string{TableADUs, TableConnections, TableRuns}
 type ADU struct {
 	// Ts picks the partition: the ADU's start time (its first data
 	// segment), or, for ADUs read from adudump text logs, which do not carry
-	// it, the time of the line.
-	Ts          int64  `parquet:"ts,timestamp(microsecond:local),delta"`
-	ServerIP    string `parquet:"server_ip,dict"`
-	ServerPort  int32  `parquet:"server_port"`
-	ClientIP    string `parquet:"client_ip"`
-	ClientPort  int32  `parquet:"client_port"`
-	RunID       string `parquet:"run_id,dict"`
-	ConnID      int64  `parquet:"conn_id"`
-	Ordinal     int32  `parquet:"ordinal"`
-	Direction   string `parquet:"direction,dict"` // c2s (request) or s2c (response)
-	Size        int64  `parquet:"size"`
-	StartTime   *int64 `parquet:"start_time,optional,timestamp(microsecond:local)"`
-	EndTime     *int64 `parquet:"end_time,optional,timestamp(microsecond:local)"`
-	DecidedTime int64  `parquet:"decided_time,timestamp(microsecond:local)"`
-	ThinkUs     *int64 `parquet:"think_us,optional"`
-	Concurrent  bool   `parquet:"concurrent"`
-	Complete    bool   `parquet:"complete"` // false: still open when the input ended (INC)
+	// it, the time of the line (then DurationUs is null).
+	Ts         int64  `parquet:"ts,timestamp(microsecond:local),delta"`
+	ServerIP   string `parquet:"server_ip,dict"`
+	ServerPort int32  `parquet:"server_port,delta"`
+	ClientIP   string `parquet:"client_ip,dict"`
+	ClientPort int32  `parquet:"client_port,delta"`
+	RunID      string `parquet:"run_id,dict"`
+	ConnID     int64  `parquet:"conn_id,delta"`
+	Ordinal    int32  `parquet:"ordinal,delta"`
+	Direction  string `parquet:"direction,dict"` // c2s (request) or s2c (response)
+	Size       int64  `parquet:"size"`
+	// DurationUs is the time from the ADU's first to its last data segment;
+	// null when the start is unknown.
+	DurationUs *int64 `parquet:"duration_us,optional"`
+	// ThinkUs is the think time after the ADU; null when unknown.
+	ThinkUs *int64 `parquet:"think_us,optional"`
+	// DecidedLagUs places the time the ADU was known complete (the record
+	// time of adudump text): decided_time = ts + coalesce(duration_us, 0) +
+	// coalesce(think_us, 0) + decided_lag_us. It is 0 for most ADUs.
+	DecidedLagUs int64 `parquet:"decided_lag_us"`
+	Concurrent   bool  `parquet:"concurrent"`
+	Complete     bool  `parquet:"complete"` // false: still open when the input ended (INC)
 }
 
 // Connection is one row of the connections table.
 type Connection struct {
 	// Ts picks the partition: the connection's first packet.
-	Ts              int64  `parquet:"ts,timestamp(microsecond:local),delta"`
-	ServerIP        string `parquet:"server_ip,dict"`
-	ServerPort      int32  `parquet:"server_port"`
-	ClientIP        string `parquet:"client_ip"`
-	ClientPort      int32  `parquet:"client_port"`
-	RunID           string `parquet:"run_id,dict"`
-	ConnID          int64  `parquet:"conn_id"`
-	Label           string `parquet:"label,dict"` // in, out, local, external, or empty
-	SynTime         *int64 `parquet:"syn_time,optional,timestamp(microsecond:local)"`
-	EstablishedTime *int64 `parquet:"established_time,optional,timestamp(microsecond:local)"`
-	ConcurrentTime  *int64 `parquet:"concurrent_time,optional,timestamp(microsecond:local)"`
-	LastTime        int64  `parquet:"last_time,timestamp(microsecond:local)"`
-	EndTime         int64  `parquet:"end_time,timestamp(microsecond:local)"`
-	EndReason       string `parquet:"end_reason,dict"`
-	RTTUs           *int64 `parquet:"rtt_us,optional"`
-	AckRTTUs        *int64 `parquet:"ack_rtt_us,optional"`
-	SynAttempts     int32  `parquet:"syn_attempts"`
-	SynAckAttempts  int32  `parquet:"synack_attempts"`
-	Handshake       string `parquet:"handshake,dict"` // syn, synack or none
-	Partial         bool   `parquet:"partial"`
-	Concurrent      bool   `parquet:"concurrent"`
-	Exchanges       int32  `parquet:"exchanges"`
-	Ambiguous       int32  `parquet:"ambiguous"`
+	Ts         int64  `parquet:"ts,timestamp(microsecond:local),delta"`
+	ServerIP   string `parquet:"server_ip,dict"`
+	ServerPort int32  `parquet:"server_port,delta"`
+	ClientIP   string `parquet:"client_ip,dict"`
+	ClientPort int32  `parquet:"client_port"`
+	RunID      string `parquet:"run_id,dict"`
+	ConnID     int64  `parquet:"conn_id"`
+	Label      string `parquet:"label,dict"` // in, out, local, external, or empty
+	// The connection's other times, as offsets from Ts (µs): null when the
+	// event was not seen.
+	SynUs          *int64 `parquet:"syn_us,optional"`
+	EstablishedUs  *int64 `parquet:"established_us,optional"`
+	ConcurrentUs   *int64 `parquet:"concurrent_us,optional"`
+	LastUs         int64  `parquet:"last_us"` // its last packet
+	EndUs          int64  `parquet:"end_us"`  // its END record
+	EndReason      string `parquet:"end_reason,dict"`
+	RTTUs          *int64 `parquet:"rtt_us,optional"`
+	AckRTTUs       *int64 `parquet:"ack_rtt_us,optional"`
+	SynAttempts    int32  `parquet:"syn_attempts"`
+	SynAckAttempts int32  `parquet:"synack_attempts"`
+	Handshake      string `parquet:"handshake,dict"` // syn, synack or none
+	Partial        bool   `parquet:"partial"`
+	Concurrent     bool   `parquet:"concurrent"`
+	Exchanges      int32  `parquet:"exchanges"`
+	Ambiguous      int32  `parquet:"ambiguous"`
 
 	C2SADUs        int32  `parquet:"c2s_adus"`
 	C2SPkts        int64  `parquet:"c2s_pkts"`

@@ -130,7 +130,35 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	if !o.quiet {
 		printSummary(stderr, st, sum, time.Since(start))
 	}
-	return errors.Join(feedErr, finErr, outErr)
+	return joinDistinct(feedErr, finErr, outErr)
+}
+
+// joinDistinct joins errors, leaving out any that repeats one already
+// included (a sticky error comes back from every later call).
+func joinDistinct(errs ...error) error {
+	var out []error
+	seen := map[string]bool{}
+next:
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, o := range out {
+			if errors.Is(err, o) || errors.Is(o, err) {
+				continue next
+			}
+		}
+		for e := err; e != nil; e = errors.Unwrap(e) {
+			if seen[e.Error()] {
+				continue next
+			}
+		}
+		for e := err; e != nil; e = errors.Unwrap(e) {
+			seen[e.Error()] = true
+		}
+		out = append(out, err)
+	}
+	return errors.Join(out...)
 }
 
 // openArchive fingerprints the inputs and opens the archive for a run.

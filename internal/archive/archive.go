@@ -43,6 +43,11 @@ type Options struct {
 	Grace time.Duration
 	// RowGroupRows is the Parquet row group size. Default 256 Ki rows.
 	RowGroupRows int64
+	// Sorting overrides the order of rows within adus files (see
+	// aduSorting); for measurements.
+	Sorting []parquet.SortingColumn
+	// ZstdLevel is the zstd level, 1 (fastest) to 4 (best). Default 3.
+	ZstdLevel int
 	// Replace archives inputs again that an earlier run archived, deleting
 	// that run's rows first.
 	Replace bool
@@ -160,11 +165,21 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 		if err := deleteRun(opts.Root, st.parts, r); err != nil {
 			return nil, errors.Join(err, a.journal.release())
 		}
+		if path, crashed := st.journals[r]; crashed {
+			// Its rows are gone: forget the crashed run.
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, errors.Join(fmt.Errorf("remove journal %s: %w", path, err), a.journal.release())
+			}
+		}
 		opts.Logf("replaced run %s", r)
 	}
-	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, aduSorting), aduTs)
+	as, cs := aduSorting, connSorting
+	if opts.Sorting != nil {
+		as = opts.Sorting
+	}
+	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), aduTs)
 	if err == nil {
-		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, connSorting), connTs)
+		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, cs), connTs)
 	}
 	if err != nil {
 		return nil, errors.Join(err, a.journal.release())
@@ -175,7 +190,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 func (a *Archive) partOptions(table string, sorting []parquet.SortingColumn) partition.Options {
 	return partition.Options{
 		Root: a.opts.Root, Table: table, Sensor: a.opts.Sensor, RunID: a.opts.RunID,
-		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting,
+		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting, ZstdLevel: a.opts.ZstdLevel,
 		SpillDir: spillDir(a.opts.Root),
 		Metadata: map[string]string{
 			schema.MetaSchemaVersion: strconv.Itoa(schema.Version),
@@ -364,6 +379,7 @@ type state struct {
 	parts     []part
 	completed map[string]schema.Run // runs with a row in the runs table
 	crashed   map[string]journalEntry
+	journals  map[string]string // journal path of each crashed run
 	live      map[string]journalEntry
 }
 
@@ -374,7 +390,8 @@ func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{completed: map[string]schema.Run{}, crashed: map[string]journalEntry{}, live: map[string]journalEntry{}}
+	st := &state{completed: map[string]schema.Run{}, crashed: map[string]journalEntry{}, live: map[string]journalEntry{},
+		journals: map[string]string{}}
 	for _, j := range js {
 		if j.live {
 			st.live[j.entry.RunID] = j.entry
@@ -435,6 +452,7 @@ func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
 			delete(st.completed, r)
 		}
 		st.crashed[j.entry.RunID] = j.entry
+		st.journals[j.entry.RunID] = j.path
 		logf("run %s did not complete (its published files remain; archiving its inputs again replaces them)", j.entry.RunID)
 	}
 	if len(js) > 0 {

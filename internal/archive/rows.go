@@ -14,7 +14,7 @@ import (
 // covers the server (min/max statistics), and rows of one server sit
 // together, which compresses best (docs/archive-size.md compares orders).
 var (
-	aduSorting  = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("ts")}
+	aduSorting  = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id"), parquet.Ascending("ordinal")}
 	connSorting = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("ts")}
 	runSorting  = []parquet.SortingColumn{parquet.Ascending("ts")}
 )
@@ -61,27 +61,46 @@ func (c *addrCache) text(a netip.Addr) string {
 // aduRow converts an ADU or INC record.
 func (c *addrCache) aduRow(runID string, r *ingest.Record) schema.ADU {
 	row := schema.ADU{
-		ServerIP:    c.text(r.Server.Addr()),
-		ServerPort:  int32(r.Server.Port()),
-		ClientIP:    c.text(r.Client.Addr()),
-		ClientPort:  int32(r.Client.Port()),
-		RunID:       runID,
-		ConnID:      int64(r.ConnID),
-		Ordinal:     int32(r.Ordinal),
-		Direction:   r.Dir.String(),
-		Size:        int64(r.Size),
-		StartTime:   optUs(r.FirstNs, r.FirstNs != ingest.NoTime),
-		EndTime:     optUs(r.LastNs, r.LastNs != ingest.NoTime),
-		DecidedTime: us(r.TsNs),
-		ThinkUs:     optUs(r.ThinkNs, r.Kind == ingest.KindADU && r.ThinkNs >= 0),
-		Concurrent:  r.Concurrent,
-		Complete:    r.Kind == ingest.KindADU,
+		ServerIP:   c.text(r.Server.Addr()),
+		ServerPort: int32(r.Server.Port()),
+		ClientIP:   c.text(r.Client.Addr()),
+		ClientPort: int32(r.Client.Port()),
+		RunID:      runID,
+		ConnID:     int64(r.ConnID),
+		Ordinal:    int32(r.Ordinal),
+		Direction:  r.Dir.String(),
+		Size:       int64(r.Size),
+		ThinkUs:    optUs(r.ThinkNs, r.Kind == ingest.KindADU && r.ThinkNs >= 0),
+		Concurrent: r.Concurrent,
+		Complete:   r.Kind == ingest.KindADU,
 	}
-	row.Ts = row.DecidedTime
-	if row.StartTime != nil {
-		row.Ts = *row.StartTime
+	decided := us(r.TsNs)
+	row.Ts = decided
+	if r.FirstNs != ingest.NoTime {
+		row.Ts = us(r.FirstNs)
+		if r.LastNs != ingest.NoTime {
+			d := us(r.LastNs) - row.Ts
+			row.DurationUs = &d
+		}
 	}
+	lag := decided - row.Ts
+	if row.DurationUs != nil {
+		lag -= *row.DurationUs
+	}
+	if row.ThinkUs != nil {
+		lag -= *row.ThinkUs
+	}
+	row.DecidedLagUs = lag
 	return row
+}
+
+// offUs is a time's offset in µs from base (µs), or nil when unknown.
+func offUs(ns, base int64, known bool) *int64 {
+	if !known {
+		return nil
+	}
+	v := us(ns) - base
+	return &v
 }
 
 func optInt32(v int32, known bool) *int32 {
@@ -95,29 +114,24 @@ func optInt32(v int32, known bool) *int32 {
 func (c *addrCache) connRow(runID string, r *ingest.Record) schema.Connection {
 	s := r.Conn
 	row := schema.Connection{
-		Ts:              us(s.FirstNs),
-		ServerIP:        c.text(r.Server.Addr()),
-		ServerPort:      int32(r.Server.Port()),
-		ClientIP:        c.text(r.Client.Addr()),
-		ClientPort:      int32(r.Client.Port()),
-		RunID:           runID,
-		ConnID:          int64(r.ConnID),
-		Label:           s.Label.String(),
-		SynTime:         optUs(s.SynNs, s.Handshake == ingest.HandshakeSYN && s.SynNs != ingest.NoTime),
-		EstablishedTime: optUs(s.EstablishedNs, s.EstablishedNs != 0 && s.EstablishedNs != ingest.NoTime),
-		ConcurrentTime:  optUs(s.ConcurrentNs, s.Concurrent && s.ConcurrentNs != 0),
-		LastTime:        us(s.LastNs),
-		EndTime:         us(s.EndNs),
-		EndReason:       s.End.String(),
-		RTTUs:           optUs(s.RTTNs, s.RTTNs >= 0),
-		AckRTTUs:        optUs(s.AckRTTNs, s.AckRTTNs >= 0),
-		SynAttempts:     int32(s.SynAttempts),
-		SynAckAttempts:  int32(s.SynAckAttempts),
-		Handshake:       s.Handshake.String(),
-		Partial:         s.Partial,
-		Concurrent:      s.Concurrent,
-		Exchanges:       int32(s.Exchanges),
-		Ambiguous:       int32(s.Ambiguous),
+		Ts:             us(s.FirstNs),
+		ServerIP:       c.text(r.Server.Addr()),
+		ServerPort:     int32(r.Server.Port()),
+		ClientIP:       c.text(r.Client.Addr()),
+		ClientPort:     int32(r.Client.Port()),
+		RunID:          runID,
+		ConnID:         int64(r.ConnID),
+		Label:          s.Label.String(),
+		EndReason:      s.End.String(),
+		RTTUs:          optUs(s.RTTNs, s.RTTNs >= 0),
+		AckRTTUs:       optUs(s.AckRTTNs, s.AckRTTNs >= 0),
+		SynAttempts:    int32(s.SynAttempts),
+		SynAckAttempts: int32(s.SynAckAttempts),
+		Handshake:      s.Handshake.String(),
+		Partial:        s.Partial,
+		Concurrent:     s.Concurrent,
+		Exchanges:      int32(s.Exchanges),
+		Ambiguous:      int32(s.Ambiguous),
 
 		C2SADUs: int32(s.C2S.ADUs), C2SPkts: int64(s.C2S.Pkts), C2SDataPkts: int64(s.C2S.DataPkts),
 		C2SBytes: int64(s.C2S.Bytes), C2SUniqueBytes: int64(s.C2S.UniqueBytes), C2SMissedBytes: int64(s.C2S.MissedBytes),
@@ -129,5 +143,10 @@ func (c *addrCache) connRow(runID string, r *ingest.Record) schema.Connection {
 		S2CRexmtPkts: int64(s.S2C.RexmtPkts), S2CRexmtBytes: int64(s.S2C.RexmtBytes), S2CFIN: s.S2C.FIN, S2CRST: s.S2C.RST,
 		S2CMSS: optInt32(int32(s.S2C.MSS), s.S2C.MSS != 0), S2CWScale: optInt32(int32(s.S2C.WScale), s.S2C.WScale >= 0),
 	}
+	row.SynUs = offUs(s.SynNs, row.Ts, s.Handshake == ingest.HandshakeSYN && s.SynNs != ingest.NoTime)
+	row.EstablishedUs = offUs(s.EstablishedNs, row.Ts, s.EstablishedNs != 0 && s.EstablishedNs != ingest.NoTime)
+	row.ConcurrentUs = offUs(s.ConcurrentNs, row.Ts, s.Concurrent && s.ConcurrentNs != 0)
+	row.LastUs = us(s.LastNs) - row.Ts
+	row.EndUs = us(s.EndNs) - row.Ts
 	return row
 }

@@ -60,7 +60,7 @@ func scan(root string) (parts []part, temps []tempFile, err error) {
 			}
 			tb, sensor, h, err := partition.ParseDir(root, filepath.Dir(path))
 			if err != nil {
-				return err
+				return &CorruptError{Path: path, Err: errors.New("a part outside any <table>/sensor=/date=/hour= directory")}
 			}
 			parts = append(parts, part{path: path, table: tb, sensor: sensor, hour: h, run: run})
 			return nil

@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -271,6 +272,7 @@ func (w *Writer[T]) publish(p *part[T]) error {
 		err = p.pf.Publish()
 	}
 	if err != nil {
+		p.sw.Reset(io.Discard) // closes and removes its spill files
 		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
 		return w.err
 	}
@@ -298,6 +300,7 @@ func (w *Writer[T]) Close() error {
 // parts stay).
 func (w *Writer[T]) Abort() {
 	for h, p := range w.open {
+		p.sw.Reset(io.Discard) // closes and removes its spill files
 		_ = p.pf.Cleanup()
 		p.lock.unlock()
 		delete(w.open, h)

@@ -31,7 +31,8 @@ type input struct {
 // inputSet is everything one copy of the output holds.
 type inputSet struct {
 	inputs    []input
-	maxCapLen int // longest captured frame, bytes
+	maxCapLen int   // longest captured frame, bytes
+	staggerNs int64 // with -stagger: start offset between (copy, input) pairs
 }
 
 func (s *inputSet) frames() int64 {

@@ -45,6 +45,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -70,6 +71,7 @@ func run(args []string, stderr io.Writer) int {
 	out := fs.String("o", "", "output pcap `path` (required)")
 	packets := fs.Int64("packets", 4_000_000, "number of `frames` to write")
 	maxGap := fs.Duration("max-gap", time.Hour, "shorten pauses between consecutive frames of an input to at most this `duration` (0: keep all)")
+	stagger := fs.Duration("stagger", 0, "start each input of each copy this `duration` after the previous one, overlapping in time, instead of after it ends (a denser capture)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mkbench -o OUT [-packets N] INPUT...")
 		fs.PrintDefaults()
@@ -77,11 +79,11 @@ func run(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *out == "" || fs.NArg() == 0 || *packets <= 0 || *maxGap < 0 {
+	if *out == "" || fs.NArg() == 0 || *packets <= 0 || *maxGap < 0 || *stagger < 0 {
 		fs.Usage()
 		return 2
 	}
-	if err := build(*out, *packets, int64(*maxGap), fs.Args(), stderr); err != nil {
+	if err := build(*out, *packets, int64(*maxGap), int64(*stagger), fs.Args(), stderr); err != nil {
 		fmt.Fprintf(stderr, "mkbench: %v\n", err)
 		return 1
 	}
@@ -89,7 +91,7 @@ func run(args []string, stderr io.Writer) int {
 }
 
 // build loads the inputs, writes the output and reports what it wrote.
-func build(out string, packets, maxGapNs int64, inputs []string, stderr io.Writer) error {
+func build(out string, packets, maxGapNs, staggerNs int64, inputs []string, stderr io.Writer) error {
 	set, err := loadAll(inputs, maxGapNs, stderr)
 	if err != nil {
 		return err
@@ -97,6 +99,7 @@ func build(out string, packets, maxGapNs int64, inputs []string, stderr io.Write
 	if set.frames() == 0 {
 		return errors.New("no Ethernet frames in the inputs")
 	}
+	set.staggerNs = staggerNs
 	st, err := writeFile(out, set, packets)
 	if err != nil {
 		return err
@@ -163,6 +166,9 @@ func writeFrames(w io.Writer, set *inputSet, packets int64) (*writeStats, error)
 	}
 	st := &writeStats{}
 	scratch := make([]byte, set.maxCapLen)
+	if set.staggerNs > 0 {
+		return st, writeStaggered(pw, st, set, packets, scratch)
+	}
 	for st.Packets < packets {
 		st.Copies++
 		st.LastCopy = 0
@@ -219,4 +225,60 @@ func (st *writeStats) note(ts int64) {
 	st.LastCopy++
 	st.LastTsNs = ts
 	st.maxTsNs = max(st.maxTsNs, ts)
+}
+
+// writeStaggered writes copies that overlap in time: the k-th (copy, input)
+// pair starts k*stagger after the first, and frames are written in time
+// order, so the capture is as dense as a busy link rather than a sequence
+// of quiet replays.
+func writeStaggered(pw *pcapgo.Writer, st *writeStats, set *inputSet, packets int64, scratch []byte) error {
+	type ref struct {
+		ts          int64
+		copy, input int32
+		frame       int32
+	}
+	var refs []ref
+	base := int64(0)
+	for _, in := range set.inputs {
+		if len(in.frames) > 0 && in.minTsNs < 0 {
+			base = max(base, -in.minTsNs)
+		}
+	}
+	start := set.inputs[0].minTsNs + base
+	for k := int64(0); int64(len(refs)) < packets; k++ {
+		c := int32(k / int64(len(set.inputs)))
+		i := int32(k % int64(len(set.inputs)))
+		in := &set.inputs[i]
+		shift := start + k*set.staggerNs - in.minTsNs
+		for f := range in.frames {
+			refs = append(refs, ref{ts: in.frames[f].tsNs + shift, copy: c, input: i, frame: int32(f)})
+		}
+		if k > 1<<20 {
+			return errors.New("inputs hold no frames")
+		}
+	}
+	sort.SliceStable(refs, func(a, b int) bool { return refs[a].ts < refs[b].ts })
+	refs = refs[:packets]
+	st.Copies = int64(refs[len(refs)-1].copy) + 1
+	for _, r := range refs {
+		fr := &set.inputs[r.input].frames[r.frame]
+		if r.ts/int64(time.Second) > math.MaxUint32 {
+			return fmt.Errorf("timestamp %d ns past the pcap format's range", r.ts)
+		}
+		buf := scratch[:len(fr.data)]
+		copy(buf, fr.data)
+		rewriteAddrs(buf, uint16(r.copy*int32(len(set.inputs))+r.input))
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, r.ts), CaptureLength: len(buf), Length: fr.origLen}
+		if err := pw.WritePacket(ci, buf); err != nil {
+			return fmt.Errorf("write packet: %w", err)
+		}
+		st.note(r.ts)
+	}
+	st.LastCopy = 0
+	for _, r := range refs {
+		if int64(r.copy) == st.Copies-1 {
+			st.LastCopy++
+		}
+	}
+	return nil
 }

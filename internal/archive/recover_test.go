@@ -1,0 +1,106 @@
+package archive_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/schema"
+)
+
+// TestRecoverCrashedRun leaves a run that did not complete (published
+// parts, a journal, and the temporary and spill files a killed process
+// leaves) and archives the same input again without Replace: the crashed
+// run is replaced, so the archive holds the new run's rows only, and
+// nothing of the crashed run (parts, temporary files, spill files,
+// journal) remains.
+func TestRecoverCrashedRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		capture string
+		grace   time.Duration
+	}{
+		{name: "many hours published", capture: "mercury_emix.pcap", grace: time.Millisecond},
+		{name: "one hour open", capture: "trex_Oracle.pcap"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "archive")
+			path := filepath.Join(pcapDir, tc.capture)
+			crashed, err := openRun(t, root, "crashed", path, tc.grace, false)
+			require.NoError(t, err)
+			feedCapture(t, crashed, path, ingest.DefaultOptions())
+			crashed.Abort() // what a crash leaves: the journal, unlocked
+
+			// What a killed process leaves besides.
+			hours, err := filepath.Glob(filepath.Join(root, schema.TableADUs, "sensor="+testSensor, "date=*", "hour=*"))
+			require.NoError(t, err)
+			require.NotEmpty(t, hours)
+			tmp := filepath.Join(hours[0], ".part-crashed-0099.parquet.tmp")
+			spill := filepath.Join(root, "_abt", "spill", ".spill-crashed-123456")
+			for _, f := range []string{tmp, spill} {
+				require.NoError(t, os.WriteFile(f, []byte("half a file"), 0o644))
+			}
+
+			var notes []string
+			a, err := archive.Open(archive.Options{
+				Root: root, Sensor: testSensor, RunID: testRun, Grace: tc.grace, Producer: "roundtrip-test",
+				Logf: func(format string, args ...any) { notes = append(notes, format) },
+			}, []archive.Input{{Name: tc.capture, Fingerprint: "fp-" + tc.capture}})
+			require.NoError(t, err, "a crashed run's input is archived again without Replace")
+			require.Contains(t, notes, "replaced run %s")
+			run := feedCapture(t, a, path, ingest.DefaultOptions())
+			_, err = a.Close(run.info)
+			require.NoError(t, err)
+
+			for _, f := range []string{tmp, spill} {
+				require.NoFileExists(t, f)
+			}
+			journals, err := os.ReadDir(filepath.Join(root, "_abt", "runs"))
+			require.NoError(t, err)
+			require.Empty(t, journals, "journals left after the crashed run was replaced")
+
+			// Only the new run's parts remain, and they hold its records.
+			rb := readArchive(t, root)
+			var nADU, nConn int
+			for _, r := range run.recs {
+				switch r.Kind {
+				case ingest.KindADU, ingest.KindINC:
+					nADU++
+				case ingest.KindEND:
+					nConn++
+				}
+			}
+			require.Len(t, rb.adus, nADU)
+			require.Len(t, rb.conns, nConn)
+			require.Len(t, rb.runs, 1)
+		})
+	}
+}
+
+// TestOpenRefuses checks the inputs Open refuses: one a running run is
+// archiving, and one a completed run archived (unless Replace).
+func TestOpenRefuses(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "archive")
+	path := filepath.Join(pcapDir, "trex_Oracle.pcap")
+
+	live, err := openRun(t, root, "live", path, 0, false)
+	require.NoError(t, err)
+	_, err = openRun(t, root, "second", path, 0, true)
+	require.ErrorContains(t, err, "still running")
+	live.Abort()
+
+	archiveCapture(t, root, path, ingest.DefaultOptions(), 0)
+	_, err = openRun(t, root, "again", path, 0, false)
+	require.ErrorIs(t, err, archive.ErrAlreadyArchived)
+	require.ErrorContains(t, err, "--replace")
+
+	other, err := openRun(t, root, "other", filepath.Join(pcapDir, "zeek_smtp.pcap"), 0, false)
+	require.NoError(t, err, "another input is accepted")
+	other.Abort()
+}
