@@ -48,6 +48,9 @@ type Options struct {
 	Sorting []parquet.SortingColumn
 	// ZstdLevel is the zstd level, 1 (fastest) to 4 (best). Default 3.
 	ZstdLevel int
+	// PageBytes is the Parquet data page size before compression. Default
+	// 16 MiB.
+	PageBytes int
 	// Replace archives inputs again that an earlier run archived, deleting
 	// that run's rows first.
 	Replace bool
@@ -177,9 +180,13 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	if opts.Sorting != nil {
 		as = opts.Sorting
 	}
-	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), aduTs)
+	order := aduCmp
+	if opts.Sorting != nil {
+		order = sortingCmp(opts.Sorting)
+	}
+	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), aduTs, order)
 	if err == nil {
-		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, cs), connTs)
+		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, cs), connTs, connCmp)
 	}
 	if err != nil {
 		return nil, errors.Join(err, a.journal.release())
@@ -190,7 +197,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 func (a *Archive) partOptions(table string, sorting []parquet.SortingColumn) partition.Options {
 	return partition.Options{
 		Root: a.opts.Root, Table: table, Sensor: a.opts.Sensor, RunID: a.opts.RunID,
-		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting, ZstdLevel: a.opts.ZstdLevel,
+		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting, ZstdLevel: a.opts.ZstdLevel, PageBytes: a.opts.PageBytes,
 		SpillDir: spillDir(a.opts.Root),
 		Metadata: map[string]string{
 			schema.MetaSchemaVersion: strconv.Itoa(schema.Version),
@@ -315,7 +322,7 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 	}
 	sum.ADUs, sum.Conns = a.nADUs, a.nConns
 	row := a.runRow(info, sum)
-	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runTs)
+	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runTs, runCmp)
 	if err == nil {
 		err = rw.Write(row)
 	}

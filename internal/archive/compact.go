@@ -18,13 +18,13 @@ import (
 func compactTable(table string, o partition.CompactOptions, dropRun string) (partition.CompactResult, error) {
 	switch table {
 	case schema.TableADUs:
-		return partition.CompactHour(o, keepFn[schema.ADU](dropRun, func(r *schema.ADU) string { return r.RunID }),
+		return partition.CompactHour(o, aduCmp, keepFn[schema.ADU](dropRun, func(r *schema.ADU) string { return r.RunID }),
 			func(r *schema.ADU) string { return r.RunID })
 	case schema.TableConnections:
-		return partition.CompactHour(o, keepFn[schema.Connection](dropRun, func(r *schema.Connection) string { return r.RunID }),
+		return partition.CompactHour(o, connCmp, keepFn[schema.Connection](dropRun, func(r *schema.Connection) string { return r.RunID }),
 			func(r *schema.Connection) string { return r.RunID })
 	case schema.TableRuns:
-		return partition.CompactHour(o, keepFn[schema.Run](dropRun, func(r *schema.Run) string { return r.RunID }),
+		return partition.CompactHour(o, runCmp, keepFn[schema.Run](dropRun, func(r *schema.Run) string { return r.RunID }),
 			func(r *schema.Run) string { return r.RunID })
 	}
 	return partition.CompactResult{}, fmt.Errorf("unknown table %q", table)

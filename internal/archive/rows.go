@@ -1,7 +1,9 @@
 package archive
 
 import (
+	"cmp"
 	"net/netip"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -15,9 +17,41 @@ import (
 // together, which compresses best (docs/archive-size.md compares orders).
 var (
 	aduSorting  = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id"), parquet.Ascending("ordinal")}
-	connSorting = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("ts")}
+	connSorting = []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id")}
 	runSorting  = []parquet.SortingColumn{parquet.Ascending("ts")}
 )
+
+// aduCmp, connCmp and runCmp are the orders above, on typed rows.
+func aduCmp(a, b *schema.ADU) int {
+	if c := serverCmp(a.ServerIP, a.ServerPort, a.RunID, a.ConnID, b.ServerIP, b.ServerPort, b.RunID, b.ConnID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Ordinal, b.Ordinal)
+}
+
+func connCmp(a, b *schema.Connection) int {
+	return serverCmp(a.ServerIP, a.ServerPort, a.RunID, a.ConnID, b.ServerIP, b.ServerPort, b.RunID, b.ConnID)
+}
+
+func runCmp(a, b *schema.Run) int {
+	if c := cmp.Compare(a.Ts, b.Ts); c != 0 {
+		return c
+	}
+	return strings.Compare(a.RunID, b.RunID)
+}
+
+func serverCmp(aIP string, aPort int32, aRun string, aConn int64, bIP string, bPort int32, bRun string, bConn int64) int {
+	if c := strings.Compare(aIP, bIP); c != 0 {
+		return c
+	}
+	if aPort != bPort {
+		return cmp.Compare(aPort, bPort)
+	}
+	if c := strings.Compare(aRun, bRun); c != 0 {
+		return c
+	}
+	return cmp.Compare(aConn, bConn)
+}
 
 func aduTs(r *schema.ADU) int64         { return r.Ts }
 func connTs(r *schema.Connection) int64 { return r.Ts }
@@ -40,10 +74,23 @@ func optUs(ns int64, known bool) *int64 {
 	return &v
 }
 
+// int64Slab hands out pointers to int64 values carved from large blocks,
+// so that a row's optional columns cost no allocation each.
+type int64Slab struct{ block []int64 }
+
+func (s *int64Slab) ptr(v int64) *int64 {
+	if len(s.block) == cap(s.block) {
+		s.block = make([]int64, 0, 1<<14)
+	}
+	s.block = append(s.block, v)
+	return &s.block[len(s.block)-1]
+}
+
 // addrCache reuses the text of addresses seen recently, so that most rows
 // cost no string allocation for their endpoints.
 type addrCache struct {
-	m map[netip.Addr]string
+	m    map[netip.Addr]string
+	slab int64Slab
 }
 
 func (c *addrCache) text(a netip.Addr) string {
@@ -70,17 +117,19 @@ func (c *addrCache) aduRow(runID string, r *ingest.Record) schema.ADU {
 		Ordinal:    int32(r.Ordinal),
 		Direction:  r.Dir.String(),
 		Size:       int64(r.Size),
-		ThinkUs:    optUs(r.ThinkNs, r.Kind == ingest.KindADU && r.ThinkNs >= 0),
+		ThinkUs:    nil,
 		Concurrent: r.Concurrent,
 		Complete:   r.Kind == ingest.KindADU,
+	}
+	if r.Kind == ingest.KindADU && r.ThinkNs >= 0 {
+		row.ThinkUs = c.slab.ptr(us(r.ThinkNs))
 	}
 	decided := us(r.TsNs)
 	row.Ts = decided
 	if r.FirstNs != ingest.NoTime {
 		row.Ts = us(r.FirstNs)
 		if r.LastNs != ingest.NoTime {
-			d := us(r.LastNs) - row.Ts
-			row.DurationUs = &d
+			row.DurationUs = c.slab.ptr(us(r.LastNs) - row.Ts)
 		}
 	}
 	lag := decided - row.Ts
@@ -149,4 +198,34 @@ func (c *addrCache) connRow(runID string, r *ingest.Record) schema.Connection {
 	row.LastUs = us(s.LastNs) - row.Ts
 	row.EndUs = us(s.EndNs) - row.Ts
 	return row
+}
+
+// sortingCmp orders ADU rows by a list of sorting columns (for the size
+// measurements of alternative orders; only the columns used there).
+func sortingCmp(cols []parquet.SortingColumn) func(a, b *schema.ADU) int {
+	return func(a, b *schema.ADU) int {
+		for _, c := range cols {
+			var d int
+			switch c.Path()[0] {
+			case "ts":
+				d = cmp.Compare(a.Ts, b.Ts)
+			case "server_ip":
+				d = strings.Compare(a.ServerIP, b.ServerIP)
+			case "server_port":
+				d = cmp.Compare(a.ServerPort, b.ServerPort)
+			case "client_ip":
+				d = strings.Compare(a.ClientIP, b.ClientIP)
+			case "run_id":
+				d = strings.Compare(a.RunID, b.RunID)
+			case "conn_id":
+				d = cmp.Compare(a.ConnID, b.ConnID)
+			case "ordinal":
+				d = cmp.Compare(a.Ordinal, b.Ordinal)
+			}
+			if d != 0 {
+				return d
+			}
+		}
+		return cmp.Compare(a.Ordinal, b.Ordinal)
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,14 +49,15 @@ type CompactResult struct {
 	Skipped string // why the hour was left alone, if it was
 }
 
-// CompactHour merges every part of one hour into a single sorted file,
-// dropping the rows keep rejects (keep nil keeps all), and swaps it in
+// CompactHour merges every part of one hour into a single file sorted by
+// cmp (each part is already sorted so), dropping the rows keep rejects
+// (keep nil keeps all), and swaps it in
 // atomically: the new hour directory is built in StageDir and exchanged
 // with the old one in one rename (Linux renameat2 RENAME_EXCHANGE), so a
 // reader sees either the old parts or the merged file, never both or
 // neither. An hour a writer is publishing into is skipped (its lock is
 // held); other hours can be compacted while ingest goes on.
-func CompactHour[T any](o CompactOptions, keep func(*T) bool, runOf func(*T) string) (CompactResult, error) {
+func CompactHour[T any](o CompactOptions, cmp func(a, b *T) int, keep func(*T) bool, runOf func(*T) string) (CompactResult, error) {
 	var res CompactResult
 	if o.MinParts == 0 {
 		o.MinParts = 2
@@ -103,7 +103,7 @@ func CompactHour[T any](o CompactOptions, keep func(*T) bool, runOf func(*T) str
 	}()
 	newDir := filepath.Join(stage, filepath.Base(dir))
 	final := filepath.Join(newDir, fmt.Sprintf("part-compact-c%d.parquet", time.Now().UnixMicro()))
-	rows, dropped, err := mergeParts(o, parts, final, keep, runOf)
+	rows, dropped, err := mergeParts(o, parts, final, cmp, keep, runOf)
 	res.Rows, res.Dropped = rows, dropped
 	if err != nil {
 		return res, err
@@ -155,31 +155,21 @@ func hourParts(dir string) ([]string, error) {
 }
 
 // mergeParts streams the kept rows of every part into one sorted file.
-func mergeParts[T any](o CompactOptions, parts []string, final string, keep func(*T) bool, runOf func(*T) string) (rows, dropped int64, err error) {
+func mergeParts[T any](o CompactOptions, parts []string, final string, cmp func(a, b *T) int, keep func(*T) bool, runOf func(*T) string) (rows, dropped int64, err error) {
 	runs := map[string]bool{}
-	var kept []T
 	pf, err := CreatePending(final)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer func() { err = errors.Join(err, pf.Cleanup()) }()
 	if o.RowGroupRows == 0 {
-		o.RowGroupRows = 256 << 10
+		o.RowGroupRows = 1 << 20
 	}
 	if o.SortRows == 0 {
 		o.SortRows = 256 << 10
 	}
 	if o.ZstdLevel == 0 {
 		o.ZstdLevel = 3
-	}
-	var zero T
-	spill := parquet.NewFileBufferPool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*")
-	opts := []parquet.WriterOption{
-		parquet.SchemaOf(zero),
-		parquet.Compression(&zstd.Codec{Level: zstd.Level(o.ZstdLevel)}),
-		parquet.MaxRowsPerRowGroup(o.RowGroupRows),
-		parquet.DataPageStatistics(true),
-		parquet.SortingWriterConfig(parquet.SortingColumns(o.Sorting...), parquet.SortingBuffers(spill)),
 	}
 	buf := make([]T, 1024)
 	// First pass: count the rows and collect the runs they come from, which
@@ -202,12 +192,15 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, keep func
 	if rows == 0 {
 		return 0, dropped, nil
 	}
-	// Second pass: write.
+	// Second pass: merge the parts, each already sorted, into one file.
 	ids := make([]string, 0, len(runs))
 	for r := range runs {
 		ids = append(ids, r)
 	}
 	sort.Strings(ids)
+	var zero T
+	opts := writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, 1<<20, o.Sorting,
+		parquet.NewFileBufferPool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*"))
 	keys := make([]string, 0, len(o.Metadata))
 	for k := range o.Metadata {
 		keys = append(keys, k)
@@ -218,20 +211,23 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, keep func
 	}
 	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(ids, ",")),
 		parquet.KeyValueMetadata("abt.hour", o.Hour.String()))
-	out := parquet.NewSortingWriter[T](pf, o.SortRows, opts...)
+	var srcs []rowSource[T]
 	for _, path := range parts {
-		if _, _, err := readPart(path, o.Expect, buf, func(batch []T) error {
-			kept = kept[:0]
-			for i := range batch {
-				if keep == nil || keep(&batch[i]) {
-					kept = append(kept, batch[i])
-				}
-			}
-			_, err := out.Write(kept)
-			return err
-		}, nil); err != nil {
+		f, pf, err := openChecked(path, o.Expect)
+		if err != nil {
 			return rows, dropped, err
 		}
+		defer f.Close()
+		r := parquet.NewGenericReader[T](pf)
+		defer r.Close()
+		srcs = append(srcs, newReaderSource(r))
+	}
+	if keep == nil {
+		keep = func(*T) bool { return true }
+	}
+	out := parquet.NewGenericWriter[T](pf, opts...)
+	if err := mergeSources(srcs, cmp, keep, out); err != nil {
+		return rows, dropped, fmt.Errorf("merge into %s: %w", final, err)
 	}
 	if err := out.Close(); err != nil {
 		return rows, dropped, fmt.Errorf("write %s: %w", final, err)
@@ -239,27 +235,36 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, keep func
 	return rows, dropped, pf.Publish()
 }
 
-// readPart streams a part's rows in batches to fn, after checking its footer.
-// With count set it returns the rows kept and dropped by count.
-func readPart[T any](path string, expect map[string]string, buf []T, fn func([]T) error, count func(*T) bool) (kept, dropped int64, err error) {
+// openChecked opens a part and checks its footer entries.
+func openChecked(path string, expect map[string]string) (*os.File, *parquet.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, 0, fmt.Errorf("stat %s: %w", path, err)
+		return nil, nil, errors.Join(fmt.Errorf("stat %s: %w", path, err), f.Close())
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return 0, 0, fmt.Errorf("corrupt or foreign file in the archive: %s: %w", path, err)
+		return nil, nil, errors.Join(fmt.Errorf("corrupt or foreign file in the archive: %s: %w", path, err), f.Close())
 	}
 	for k, v := range expect {
 		if got, _ := pf.Lookup(k); got != v {
-			return 0, 0, fmt.Errorf("corrupt or foreign file in the archive: %s: footer %s = %q, want %q", path, k, got, v)
+			return nil, nil, errors.Join(fmt.Errorf("corrupt or foreign file in the archive: %s: footer %s = %q, want %q", path, k, got, v), f.Close())
 		}
 	}
+	return f, pf, nil
+}
+
+// readPart streams a part's rows in batches to fn, after checking its footer.
+// With count set it returns the rows kept and dropped by count.
+func readPart[T any](path string, expect map[string]string, buf []T, fn func([]T) error, count func(*T) bool) (kept, dropped int64, err error) {
+	f, pf, err := openChecked(path, expect)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
 	r := parquet.NewGenericReader[T](pf)
 	defer r.Close()
 	for {

@@ -1,6 +1,7 @@
 package partition_test
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,7 +27,7 @@ func writeRun(t *testing.T, root, run string, n int, late bool) {
 		Root: root, Table: "t", Sensor: "s", RunID: run, Grace: time.Minute,
 		Sorting:  []parquet.SortingColumn{parquet.Ascending("k")},
 		Metadata: map[string]string{"abt.table": "t"},
-	}, func(r *runRow) int64 { return r.Ts })
+	}, func(r *runRow) int64 { return r.Ts }, kLess)
 	require.NoError(t, err)
 	for i := 0; i < n; i++ {
 		require.NoError(t, w.Write(runRow{Ts: h0 + int64(i), Run: run, K: int64(i * 7 % n)}))
@@ -65,7 +66,7 @@ func TestCompactHour(t *testing.T) {
 	dir := partition.Dir(root, "t", "s", partition.HourOf(h0))
 	require.Len(t, parts(t, dir), 3)
 
-	res, err := partition.CompactHour[runRow](compactOpts(root), nil, func(r *runRow) string { return r.Run })
+	res, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Parts)
 	require.Equal(t, int64(500), res.Rows)
@@ -89,7 +90,7 @@ func TestCompactHour(t *testing.T) {
 	require.Empty(t, stage, "staging cleaned up")
 
 	// Dropping one run's rows rewrites the hour without them.
-	res, err = partition.CompactHour[runRow](compactOpts(root), func(r *runRow) bool { return r.Run != "runA" },
+	res, err = partition.CompactHour[runRow](compactOpts(root), kLess, func(r *runRow) bool { return r.Run != "runA" },
 		func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, int64(200), res.Rows)
@@ -106,14 +107,14 @@ func TestCompactSkipsHourBeingWritten(t *testing.T) {
 	writeRun(t, root, "runA", 10, false)
 	writeRun(t, root, "runB", 10, false)
 	w, err := partition.NewWriter[runRow](partition.Options{Root: root, Table: "t", Sensor: "s", RunID: "live",
-		Metadata: map[string]string{"abt.table": "t"}}, func(r *runRow) int64 { return r.Ts })
+		Metadata: map[string]string{"abt.table": "t"}}, func(r *runRow) int64 { return r.Ts }, kLess)
 	require.NoError(t, err)
 	require.NoError(t, w.Write(runRow{Ts: h0 + 1, Run: "live"}))
-	res, err := partition.CompactHour[runRow](compactOpts(root), nil, func(r *runRow) string { return r.Run })
+	res, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Skipped)
 	require.NoError(t, w.Close())
-	res, err = partition.CompactHour[runRow](compactOpts(root), nil, func(r *runRow) string { return r.Run })
+	res, err = partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Parts)
 }
@@ -124,7 +125,14 @@ func TestCompactRefusesForeignFile(t *testing.T) {
 	writeRun(t, root, "runB", 10, false)
 	dir := partition.Dir(root, "t", "s", partition.HourOf(h0))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "part-evil-0001.parquet"), []byte("not parquet"), 0o644))
-	_, err := partition.CompactHour[runRow](compactOpts(root), nil, func(r *runRow) string { return r.Run })
+	_, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
 	require.ErrorContains(t, err, "corrupt or foreign file in the archive: "+filepath.Join(dir, "part-evil-0001.parquet"))
 	require.Len(t, parts(t, dir), 3, "nothing changed")
+}
+
+func kLess(a, b *runRow) int {
+	if c := cmp.Compare(a.K, b.K); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Run, b.Run)
 }

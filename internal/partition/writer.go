@@ -3,7 +3,6 @@ package partition
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,6 +42,10 @@ type Options struct {
 	MaxOpenParts int
 	// ZstdLevel is the zstd level (1 fastest .. 4 best). Default 3.
 	ZstdLevel int
+	// PageBytes is the target size of a data page before compression. Pages
+	// are the unit zstd compresses: large pages let it find the repetition
+	// across many rows of a column. Default 16 MiB.
+	PageBytes int
 }
 
 func (o *Options) defaults() {
@@ -50,7 +53,7 @@ func (o *Options) defaults() {
 		o.Grace = 5 * time.Minute
 	}
 	if o.RowGroupRows == 0 {
-		o.RowGroupRows = 256 << 10
+		o.RowGroupRows = 1 << 20
 	}
 	if o.SortRows == 0 {
 		o.SortRows = 256 << 10
@@ -64,6 +67,9 @@ func (o *Options) defaults() {
 	if o.ZstdLevel == 0 {
 		o.ZstdLevel = 3
 	}
+	if o.PageBytes == 0 {
+		o.PageBytes = 1 << 20
+	}
 }
 
 // Published describes one published file.
@@ -76,14 +82,13 @@ type Published struct {
 
 // part is one file being written.
 type part[T any] struct {
-	hour    Hour
-	late    bool
-	opened  int64 // row time (µs) when it was opened
-	pf      *PendingFile
-	sw      *parquet.SortingWriter[T]
-	rows    int64
-	pending []T
-	lock    *hourLock // shared lock on the hour while the part is unpublished
+	hour   Hour
+	late   bool
+	opened int64 // row time (µs) when it was opened
+	pf     *PendingFile
+	sort   *sorter[T]
+	rows   int64
+	lock   *hourLock // shared lock on the hour while the part is unpublished
 }
 
 // Writer writes rows of one table into hourly part files. It is not safe
@@ -91,6 +96,7 @@ type part[T any] struct {
 type Writer[T any] struct {
 	opts   Options
 	ts     func(*T) int64 // the row's partition time, µs since the epoch
+	cmp    func(a, b *T) int
 	wopts  []parquet.WriterOption
 	open   map[Hour]*part[T]
 	seq    map[Hour]int
@@ -103,8 +109,9 @@ type Writer[T any] struct {
 }
 
 // NewWriter returns a Writer for rows of type T; ts gives a row's partition
-// time in microseconds since the epoch.
-func NewWriter[T any](opts Options, ts func(*T) int64) (*Writer[T], error) {
+// time in microseconds since the epoch, and cmp the order of rows within a
+// file (the same order as opts.Sorting, which is recorded in the footer).
+func NewWriter[T any](opts Options, ts func(*T) int64, cmp func(a, b *T) int) (*Writer[T], error) {
 	opts.defaults()
 	if err := ValidSensor(opts.Sensor); err != nil {
 		return nil, err
@@ -117,17 +124,8 @@ func NewWriter[T any](opts Options, ts func(*T) int64) (*Writer[T], error) {
 	}
 	var zero T
 	schema := parquet.SchemaOf(zero)
-	spill := parquet.NewFileBufferPool(opts.SpillDir, SpillPattern(opts.RunID))
-	wopts := []parquet.WriterOption{
-		schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.Level(opts.ZstdLevel)}),
-		parquet.MaxRowsPerRowGroup(opts.RowGroupRows),
-		parquet.DataPageStatistics(true),
-		parquet.SortingWriterConfig(
-			parquet.SortingColumns(opts.Sorting...),
-			parquet.SortingBuffers(spill),
-		),
-	}
+	wopts := writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting,
+		parquet.NewFileBufferPool(opts.SpillDir, SpillPattern(opts.RunID)))
 	keys := make([]string, 0, len(opts.Metadata))
 	for k := range opts.Metadata {
 		keys = append(keys, k)
@@ -136,7 +134,7 @@ func NewWriter[T any](opts Options, ts func(*T) int64) (*Writer[T], error) {
 	for _, k := range keys {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Metadata[k]))
 	}
-	return &Writer[T]{opts: opts, ts: ts, wopts: wopts, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
+	return &Writer[T]{opts: opts, ts: ts, cmp: cmp, wopts: wopts, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
 		done: map[Hour]bool{}, schema: schema}, nil
 }
 
@@ -158,30 +156,14 @@ func (w *Writer[T]) Write(rows ...T) error {
 			}
 			w.last = p
 		}
-		p.pending = append(p.pending, rows[i])
-		if len(p.pending) == cap(p.pending) && len(p.pending) >= 4096 {
-			if err := w.flushPending(p); err != nil {
-				return err
-			}
+		if err := p.sort.add(rows[i : i+1]); err != nil {
+			w.err = fmt.Errorf("write %s: %w", p.pf.Final(), err)
+			return w.err
 		}
 		p.rows++
 		if t > w.clock {
 			w.clock = t
 		}
-	}
-	return nil
-}
-
-func (w *Writer[T]) flushPending(p *part[T]) error {
-	if len(p.pending) == 0 {
-		return nil
-	}
-	_, err := p.sw.Write(p.pending)
-	clear(p.pending)
-	p.pending = p.pending[:0]
-	if err != nil {
-		w.err = fmt.Errorf("write %s: %w", p.pf.Final(), err)
-		return w.err
 	}
 	return nil
 }
@@ -214,9 +196,8 @@ func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
 		lock.unlock()
 		return nil, err
 	}
-	opts := append(append([]parquet.WriterOption{}, w.wopts...), parquet.KeyValueMetadata("abt.hour", h.String()))
 	p := &part[T]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf, lock: lock,
-		sw: parquet.NewSortingWriter[T](pf, w.opts.SortRows, opts...), pending: make([]T, 0, 4096)}
+		sort: newSorter(w.cmp, int(w.opts.SortRows), w.opts.SpillDir, SpillPattern(w.opts.RunID))}
 	w.open[h] = p
 	return p, nil
 }
@@ -264,15 +245,17 @@ func (w *Writer[T]) publish(p *part[T]) error {
 		w.last = nil
 	}
 	defer p.lock.unlock()
-	err := w.flushPending(p)
+	defer p.sort.close()
+	opts := append(append([]parquet.WriterOption{}, w.wopts...), parquet.KeyValueMetadata("abt.hour", p.hour.String()))
+	pw := parquet.NewGenericWriter[T](p.pf, opts...)
+	err := p.sort.writeTo(pw)
 	if err == nil {
-		err = p.sw.Close()
+		err = pw.Close()
 	}
 	if err == nil {
 		err = p.pf.Publish()
 	}
 	if err != nil {
-		p.sw.Reset(io.Discard) // closes and removes its spill files
 		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
 		return w.err
 	}
@@ -300,7 +283,7 @@ func (w *Writer[T]) Close() error {
 // parts stay).
 func (w *Writer[T]) Abort() {
 	for h, p := range w.open {
-		p.sw.Reset(io.Discard) // closes and removes its spill files
+		p.sort.close()
 		_ = p.pf.Cleanup()
 		p.lock.unlock()
 		delete(w.open, h)
@@ -314,3 +297,21 @@ func (w *Writer[T]) Published() []Published { return w.out }
 
 // Schema returns the table's Parquet schema.
 func (w *Writer[T]) Schema() *parquet.Schema { return w.schema }
+
+// writerOptions are the Parquet options of every file the archive writes.
+func writerOptions(schema *parquet.Schema, zstdLevel int, rowGroupRows int64, pageBytes int,
+	sorting []parquet.SortingColumn, pages parquet.BufferPool) []parquet.WriterOption {
+	return []parquet.WriterOption{
+		schema,
+		parquet.Compression(&zstd.Codec{Level: zstd.Level(zstdLevel)}),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.PageBufferSize(pageBytes),
+		// Pages accumulate on disk, not in memory, until their row group is
+		// written: a row group of a million rows would otherwise hold tens
+		// of MB per open part.
+		parquet.ColumnPageBuffers(pages),
+		parquet.DataPageStatistics(true),
+		// Records the order in the row groups' metadata.
+		parquet.SortingWriterConfig(parquet.SortingColumns(sorting...)),
+	}
+}

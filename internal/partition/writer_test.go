@@ -1,6 +1,7 @@
 package partition_test
 
 import (
+	"cmp"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,7 +32,12 @@ func newWriter(t *testing.T, root string, grace time.Duration) *partition.Writer
 		RowGroupRows: 100, SortRows: 64,
 		Sorting:  []parquet.SortingColumn{parquet.Ascending("server"), parquet.Ascending("ts")},
 		Metadata: map[string]string{"abt.table": "t"},
-	}, rowTs)
+	}, rowTs, func(a, b *row) int {
+		if c := strings.Compare(a.Server, b.Server); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Ts, b.Ts)
+	})
 	require.NoError(t, err)
 	return w
 }

@@ -34,6 +34,7 @@ type variant struct {
 	sorting []parquet.SortingColumn
 	rgRows  int64
 	zstd    int
+	page    int
 }
 
 func main() {
@@ -91,14 +92,16 @@ func run(path string) error {
 	byPair := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("client_ip"), parquet.Ascending("ts")}
 	byConn := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id"), parquet.Ascending("ordinal")}
 	for _, v := range []variant{
-		{"Parquet: server, port, ts; 256 Ki-row groups; zstd 3 (default)", byServer, 256 << 10, 3},
-		{"Parquet: ts only", byTime, 256 << 10, 3},
-		{"Parquet: server, client, ts", byPair, 256 << 10, 3},
-		{"Parquet: server, port, connection, ordinal", byConn, 256 << 10, 3},
-		{"Parquet: server, port, ts; 64 Ki-row groups", byServer, 64 << 10, 3},
-		{"Parquet: server, port, ts; 1 Mi-row groups", byServer, 1 << 20, 3},
-		{"Parquet: server, port, ts; zstd 1", byServer, 256 << 10, 1},
-		{"Parquet: server, port, ts; zstd 4", byServer, 256 << 10, 4},
+		{"Parquet (default): server, port, connection, ordinal; 1 Mi-row groups; 1 MiB pages; zstd 3", byConn, 1 << 20, 3, 1 << 20},
+		{"  order: ts only", byTime, 1 << 20, 3, 1 << 20},
+		{"  order: server, port, ts", byServer, 1 << 20, 3, 1 << 20},
+		{"  order: server, client, ts", byPair, 1 << 20, 3, 1 << 20},
+		{"  row groups: 64 Ki rows", byConn, 64 << 10, 3, 1 << 20},
+		{"  row groups: 256 Ki rows", byConn, 256 << 10, 3, 1 << 20},
+		{"  pages: 256 KiB (parquet-go default)", byConn, 1 << 20, 3, 256 << 10},
+		{"  pages: 16 MiB", byConn, 1 << 20, 3, 16 << 20},
+		{"  zstd 1", byConn, 1 << 20, 1, 1 << 20},
+		{"  zstd 4", byConn, 1 << 20, 4, 1 << 20},
 	} {
 		n, secs, err := writeArchive(recs, v)
 		if err != nil {
@@ -154,7 +157,7 @@ func writeArchive(recs []ingest.Record, v variant) (int64, float64, error) {
 	defer os.RemoveAll(dir)
 	start := time.Now()
 	a, err := archive.Open(archive.Options{Root: dir, Sensor: "s", RunID: "r", Sorting: v.sorting,
-		RowGroupRows: v.rgRows, ZstdLevel: v.zstd, Grace: 24 * time.Hour}, nil)
+		RowGroupRows: v.rgRows, ZstdLevel: v.zstd, PageBytes: v.page, Grace: 24 * time.Hour}, nil)
 	if err != nil {
 		return 0, 0, err
 	}
