@@ -227,9 +227,11 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, cmp func(
 	}
 	out := parquet.NewGenericWriter[T](pf, opts...)
 	if err := mergeSources(srcs, cmp, keep, out); err != nil {
+		out.Reset(io.Discard)
 		return rows, dropped, fmt.Errorf("merge into %s: %w", final, err)
 	}
 	if err := out.Close(); err != nil {
+		out.Reset(io.Discard)
 		return rows, dropped, fmt.Errorf("write %s: %w", final, err)
 	}
 	return rows, dropped, pf.Publish()

@@ -87,9 +87,11 @@ func (s *sorter[T]) spill() error {
 	w := parquet.NewGenericWriter[T](f, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 		parquet.MaxRowsPerRowGroup(int64(s.max)))
 	if err := s.writeSorted(w); err != nil {
+		w.Reset(io.Discard)
 		return fmt.Errorf("write spill file: %w", err)
 	}
 	if err := w.Close(); err != nil {
+		w.Reset(io.Discard)
 		return fmt.Errorf("write spill file: %w", err)
 	}
 	clear(s.buf)

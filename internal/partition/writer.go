@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -256,6 +257,7 @@ func (w *Writer[T]) publish(p *part[T]) error {
 		err = p.pf.Publish()
 	}
 	if err != nil {
+		pw.Reset(io.Discard) // releases its page buffers (spill files)
 		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
 		return w.err
 	}
