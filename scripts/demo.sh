@@ -18,3 +18,7 @@ trap 'rm -f "$out"' EXIT
 bin/adu2parquet --format adudump "$@" "$sample" >"$out"
 head -n 25 "$out"
 echo "... ($(wc -l <"$out") records in all)"
+echo
+echo "== archiving the same capture under ./archive (sensor demo)"
+bin/adu2parquet --out archive --sensor demo --replace "$@" "$sample"
+find archive -name '*.parquet' | sort
