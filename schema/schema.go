@@ -78,7 +78,7 @@ type Connection struct {
 	ClientIP   string `parquet:"client_ip,dict"`
 	ClientPort int32  `parquet:"client_port"`
 	RunID      string `parquet:"run_id,dict"`
-	ConnID     int64  `parquet:"conn_id"`
+	ConnID     int64  `parquet:"conn_id,delta"`
 	Label      string `parquet:"label,dict"` // in, out, local, external, or empty
 	// The connection's other times, as offsets from Ts (µs): null when the
 	// event was not seen.

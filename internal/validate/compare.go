@@ -1,0 +1,309 @@
+package validate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/abt-dev/abt/internal/ingest"
+)
+
+// Mismatch is one connection whose inferred ADU vector differs from the
+// ground truth, with the causes the ground truth explains.
+type Mismatch struct {
+	Client    netip.AddrPort
+	Mode      Mode
+	Truth     string // the true vector, e.g. "c2s:120 s2c:3400"
+	Inferred  string
+	Causes    []string
+	Explained bool // every difference has a known cause
+}
+
+// ThinkPair is one think time, actual (at the application) and measured
+// (at the monitor).
+type ThinkPair struct {
+	Dir      string // the direction of the ADU the think time follows
+	ActualNs int64
+	MeasNs   int64
+}
+
+// Result is the comparison of one scenario.
+type Result struct {
+	Conns     int // connections with ground truth
+	Matched   int // of them, seen by the engine
+	Exact     int // ADU vector exactly right (count, directions, sizes)
+	ByMode    map[Mode][2]int
+	SizesTrue map[string][]float64 // per direction
+	SizesMeas map[string][]float64
+	Think     []ThinkPair
+	// Isolated counts concurrent-connection ADUs separated from their
+	// direction's neighbours by more than the quiet time; Recovered those
+	// inferred with their exact size and position.
+	Isolated, Recovered int
+	// ShortPauses counts concurrent ADUs (not isolated) merged with a
+	// neighbour because the pause was not longer than the quiet time.
+	ShortPauses int
+	Mismatches  []Mismatch
+	RTTNs       []float64 // handshake RTTs at the monitor
+}
+
+// Unexplained returns the number of mismatches with an unexplained part.
+func (r *Result) Unexplained() int {
+	n := 0
+	for _, m := range r.Mismatches {
+		if !m.Explained {
+			n++
+		}
+	}
+	return n
+}
+
+// ExactFrac returns the fraction of connections with an exact ADU vector.
+func (r *Result) ExactFrac() float64 {
+	if r.Conns == 0 {
+		return 0
+	}
+	return float64(r.Exact) / float64(r.Conns)
+}
+
+// ThinkErrors returns the absolute think-time errors (ns) of the ADUs of
+// direction dir ("" for all).
+func (r *Result) ThinkErrors(dir string) []float64 {
+	var e []float64
+	for _, p := range r.Think {
+		if dir == "" || p.Dir == dir {
+			d := p.MeasNs - p.ActualNs
+			e = append(e, float64(max(d, -d)))
+		}
+	}
+	sort.Float64s(e)
+	return e
+}
+
+// Quantile returns the q-quantile of sorted xs (NaN-free; 0 when empty).
+func Quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return xs[min(len(xs)-1, int(q*float64(len(xs))))]
+}
+
+// Compare matches inferred connections to the ground truth by client
+// address and port. quiet is the engine's quiet time.
+func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration) *Result {
+	r := &Result{ByMode: map[Mode][2]int{}, SizesTrue: map[string][]float64{}, SizesMeas: map[string][]float64{}}
+	keys := make([]netip.AddrPort, 0, len(truth))
+	for k := range truth {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	for _, k := range keys {
+		t := truth[k]
+		r.Conns++
+		for _, a := range t.ADUs {
+			r.SizesTrue[a.Dir] = append(r.SizesTrue[a.Dir], float64(a.Size))
+		}
+		c := inf[k]
+		if c == nil {
+			c = &InferredConn{Client: k}
+		} else {
+			r.Matched++
+			if c.RTTNs >= 0 {
+				r.RTTNs = append(r.RTTNs, float64(c.RTTNs))
+			}
+		}
+		for _, a := range c.ADUs {
+			r.SizesMeas[a.Dir.String()] = append(r.SizesMeas[a.Dir.String()], float64(a.Size))
+		}
+		bm := r.ByMode[t.Mode]
+		bm[0]++
+		exact := vector(t) == inferredVector(c)
+		if exact {
+			r.Exact++
+			bm[1]++
+			for i, a := range t.ADUs {
+				if a.ThinkNs >= 0 && c.ADUs[i].ThinkNs >= 0 && c.ADUs[i].Kind == ingest.KindADU {
+					r.Think = append(r.Think, ThinkPair{Dir: a.Dir, ActualNs: a.ThinkNs, MeasNs: c.ADUs[i].ThinkNs})
+				}
+			}
+		}
+		r.ByMode[t.Mode] = bm
+		if t.Mode == ModeConc {
+			r.concurrent(t, c, quiet, exact)
+		}
+		if !exact {
+			r.Mismatches = append(r.Mismatches, explain(t, c, quiet))
+		}
+	}
+	return r
+}
+
+func vector(t *TruthConn) string {
+	s := ""
+	for _, a := range t.ADUs {
+		s += fmt.Sprintf("%s:%d ", a.Dir, a.Size)
+	}
+	return s
+}
+
+func inferredVector(c *InferredConn) string {
+	s := ""
+	for _, a := range c.ADUs {
+		s += fmt.Sprintf("%s:%d ", a.Dir, a.Size)
+		if a.Kind == ingest.KindINC {
+			s = s[:len(s)-1] + "(INC) "
+		}
+	}
+	return s
+}
+
+type span struct{ off, end int64 }
+
+// spans returns the inferred ADUs of dir as byte ranges of that direction.
+func spans(c *InferredConn, dir string) map[span]*ingest.Record {
+	m := map[span]*ingest.Record{}
+	var off int64
+	for i := range c.ADUs {
+		a := &c.ADUs[i]
+		if a.Dir.String() != dir {
+			continue
+		}
+		m[span{off, off + int64(a.Size)}] = a
+		off += int64(a.Size)
+	}
+	return m
+}
+
+func (r *Result) concurrent(t *TruthConn, c *InferredConn, quiet time.Duration, exact bool) {
+	for _, dir := range []string{"c2s", "s2c"} {
+		var idx []int
+		for i, a := range t.ADUs {
+			if a.Dir == dir {
+				idx = append(idx, i)
+			}
+		}
+		got := spans(c, dir)
+		for j, i := range idx {
+			a := t.ADUs[i]
+			iso := true
+			if j > 0 && a.FirstNs-t.ADUs[idx[j-1]].LastNs <= int64(quiet) {
+				iso = false
+			}
+			if j+1 < len(idx) && t.ADUs[idx[j+1]].FirstNs-a.LastNs <= int64(quiet) {
+				iso = false
+			}
+			if !iso {
+				r.ShortPauses++
+				continue
+			}
+			r.Isolated++
+			if g, ok := got[span{a.Off, a.Off + a.Size}]; ok && g.Dir.String() == dir {
+				r.Recovered++
+			}
+		}
+	}
+	if exact {
+		return
+	}
+}
+
+// explain compares the ADU boundaries of each direction, as byte offsets,
+// and attributes each difference to a cause.
+func explain(t *TruthConn, c *InferredConn, quiet time.Duration) Mismatch {
+	m := Mismatch{Client: t.Client, Mode: t.Mode, Truth: vector(t), Inferred: inferredVector(c), Explained: true}
+	if len(c.ADUs) == 0 && len(t.ADUs) > 0 && c.End == nil {
+		m.Causes = append(m.Causes, "connection not seen at the monitor")
+		m.Explained = false
+		return m
+	}
+	q := int64(quiet)
+	for _, dir := range []string{"c2s", "s2c"} {
+		tb := map[int64]int{} // boundary offset -> index of truth ADU starting there
+		var tEnd int64
+		for i, a := range t.ADUs {
+			if a.Dir == dir {
+				if a.Off > 0 {
+					tb[a.Off] = i
+				}
+				tEnd = a.Off + a.Size
+			}
+		}
+		ib := map[int64]*ingest.Record{}
+		var iEnd int64
+		for i := range c.ADUs {
+			a := &c.ADUs[i]
+			if a.Dir.String() != dir {
+				continue
+			}
+			if iEnd > 0 {
+				ib[iEnd] = a
+			}
+			iEnd += int64(a.Size)
+		}
+		if tEnd != iEnd {
+			m.Causes = append(m.Causes, fmt.Sprintf("%s: %d bytes written, %d inferred", dir, tEnd, iEnd))
+			m.Explained = false
+		}
+		for off, a := range ib {
+			if _, ok := tb[off]; ok {
+				continue
+			}
+			ta := truthAt(t, dir, off)
+			if ta == nil {
+				m.Causes = append(m.Causes, fmt.Sprintf("%s: boundary at byte %d beyond the written data", dir, off))
+				m.Explained = false
+				continue
+			}
+			w, pause, _ := ta.WriteAt(off)
+			late := a.FirstNs - w
+			switch {
+			case pause > q:
+				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: the application paused %s between writes (longer than the quiet time)", dir, off, dur(pause)))
+			case late > q:
+				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: written at %s, first seen at the monitor %s later — a loss before the monitor retransmitted after more than the quiet time (retransmission timeout longer than the quiet time)", dir, off, stamp(w), dur(late)))
+			case t.Mode == ModeConc:
+				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: the other side's data ended the ADU before the connection was found concurrent", dir, off))
+				m.Explained = false
+			default:
+				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: written at %s, seen %s later; no cause found", dir, off, stamp(w), dur(late)))
+				m.Explained = false
+			}
+		}
+		for off, i := range tb {
+			if _, ok := ib[off]; ok || off >= iEnd {
+				continue
+			}
+			a := t.ADUs[i]
+			prev := truthAt(t, dir, off-1)
+			gap := a.FirstNs - prev.LastNs
+			if t.Mode == ModeConc && gap <= q {
+				m.Causes = append(m.Causes, fmt.Sprintf("%s ADUs merged at byte %d: a concurrent pause of %s, not longer than the quiet time", dir, off, dur(gap)))
+				continue
+			}
+			m.Causes = append(m.Causes, fmt.Sprintf("%s ADUs merged at byte %d (application pause %s); no cause found", dir, off, dur(gap)))
+			m.Explained = false
+		}
+	}
+	if len(m.Causes) == 0 {
+		m.Causes = append(m.Causes, "same boundaries per direction, different order of directions")
+		m.Explained = t.Mode == ModeConc
+	}
+	sort.Strings(m.Causes)
+	return m
+}
+
+func truthAt(t *TruthConn, dir string, off int64) *TruthADU {
+	for i := range t.ADUs {
+		a := &t.ADUs[i]
+		if a.Dir == dir && off >= a.Off && off < a.Off+a.Size {
+			return a
+		}
+	}
+	return nil
+}
+
+func dur(ns int64) string { return time.Duration(ns).Round(10 * time.Microsecond).String() }
+
+func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format("15:04:05.000000") }
