@@ -124,8 +124,12 @@ func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*Inferr
 			r.Exact++
 			bm[1]++
 			for i, a := range t.ADUs {
-				if a.ThinkNs >= 0 && c.ADUs[i].ThinkNs >= 0 && c.ADUs[i].Kind == ingest.KindADU {
-					r.Think = append(r.Think, ThinkPair{Dir: a.Dir, ActualNs: a.ThinkNs, MeasNs: c.ADUs[i].ThinkNs})
+				// Think times are compared where both readings define them
+				// alike: a concurrent connection read sequentially (its
+				// sides never overlapped) measures a different gap.
+				g := &c.ADUs[i]
+				if a.ThinkNs >= 0 && g.ThinkNs >= 0 && g.Kind == ingest.KindADU && g.Concurrent == (t.Mode == ModeConc) {
+					r.Think = append(r.Think, ThinkPair{Dir: a.Dir, ActualNs: a.ThinkNs, MeasNs: g.ThinkNs})
 				}
 			}
 		}

@@ -176,6 +176,11 @@ func merge(c, s *Side) (*TruthConn, error) {
 		off[a.Dir] += a.Size
 		t.ADUs = append(t.ADUs, *a)
 	}
+	if t.Mode == ModeConc {
+		// Both sides wrote at once: the vector is in order of first write,
+		// as the engine orders ADUs by their first data.
+		sort.SliceStable(t.ADUs, func(i, j int) bool { return t.ADUs[i].FirstNs < t.ADUs[j].FirstNs })
+	}
 	switch t.Mode {
 	case ModeSeq:
 		for i := 0; i+1 < len(t.ADUs); i++ {

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const testArchive = "../../queries/testdata/archive"
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestCannedQueries runs every canned query on the committed archive
+// (queries/testdata/archive, built by queries/testdata/mkarchive.go from
+// three bundled captures) and compares its TSV with the golden file. The
+// golden files were checked by hand against independent figures; see
+// queries/testdata/README.md.
+func TestCannedQueries(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"runs", []string{"runs"}},
+		{"top-servers", []string{"top-servers"}},
+		{"response-times", []string{"response-times", "--limit", "5"}},
+		{"adu-sizes-smtp", []string{"adu-sizes", "--server", "74.53.140.153", "--port", "25"}},
+		{"exchanges", []string{"exchanges"}},
+		{"exchanges-one-day", []string{"--from", "2014-01-14", "--to", "2014-01-15", "exchanges"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCmd(t, append([]string{"--archive", testArchive, "--format", "tsv"}, tc.args...)...)
+			require.Equal(t, 0, code, stderr)
+			golden := filepath.Join("../../queries/testdata", tc.name+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(out), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err)
+			require.Equal(t, string(want), out)
+		})
+	}
+}
+
+// TestSQL counts the archive's ADUs per direction. The expected figures are
+// the ADU and INC records adu2parquet --format jsonl prints for the same
+// three captures (another output path of the same inference): the archive
+// and the query layer lose and duplicate nothing.
+func TestSQL(t *testing.T) {
+	code, out, stderr := runCmd(t, "--archive", testArchive, "--format", "csv", "sql",
+		"SELECT direction, count(*) AS n, sum(size) AS bytes FROM adus GROUP BY ALL ORDER BY ALL")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "direction,n,bytes\nc2s,393,238758\ns2c,396,3668878\n", out)
+}
+
+// TestRefusesWrites: ad-hoc SQL may only query.
+func TestRefusesWrites(t *testing.T) {
+	for _, stmt := range []string{
+		"COPY adus TO 'x.parquet'",
+		"CREATE TABLE t AS SELECT 1",
+		"ATTACH 'x.db'",
+		"INSTALL httpfs",
+		"SET lock_configuration = false",
+		"SELECT * FROM read_csv('/etc/passwd')",
+	} {
+		t.Run(stmt, func(t *testing.T) {
+			code, out, stderr := runCmd(t, "--archive", testArchive, "sql", stmt)
+			require.Equal(t, 1, code)
+			require.Empty(t, out)
+			require.Equal(t, 1, strings.Count(stderr, "\n"), "one-line error: %s", stderr)
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing archive", []string{"--archive", "/nonexistent", "runs"}, 1, "archive /nonexistent"},
+		{"empty range", []string{"--archive", testArchive, "--from", "2030-01-01", "runs"}, 1, "no archive files in the selected range"},
+		{"bad time", []string{"--archive", testArchive, "--from", "yesterday", "runs"}, 2, "--from"},
+		{"bad query", []string{"--archive", testArchive, "sql", "SELEKT 1"}, 1, "syntax error"},
+		{"parquet needs output", []string{"--archive", testArchive, "--format", "parquet", "runs"}, 2, "--output"},
+		{"unknown command", []string{"--archive", testArchive, "bogus"}, 2, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCmd(t, tc.args...)
+			require.Equal(t, tc.code, code, stderr)
+			require.Contains(t, stderr, tc.want)
+			require.Equal(t, 1, strings.Count(stderr, "\n"), "one-line error: %s", stderr)
+		})
+	}
+}
+
+func TestParquetOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sizes.parquet")
+	code, _, stderr := runCmd(t, "--archive", testArchive, "--format", "parquet", "--output", out, "adu-sizes")
+	require.Equal(t, 0, code, stderr)
+	code, csv, stderr := runCmd(t, "--archive", filepath.Dir(out), "--format", "csv", "sql",
+		"SELECT count(*) AS n FROM read_parquet('"+out+"')")
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `^n\n[1-9][0-9]*\n$`, csv)
+}

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/abt-dev/abt/internal/query"
+	"github.com/abt-dev/abt/queries"
+)
+
+// usageError marks a bad flag or argument (exit status 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// globals are the flags every command takes.
+type globals struct {
+	archive  string
+	from, to string
+	sensor   string
+	format   string
+	output   string
+	threads  int
+	memory   string
+}
+
+// filters are the per-query filter flags.
+type filters struct {
+	server    string
+	port      int
+	direction string
+	limit     int
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "abtq [flags] <command>",
+		Short: "Query an abt archive of a-b-t connection vectors with SQL",
+		Long: strings.TrimSpace(`
+abtq opens an archive written by adu2parquet in an embedded DuckDB and runs
+canned analyses or ad-hoc SQL on it. The views are adus (one row per ADU, with
+start_time, end_time and decided_time), connections (with absolute times),
+runs (the collection log), exchanges (request/response pairs of sequential
+connections, with the server's response time) and vectors (each
+connection's ADUs in order). See docs/schema.md and docs/queries.md.
+
+--from/--to select the time range: only the files of those hours are opened,
+and rows are filtered on their ts column. Filters are bound parameters. The
+archive is read-only: ad-hoc SQL may only query (SELECT, WITH, EXPLAIN);
+DuckDB's access is limited to the archive directory and its configuration
+is locked.
+
+Output: an aligned table when standard output is a terminal, TSV otherwise;
+--format {table|tsv|csv|json|parquet}; parquet needs --output FILE.`),
+		Example: strings.TrimSpace(`
+  # Response times of the busiest servers on one day
+  $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 response-times
+
+  # ADU sizes of one server, as CSV
+  $ abtq --archive /data/abt --format csv adu-sizes --server 152.2.1.10 --port 443
+
+  # Ad-hoc SQL
+  $ abtq --archive /data/abt sql "SELECT direction, count(*) FROM adus GROUP BY ALL"
+
+  # The collection log
+  $ abtq --archive /data/abt runs`),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.archive, "archive", "a", "archive", "archive `directory`")
+	pf.StringVar(&g.from, "from", "", "start of the time range (RFC 3339 or YYYY-MM-DD, UTC; default: everything)")
+	pf.StringVar(&g.to, "to", "", "end of the time range, exclusive")
+	pf.StringVar(&g.sensor, "sensor", "", "only this sensor's data")
+	pf.StringVar(&g.format, "format", "", "output: {table|tsv|csv|json|parquet} (default: table on a terminal, else tsv)")
+	pf.StringVarP(&g.output, "output", "o", "", "write the result to this `file` instead of standard output")
+	pf.IntVar(&g.threads, "threads", 0, "DuckDB threads (default: all CPUs)")
+	pf.StringVar(&g.memory, "memory-limit", "", "DuckDB memory limit, e.g. 4GB")
+
+	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout))
+	for _, c := range canned {
+		root.AddCommand(newCannedCmd(ctx, g, c, stdout))
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] // one line: DuckDB errors carry context lines
+	}
+	fmt.Fprintf(stderr, "abtq: %s\n", msg)
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue), strings.HasPrefix(msg, "unknown command"), strings.Contains(msg, "unknown flag"),
+		strings.Contains(msg, "accepts "), strings.Contains(msg, "requires "):
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return 1
+}
+
+// cannedQuery is a canned analysis and the filter flags it takes.
+type cannedQuery struct {
+	name                           string
+	server, port, direction, limit bool
+}
+
+var canned = []cannedQuery{
+	{name: "adu-sizes", server: true, port: true, direction: true},
+	{name: "exchanges", server: true, port: true},
+	{name: "response-times", server: true, port: true, limit: true},
+	{name: "top-servers", server: true, port: true, limit: true},
+	{name: "runs"},
+}
+
+func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writer) *cobra.Command {
+	f := &filters{}
+	cmd := &cobra.Command{
+		Use:   c.name + " [flags]",
+		Short: queries.Description(c.name),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			stmt, err := queries.Get(c.name)
+			if err != nil {
+				return err
+			}
+			args, err := g.params(cmd, f)
+			if err != nil {
+				return err
+			}
+			return g.runQuery(ctx, stmt, args, stdout)
+		},
+	}
+	fl := cmd.Flags()
+	if c.server {
+		fl.StringVar(&f.server, "server", "", "only this server address")
+	}
+	if c.port {
+		fl.IntVar(&f.port, "port", 0, "only this server port")
+	}
+	if c.direction {
+		fl.StringVar(&f.direction, "direction", "", "only this direction: {c2s|s2c}")
+	}
+	if c.limit {
+		fl.IntVar(&f.limit, "limit", 20, "rows to show")
+	}
+	return cmd
+}
+
+func newSQLCmd(ctx context.Context, g *globals, stdin io.Reader, stdout io.Writer) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "sql [<query>]",
+		Short: "Run ad-hoc SQL (a query given as argument, in --file, or on standard input)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var stmt string
+			switch {
+			case len(args) == 1 && file != "":
+				return &usageError{errors.New("give the query as an argument or with --file, not both")}
+			case len(args) == 1:
+				stmt = args[0]
+			case file != "":
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("read query: %w", err)
+				}
+				stmt = string(b)
+			default:
+				b, err := io.ReadAll(stdin)
+				if err != nil {
+					return fmt.Errorf("read query: %w", err)
+				}
+				stmt = string(b)
+			}
+			stmt = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(stmt), ";"))
+			if stmt == "" {
+				return &usageError{errors.New("no query")}
+			}
+			return g.runQuery(ctx, stmt, nil, stdout)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "read the query from this `file`")
+	return cmd
+}
+
+// timeRange parses --from/--to.
+func (g *globals) timeRange() (query.Range, error) {
+	r := query.Range{Sensor: g.sensor}
+	for _, x := range []struct {
+		flag, v string
+		dst     *time.Time
+	}{{"from", g.from, &r.From}, {"to", g.to, &r.To}} {
+		if x.v == "" {
+			continue
+		}
+		t, err := parseTime(x.v)
+		if err != nil {
+			return r, &usageError{fmt.Errorf("--%s %q: not an RFC 3339 time or YYYY-MM-DD date", x.flag, x.v)}
+		}
+		*x.dst = t
+	}
+	if !r.From.IsZero() && !r.To.IsZero() && !r.To.After(r.From) {
+		return r, &usageError{errors.New("--to must be after --from")}
+	}
+	return r, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	var err error
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		var t time.Time
+		if t, err = time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, err
+}
+
+// params binds the time range and filters; an unset filter is NULL.
+func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
+	r, err := g.timeRange()
+	if err != nil {
+		return nil, err
+	}
+	from, to := time.Unix(0, 0).UTC().AddDate(-100, 0, 0), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if !r.From.IsZero() {
+		from = r.From
+	}
+	if !r.To.IsZero() {
+		to = r.To
+	}
+	opt := func(name string, v any) any {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			return v
+		}
+		if name == "limit" && cmd.Flags().Lookup(name) != nil {
+			return v
+		}
+		return nil
+	}
+	if f.direction != "" && f.direction != "c2s" && f.direction != "s2c" {
+		return nil, &usageError{fmt.Errorf("--direction %q: must be c2s or s2c", f.direction)}
+	}
+	return []any{
+		sql.Named("from", from), sql.Named("to", to),
+		sql.Named("server", opt("server", f.server)), sql.Named("port", opt("port", f.port)),
+		sql.Named("direction", opt("direction", f.direction)), sql.Named("limit", opt("limit", f.limit)),
+	}, nil
+}
+
+// runQuery opens the archive for the range and writes one query's result.
+func (g *globals) runQuery(ctx context.Context, stmt string, args []any, stdout io.Writer) error {
+	r, err := g.timeRange()
+	if err != nil {
+		return err
+	}
+	format := g.format
+	if format == "" {
+		format = "tsv"
+		if f, ok := stdout.(*os.File); ok && g.output == "" && term.IsTerminal(int(f.Fd())) {
+			format = "table"
+		}
+	}
+	switch format {
+	case "table", "tsv", "csv", "json":
+	case "parquet":
+		if g.output == "" {
+			return &usageError{errors.New("--format parquet needs --output FILE")}
+		}
+	default:
+		return &usageError{fmt.Errorf("--format %q: must be table, tsv, csv, json or parquet", format)}
+	}
+	opts := query.Options{Threads: g.threads, MemoryLimit: g.memory}
+	if format == "parquet" {
+		opts.WriteDir = dirOf(g.output)
+	}
+	db, err := query.Open(ctx, g.archive, r, opts)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	usedArgs := usedParams(stmt, args)
+	if format == "parquet" {
+		return db.Copy(ctx, stmt, g.output, usedArgs...)
+	}
+	rows, err := db.Query(ctx, stmt, usedArgs...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	out := stdout
+	var file *os.File
+	if g.output != "" {
+		if file, err = os.Create(g.output); err != nil {
+			return fmt.Errorf("create output: %w", err)
+		}
+		out = file
+	}
+	err = writeRows(out, format, rows)
+	if file != nil {
+		err = errors.Join(err, file.Close())
+	}
+	return err
+}
+
+// usedParams keeps the named parameters the statement mentions (DuckDB
+// rejects unused ones).
+func usedParams(stmt string, args []any) []any {
+	var out []any
+	for _, a := range args {
+		if n, ok := a.(sql.NamedArg); ok && strings.Contains(stmt, "$"+n.Name) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:max(i, 1)]
+	}
+	return "."
+}

@@ -1,0 +1,205 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/abt-dev/abt/schema"
+)
+
+// ErrEmptyRange is returned when a query needs a table that has no file
+// in the selected range.
+var ErrEmptyRange = errors.New("query: no archive files in the selected range")
+
+// Options tune the embedded DuckDB.
+type Options struct {
+	// Threads is DuckDB's worker count; 0 means the number of CPUs.
+	Threads int
+	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty means DuckDB's
+	// default (80 % of RAM).
+	MemoryLimit string
+	// WriteDir, when set, is a directory DuckDB may also write to (the
+	// directory of an explicit output file). The archive itself is never
+	// writable through SQL: statements other than queries are refused.
+	WriteDir string
+}
+
+// DB is an archive opened for querying.
+type DB struct {
+	db     *sql.DB
+	conn   *sql.Conn
+	tables map[string]bool // views that have files
+}
+
+// Open opens the archive read-only in an in-memory DuckDB: external access
+// is limited to the archive directory (and Options.WriteDir), extensions
+// cannot be installed or loaded, and the configuration is locked before
+// any caller SQL runs. The views adus, connections, runs (with derived
+// columns) and exchanges read exactly the files of r.
+func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
+	abs, err := filepath.Abs(archive)
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", archive, err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("archive %s: %w", archive, err)
+	}
+	files := map[string][]string{}
+	for _, t := range schema.Tables {
+		if files[t], err = Files(abs, t, r); err != nil {
+			return nil, err
+		}
+	}
+	threads := o.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	dirs := []string{abs}
+	if o.WriteDir != "" {
+		wd, err := filepath.Abs(o.WriteDir)
+		if err != nil {
+			return nil, fmt.Errorf("output directory: %w", err)
+		}
+		dirs = append(dirs, wd)
+	}
+	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
+		stmts := []string{
+			fmt.Sprintf("SET threads = %d", threads),
+			"SET autoinstall_known_extensions = false",
+			"SET autoload_known_extensions = false",
+			"SET allowed_directories = " + literalList(dirs),
+			"SET enable_external_access = false",
+		}
+		if o.MemoryLimit != "" {
+			stmts = append(stmts, "SET memory_limit = "+literal(o.MemoryLimit))
+		}
+		for _, s := range stmts {
+			if _, err := ex.ExecContext(ctx, s, nil); err != nil {
+				return fmt.Errorf("configure duckdb (%s): %w", s, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open duckdb: %w", err), db.Close())
+	}
+	q := &DB{db: db, conn: conn, tables: map[string]bool{}}
+	for _, v := range views(files) {
+		if _, err := conn.ExecContext(ctx, v.sql); err != nil {
+			return nil, errors.Join(fmt.Errorf("define view %s: %w", v.name, err), q.Close())
+		}
+		q.tables[v.name] = true
+	}
+	if _, err := conn.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
+		return nil, errors.Join(fmt.Errorf("lock duckdb configuration: %w", err), q.Close())
+	}
+	return q, nil
+}
+
+// Close releases DuckDB.
+func (q *DB) Close() error {
+	return errors.Join(q.conn.Close(), q.db.Close())
+}
+
+// Has reports whether the view exists (its table has files in the range).
+func (q *DB) Has(view string) bool { return q.tables[view] }
+
+// literal quotes s as a SQL string literal. It is used only for values this
+// package controls (file paths listed from the archive, settings), never
+// for a user's filter values, which are bound parameters.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func literalList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = literal(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// Check refuses a statement that is not a query: ad-hoc SQL may read the
+// archive but never write, attach, load, copy or reconfigure.
+func (q *DB) Check(ctx context.Context, stmt string) error {
+	return q.conn.Raw(func(dc any) error {
+		p, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("query: driver cannot prepare statements")
+		}
+		st, err := p.PrepareContext(ctx, stmt)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ds, ok := st.(*duckdb.Stmt)
+		if !ok {
+			return errors.New("query: unexpected statement type")
+		}
+		t, err := ds.StatementType()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
+			return nil
+		}
+		return fmt.Errorf("only queries (SELECT, WITH ... SELECT, EXPLAIN) may run on the archive")
+	})
+}
+
+// Query runs a checked statement with bound parameters.
+func (q *DB) Query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
+	if err := q.Check(ctx, stmt); err != nil {
+		return nil, q.explain(err)
+	}
+	rows, err := q.conn.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, q.explain(err)
+	}
+	return rows, nil
+}
+
+// explain turns "table does not exist" errors about a view without files
+// into ErrEmptyRange.
+func (q *DB) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, t := range []string{"adus", "connections", "runs", "exchanges"} {
+		if !q.tables[t] && strings.Contains(msg, "Table with name "+t+" does not exist") {
+			return fmt.Errorf("%w (table %s)", ErrEmptyRange, t)
+		}
+	}
+	return err
+}
+
+// Copy writes a checked query's result to a Parquet file.
+func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
+	if err := q.Check(ctx, stmt); err != nil {
+		return q.explain(err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	_, err = q.conn.ExecContext(ctx, "COPY ("+stmt+") TO "+literal(abs)+" (FORMAT parquet, COMPRESSION zstd)", args...)
+	return q.explain(err)
+}

@@ -1,0 +1,53 @@
+package query
+
+import "fmt"
+
+type view struct{ name, sql string }
+
+// views defines the archive's views over the selected files. A table with
+// no file in the range gets no view (queries on it fail with
+// ErrEmptyRange); the derived views need their base tables.
+func views(files map[string][]string) []view {
+	src := func(table string) string {
+		return fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", literalList(files[table]))
+	}
+	var out []view
+	if len(files["adus"]) > 0 {
+		out = append(out, view{"adus", `CREATE VIEW adus AS
+SELECT *,
+  CASE WHEN duration_us IS NOT NULL THEN ts END AS start_time,
+  CASE WHEN duration_us IS NOT NULL THEN ts + to_microseconds(duration_us)
+       WHEN think_us IS NOT NULL THEN ts + to_microseconds(decided_lag_us) END AS end_time,
+  ts + to_microseconds(coalesce(duration_us, 0) + coalesce(think_us, 0) + decided_lag_us) AS decided_time
+FROM ` + src("adus")})
+		// A request and the response that follows it in a sequential
+		// connection; the request's think time is the server's response time.
+		out = append(out, view{"exchanges", `CREATE VIEW exchanges AS
+SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q.client_port,
+  q.ordinal, q.ts AS request_time, q.size AS request_bytes, q.think_us AS response_time_us,
+  r.size AS response_bytes, r.think_us AS client_think_us
+FROM adus q JOIN adus r
+  ON r.sensor = q.sensor AND r.run_id = q.run_id AND r.conn_id = q.conn_id AND r.ordinal = q.ordinal + 1
+WHERE q.direction = 'c2s' AND r.direction = 's2c' AND NOT q.concurrent`})
+		// Each connection's ADUs in order: its a-b-t connection vector.
+		out = append(out, view{"vectors", `CREATE VIEW vectors AS
+SELECT sensor, run_id, conn_id, server_ip, server_port, client_ip, client_port, min(ts) AS ts,
+  bool_or(concurrent) AS concurrent,
+  list(struct_pack(ordinal, direction, size, think_us) ORDER BY ordinal) AS adus
+FROM adus GROUP BY sensor, run_id, conn_id, server_ip, server_port, client_ip, client_port`})
+	}
+	if len(files["connections"]) > 0 {
+		out = append(out, view{"connections", `CREATE VIEW connections AS
+SELECT *,
+  ts + to_microseconds(syn_us) AS syn_time,
+  ts + to_microseconds(established_us) AS established_time,
+  ts + to_microseconds(last_us) AS last_time,
+  ts + to_microseconds(end_us) AS end_time,
+  end_us / 1e6 AS duration_s
+FROM ` + src("connections")})
+	}
+	if len(files["runs"]) > 0 {
+		out = append(out, view{"runs", `CREATE VIEW runs AS SELECT * FROM ` + src("runs")})
+	}
+	return out
+}
