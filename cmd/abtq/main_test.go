@@ -39,6 +39,10 @@ func TestCannedQueries(t *testing.T) {
 		{"adu-sizes-smtp", []string{"adu-sizes", "--server", "74.53.140.153", "--port", "25"}},
 		{"exchanges", []string{"exchanges"}},
 		{"exchanges-one-day", []string{"--from", "2014-01-14", "--to", "2014-01-15", "exchanges"}},
+		{"response-time-cdf", []string{"response-time-cdf", "--server", "192.150.187.43", "--port", "80", "--period", "hour"}},
+		{"conn-buckets", []string{"conn-buckets", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5"}},
+		{"conn-list", []string{"conn-list", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5", "--bucket", "3"}},
+		{"syn-attempts", []string{"syn-attempts"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

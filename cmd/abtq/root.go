@@ -38,10 +38,16 @@ type globals struct {
 
 // filters are the per-query filter flags.
 type filters struct {
-	server    string
-	port      int
-	direction string
-	limit     int
+	server     string
+	port       int
+	direction  string
+	limit      int
+	period     string
+	by         string
+	bucketSize float64
+	buckets    int
+	bucket     int
+	minBytes   int64
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -124,13 +130,18 @@ Output: an aligned table when standard output is a terminal, TSV otherwise;
 type cannedQuery struct {
 	name                           string
 	server, port, direction, limit bool
+	period, buckets, bucket        bool
 }
 
 var canned = []cannedQuery{
 	{name: "adu-sizes", server: true, port: true, direction: true},
 	{name: "exchanges", server: true, port: true},
 	{name: "response-times", server: true, port: true, limit: true},
+	{name: "response-time-cdf", server: true, port: true, period: true},
 	{name: "top-servers", server: true, port: true, limit: true},
+	{name: "conn-buckets", server: true, port: true, buckets: true},
+	{name: "conn-list", server: true, port: true, buckets: true, bucket: true, limit: true},
+	{name: "syn-attempts", server: true, port: true},
 	{name: "runs"},
 }
 
@@ -164,6 +175,18 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 	}
 	if c.limit {
 		fl.IntVar(&f.limit, "limit", 20, "rows to show")
+	}
+	if c.period {
+		fl.StringVar(&f.period, "period", "day", "distribution per {day|hour}")
+	}
+	if c.buckets {
+		fl.StringVar(&f.by, "by", "duration", "bucket by {duration|bytes_in|bytes_out|throughput} (seconds, bytes, bits/s)")
+		fl.Float64Var(&f.bucketSize, "bucket-size", 1, "bucket width, in the unit of --by")
+		fl.IntVar(&f.buckets, "buckets", 10, "number of buckets; the last one takes everything above")
+		fl.Int64Var(&f.minBytes, "min-bytes", 0, "only connections that carried at least this many bytes (both ways)")
+	}
+	if c.bucket {
+		fl.IntVar(&f.bucket, "bucket", 0, "the bucket to list (from 0)")
 	}
 	return cmd
 }
@@ -255,18 +278,35 @@ func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
 			return v
 		}
-		if name == "limit" && cmd.Flags().Lookup(name) != nil {
-			return v
+		switch name {
+		case "limit", "bucket-size", "buckets", "bucket", "by", "period":
+			if cmd.Flags().Lookup(name) != nil {
+				return v // defaults apply
+			}
 		}
 		return nil
 	}
 	if f.direction != "" && f.direction != "c2s" && f.direction != "s2c" {
 		return nil, &usageError{fmt.Errorf("--direction %q: must be c2s or s2c", f.direction)}
 	}
+	if f.period != "" && f.period != "day" && f.period != "hour" {
+		return nil, &usageError{fmt.Errorf("--period %q: must be day or hour", f.period)}
+	}
+	switch f.by {
+	case "", "duration", "bytes_in", "bytes_out", "throughput":
+	default:
+		return nil, &usageError{fmt.Errorf("--by %q: must be duration, bytes_in, bytes_out or throughput", f.by)}
+	}
+	if cmd.Flags().Lookup("buckets") != nil && (f.buckets < 1 || f.bucketSize <= 0) {
+		return nil, &usageError{errors.New("--buckets must be at least 1 and --bucket-size positive")}
+	}
 	return []any{
 		sql.Named("from", from), sql.Named("to", to),
 		sql.Named("server", opt("server", f.server)), sql.Named("port", opt("port", f.port)),
 		sql.Named("direction", opt("direction", f.direction)), sql.Named("limit", opt("limit", f.limit)),
+		sql.Named("period", opt("period", f.period)), sql.Named("by", opt("by", f.by)),
+		sql.Named("bucket_size", opt("bucket-size", f.bucketSize)), sql.Named("buckets", opt("buckets", f.buckets)),
+		sql.Named("bucket", opt("bucket", f.bucket)), sql.Named("min_bytes", opt("min-bytes", f.minBytes)),
 	}, nil
 }
 
@@ -330,7 +370,7 @@ func (g *globals) runQuery(ctx context.Context, stmt string, args []any, stdout 
 func usedParams(stmt string, args []any) []any {
 	var out []any
 	for _, a := range args {
-		if n, ok := a.(sql.NamedArg); ok && strings.Contains(stmt, "$"+n.Name) {
+		if n, ok := a.(sql.NamedArg); ok && mentions(stmt, n.Name) {
 			out = append(out, a)
 		}
 	}
@@ -342,4 +382,20 @@ func dirOf(path string) string {
 		return path[:max(i, 1)]
 	}
 	return "."
+}
+
+// mentions reports whether stmt uses the parameter $name (not merely a
+// longer name that starts with it).
+func mentions(stmt, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(stmt[i:], "$"+name)
+		if j < 0 {
+			return false
+		}
+		end := i + j + 1 + len(name)
+		if end == len(stmt) || !(stmt[end] == '_' || stmt[end] >= 'a' && stmt[end] <= 'z' || stmt[end] >= '0' && stmt[end] <= '9') {
+			return true
+		}
+		i = end
+	}
 }

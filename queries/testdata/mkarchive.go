@@ -74,7 +74,7 @@ func build() error {
 			}
 		}
 		if _, err := a.Close(archive.RunInfo{Status: "complete", FirstPacket: first, LastPacket: last,
-			Inputs: []schema.Input{{Name: in, Fingerprint: fp, Format: "pcap", Packets: int64(dec.Stats.Packets)}},
+			Inputs:  []schema.Input{{Name: in, Fingerprint: fp, Format: "pcap", Packets: int64(dec.Stats.Packets)}},
 			Packets: int64(dec.Stats.Packets), TCPSegments: int64(dec.Stats.Segments), Records: recs,
 			Options: ingest.DefaultOptions()}); err != nil {
 			return err
