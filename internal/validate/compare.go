@@ -37,6 +37,11 @@ type Result struct {
 	ByMode    map[Mode][2]int
 	SizesTrue map[string][]float64 // per direction
 	SizesMeas map[string][]float64
+	// ThinkTrue and ThinkMeas are every defined think time (ns) after an
+	// ADU of each direction, actual and measured, over all connections: the
+	// distributions of the paper's Fig. 2(b) and 3(b).
+	ThinkTrue map[string][]float64
+	ThinkMeas map[string][]float64
 	Think     []ThinkPair
 	// Isolated counts concurrent-connection ADUs separated from their
 	// direction's neighbours by more than the quiet time; Recovered those
@@ -93,7 +98,8 @@ func Quantile(xs []float64, q float64) float64 {
 // Compare matches inferred connections to the ground truth by client
 // address and port. quiet is the engine's quiet time.
 func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration) *Result {
-	r := &Result{ByMode: map[Mode][2]int{}, SizesTrue: map[string][]float64{}, SizesMeas: map[string][]float64{}}
+	r := &Result{ByMode: map[Mode][2]int{}, SizesTrue: map[string][]float64{}, SizesMeas: map[string][]float64{},
+		ThinkTrue: map[string][]float64{}, ThinkMeas: map[string][]float64{}}
 	keys := make([]netip.AddrPort, 0, len(truth))
 	for k := range truth {
 		keys = append(keys, k)
@@ -104,6 +110,9 @@ func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*Inferr
 		r.Conns++
 		for _, a := range t.ADUs {
 			r.SizesTrue[a.Dir] = append(r.SizesTrue[a.Dir], float64(a.Size))
+			if a.ThinkNs >= 0 {
+				r.ThinkTrue[a.Dir] = append(r.ThinkTrue[a.Dir], float64(a.ThinkNs))
+			}
 		}
 		c := inf[k]
 		if c == nil {
@@ -116,6 +125,9 @@ func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*Inferr
 		}
 		for _, a := range c.ADUs {
 			r.SizesMeas[a.Dir.String()] = append(r.SizesMeas[a.Dir.String()], float64(a.Size))
+			if a.Kind == ingest.KindADU && a.ThinkNs >= 0 {
+				r.ThinkMeas[a.Dir.String()] = append(r.ThinkMeas[a.Dir.String()], float64(a.ThinkNs))
+			}
 		}
 		bm := r.ByMode[t.Mode]
 		bm[0]++
