@@ -55,6 +55,7 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 	add("held_pieces_merged", st.MergedPieces)
 	add("segments_time_backwards", st.TimeBackwards)
 	add("segments_time_outliers", st.TimeOutliers)
+	add("records_restamped", st.RecordsRestamped)
 	add("log_lines_malformed", uint64(logs.Malformed))
 	add("log_lines_time_backwards", uint64(logs.TimeBackwards))
 	add("log_inc_untimed", uint64(logs.UntimedINC))
@@ -78,6 +79,7 @@ var describe = map[string]string{
 	"held_pieces_merged":          "sequential pieces re-joined",
 	"segments_time_backwards":     "segments older than the latest (input not time-ordered)",
 	"segments_time_outliers":      "segments with unusable or outlying times (clamped)",
+	"records_restamped":           "records decided before one already written, written at its time",
 	"log_lines_malformed":         "malformed log lines skipped",
 	"log_lines_time_backwards":    "log lines older than the latest",
 	"log_inc_untimed":             "INC lines without a time (X.X)",

@@ -61,6 +61,8 @@ type Engine struct {
 	la     decode.Segment
 	haveLA bool
 
+	lastOut int64 // time of the last record written
+
 	stats Stats
 	err   error
 }
@@ -88,6 +90,7 @@ func New(opts Options, sink Sink) (*Engine, error) {
 		hsTimeout: int64(opts.HandshakeTimeout),
 		table:     make(map[key]*conn, min(opts.MaxConns, 1<<16)),
 		held:      minHeap[heldEntry]{less: heldLess},
+		lastOut:   math.MinInt64,
 	}, nil
 }
 
@@ -410,6 +413,13 @@ func (e *Engine) drain(final bool) {
 			break
 		}
 		e.ready.pop(&e.out)
+		if e.out.TsNs < e.lastOut {
+			// Decided at a segment older than a record already written (the
+			// input is not time-ordered): keep the output in time order.
+			e.out.TsNs = e.lastOut
+			e.stats.RecordsRestamped++
+		}
+		e.lastOut = e.out.TsNs
 		e.stats.Records[e.out.Kind]++
 		if err := e.sink.Record(&e.out); err != nil {
 			e.err = fmt.Errorf("write record: %w", err)

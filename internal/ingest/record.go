@@ -207,7 +207,8 @@ type ConnSummary struct {
 }
 
 // Record is one inference output. Records reach a Sink in non-decreasing
-// TsNs order (as far as the input itself is time-ordered).
+// TsNs order; a record decided at a segment older than one already written
+// (an input not time-ordered) is written with the later time.
 type Record struct {
 	Kind Kind
 	// TsNs is the time of the segment that decided the record (for ADU, the

@@ -20,12 +20,13 @@ type Stats struct {
 	EvictedSkipped  uint64 // untracked entries shed (no record is lost with them)
 	PeakConns       int    // largest table size seen
 
-	SeqAnomalies  uint64 // data segments outside ±2^30 of the expected position (resynchronised)
-	RSTIgnored    uint64 // RSTs whose sequence number was implausible
-	Ambiguous     uint64 // boundaries decided without conclusive acknowledgement evidence
-	Refolds       uint64 // times held ADUs were re-joined when concurrency was found
-	MergedPieces  uint64 // sequential pieces re-joined into concurrent ADUs
-	HeldExpired   uint64 // held FIN-closed ADUs released without a think time
-	TimeBackwards uint64 // segments older than the latest seen (input not time-ordered)
-	TimeOutliers  uint64 // segments with an unusable time, or isolated ones over an hour off their neighbours', clamped
+	SeqAnomalies     uint64 // data segments outside ±2^30 of the expected position (resynchronised)
+	RSTIgnored       uint64 // RSTs whose sequence number was implausible
+	Ambiguous        uint64 // boundaries decided without conclusive acknowledgement evidence
+	Refolds          uint64 // times held ADUs were re-joined when concurrency was found
+	MergedPieces     uint64 // sequential pieces re-joined into concurrent ADUs
+	HeldExpired      uint64 // held FIN-closed ADUs released without a think time
+	TimeBackwards    uint64 // segments older than the latest seen (input not time-ordered)
+	RecordsRestamped uint64 // records decided at a time older than one already written (input not time-ordered), written at that time
+	TimeOutliers     uint64 // segments with an unusable time, or isolated ones over an hour off their neighbours', clamped
 }
