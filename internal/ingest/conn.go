@@ -93,11 +93,12 @@ type conn struct {
 	synNs    int64 // time of the last SYN (RTT base)
 	synAckNs int64 // time of the last SYN-ACK (second RTT leg base)
 
-	lastDir Dir   // direction of the last segment
-	rstNs   int64 // time of the RST (state stReset)
-	rstDir  Dir   // sender of the RST
-	ordinal uint32
-	lastADU Dir // direction of the last released ADU (for exchange counting)
+	lastDir   Dir   // direction of the last segment
+	rstNs     int64 // time of the RST (state stReset)
+	rstDir    Dir   // sender of the RST
+	ordinal   uint32
+	lastRelNs int64 // time of the last ADU record released
+	lastADU   Dir   // direction of the last released ADU (for exchange counting)
 
 	// pending holds decided ADU records not yet released (see Options.Hold).
 	pending  []pendingADU

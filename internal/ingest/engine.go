@@ -306,6 +306,7 @@ func (e *Engine) alloc(k key) *conn {
 		c = &conn{}
 	}
 	c.k = k
+	c.lastRelNs = math.MinInt64
 	e.table[k] = c
 	if n := len(e.table); n > e.stats.PeakConns {
 		e.stats.PeakConns = n

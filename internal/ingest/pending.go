@@ -58,6 +58,13 @@ func (e *Engine) releasePending(c *conn, n int) {
 
 // releaseRecord numbers an ADU or INC record and queues it for output.
 func (e *Engine) releaseRecord(c *conn, r *Record) {
+	if r.TsNs < c.lastRelNs {
+		// Keep a connection's ADUs in ordinal order through the time-ordered
+		// output even when the input is not time-ordered.
+		r.TsNs = c.lastRelNs
+		e.stats.RecordsRestamped++
+	}
+	c.lastRelNs = r.TsNs
 	r.Ordinal = c.ordinal
 	c.ordinal++
 	switch {

@@ -97,7 +97,9 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 			e.resolveThink(c, d.Reverse(), ts)
 		}
 	}
-	x.lastDataNs = ts
+	// max: a segment older than the last one (input not time-ordered) must
+	// not move the ADU's last data time backwards.
+	x.lastDataNs = max(x.lastDataNs, ts)
 }
 
 // concurrencyTest reports whether a segment from d that starts a new ADU
@@ -140,9 +142,12 @@ func (e *Engine) aduRecord(c *conn, d Dir, end uint64, think, ts int64) Record {
 	r := e.connRecord(c, KindADU, ts, d)
 	r.Size = end - x.aduStart
 	r.Concurrent = c.concurrent
+	if think < -1 {
+		think = 0 // a segment older than the ADU's last one closed it
+	}
 	r.ThinkNs = think
 	r.FirstNs = x.aduFirstNs
-	r.LastNs = x.lastDataNs
+	r.LastNs = max(x.lastDataNs, x.aduFirstNs)
 	return r
 }
 
