@@ -48,6 +48,7 @@ type filters struct {
 	buckets    int
 	bucket     int
 	minBytes   int64
+	plot       string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -160,10 +161,14 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 			if err != nil {
 				return err
 			}
+			if f.plot != "" {
+				return g.runPlot(ctx, c.name, stmt, args, f.plot, cmd.ErrOrStderr())
+			}
 			return g.runQuery(ctx, stmt, args, stdout)
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.plot, "plot", "", "draw the result into this `file` {.png|.svg|.pdf} instead of printing it (distributions and series only)")
 	if c.server {
 		fl.StringVar(&f.server, "server", "", "only this server address")
 	}

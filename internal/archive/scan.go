@@ -75,40 +75,15 @@ func scan(root string) (parts []part, temps []tempFile, err error) {
 
 // CorruptError reports a file in the archive that is not a readable part of
 // the table it sits in.
-type CorruptError struct {
-	Path string
-	Err  error
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("corrupt or foreign file in the archive: %s: %v", e.Path, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *CorruptError) Unwrap() error { return e.Err }
+type CorruptError = partition.CorruptError
 
 // openPart opens a published part and checks that its footer says it
 // belongs to the table, in a schema version this program reads.
 func openPart(path, table string) (*os.File, *parquet.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("stat %s: %w", path, err), f.Close())
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, nil, errors.Join(&CorruptError{Path: path, Err: err}, f.Close())
-	}
-	if v, _ := pf.Lookup(schema.MetaTable); v != table {
-		return nil, nil, errors.Join(&CorruptError{Path: path, Err: fmt.Errorf("footer says table %q, want %q", v, table)}, f.Close())
-	}
-	if v, _ := pf.Lookup(schema.MetaSchemaVersion); v != strconv.Itoa(schema.Version) {
-		return nil, nil, errors.Join(&CorruptError{Path: path, Err: fmt.Errorf("schema version %q, this program reads %d", v, schema.Version)}, f.Close())
-	}
-	return f, pf, nil
+	return partition.OpenPart(path, map[string]string{
+		schema.MetaTable:         table,
+		schema.MetaSchemaVersion: strconv.Itoa(schema.Version),
+	})
 }
 
 // readRows reads every row of a part of the given table.

@@ -201,19 +201,12 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, cmp func(
 	var zero T
 	opts := writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, 1<<20, o.Sorting,
 		parquet.NewFileBufferPool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*"))
-	keys := make([]string, 0, len(o.Metadata))
-	for k := range o.Metadata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		opts = append(opts, parquet.KeyValueMetadata(k, o.Metadata[k]))
-	}
+	opts = withMetadata(opts, o.Metadata)
 	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(ids, ",")),
 		parquet.KeyValueMetadata("abt.hour", o.Hour.String()))
 	var srcs []rowSource[T]
 	for _, path := range parts {
-		f, pf, err := openChecked(path, o.Expect)
+		f, pf, err := OpenPart(path, o.Expect)
 		if err != nil {
 			return rows, dropped, err
 		}
@@ -237,8 +230,24 @@ func mergeParts[T any](o CompactOptions, parts []string, final string, cmp func(
 	return rows, dropped, pf.Publish()
 }
 
-// openChecked opens a part and checks its footer entries.
-func openChecked(path string, expect map[string]string) (*os.File, *parquet.File, error) {
+// CorruptError reports a file in the archive that is not a readable part
+// of the table it sits in.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("corrupt or foreign file in the archive: %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// OpenPart opens a published part and checks that its footer has the
+// expected entries (its table, its schema version): a file that is not a
+// Parquet file, or not one of the table's, is a *CorruptError naming it.
+func OpenPart(path string, expect map[string]string) (*os.File, *parquet.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
@@ -249,20 +258,38 @@ func openChecked(path string, expect map[string]string) (*os.File, *parquet.File
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("corrupt or foreign file in the archive: %s: %w", path, err), f.Close())
+		return nil, nil, errors.Join(&CorruptError{Path: path, Err: err}, f.Close())
 	}
-	for k, v := range expect {
-		if got, _ := pf.Lookup(k); got != v {
-			return nil, nil, errors.Join(fmt.Errorf("corrupt or foreign file in the archive: %s: footer %s = %q, want %q", path, k, got, v), f.Close())
+	keys := make([]string, 0, len(expect))
+	for k := range expect {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if got, _ := pf.Lookup(k); got != expect[k] {
+			return nil, nil, errors.Join(&CorruptError{Path: path, Err: fmt.Errorf("footer %s = %q, want %q", k, got, expect[k])}, f.Close())
 		}
 	}
 	return f, pf, nil
 }
 
+// withMetadata appends key/value footer entries to opts in key order.
+func withMetadata(opts []parquet.WriterOption, meta map[string]string) []parquet.WriterOption {
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		opts = append(opts, parquet.KeyValueMetadata(k, meta[k]))
+	}
+	return opts
+}
+
 // readPart streams a part's rows in batches to fn, after checking its footer.
 // With count set it returns the rows kept and dropped by count.
 func readPart[T any](path string, expect map[string]string, buf []T, fn func([]T) error, count func(*T) bool) (kept, dropped int64, err error) {
-	f, pf, err := openChecked(path, expect)
+	f, pf, err := OpenPart(path, expect)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -127,14 +127,7 @@ func NewWriter[T any](opts Options, ts func(*T) int64, cmp func(a, b *T) int) (*
 	schema := parquet.SchemaOf(zero)
 	wopts := writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting,
 		parquet.NewFileBufferPool(opts.SpillDir, SpillPattern(opts.RunID)))
-	keys := make([]string, 0, len(opts.Metadata))
-	for k := range opts.Metadata {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Metadata[k]))
-	}
+	wopts = withMetadata(wopts, opts.Metadata)
 	return &Writer[T]{opts: opts, ts: ts, cmp: cmp, wopts: wopts, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
 		done: map[Hour]bool{}, schema: schema}, nil
 }
