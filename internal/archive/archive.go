@@ -159,7 +159,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	a := &Archive{opts: opts, inputs: inputs, started: opts.Now()}
 	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano), Replaces: replaces}
 	for _, in := range inputs {
-		entry.Inputs = append(entry.Inputs, journalInput{Name: in.Name, Fingerprint: in.Fingerprint})
+		entry.Inputs = append(entry.Inputs, journalInput(in))
 	}
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err

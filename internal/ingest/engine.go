@@ -166,14 +166,13 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 	c := e.table[k]
 	switch {
 	case c == nil:
-		c = e.create(k, srcIsA, s)
+		e.create(k, srcIsA, s)
 	case c.state == stClosed:
 		if s.Flags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN && !c.sameSYN(srcIsA, s) {
 			e.drop(c)
-			c = e.create(k, srcIsA, s)
+			e.create(k, srcIsA, s)
 		} else {
 			e.stats.SegsAfterEnd++
-			c = nil
 		}
 	case c.state == stIgnored:
 		if e.opts.TrackPartial && c.sum.Partial && s.PayloadLen > 0 && s.Flags&(decode.FlagSYN|decode.FlagRST) == 0 {
@@ -181,7 +180,6 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 		} else {
 			e.stats.SegsUntracked++
 			e.ignored.touch(c)
-			c = nil
 		}
 	default:
 		e.segment(c, srcIsA, s)

@@ -109,20 +109,6 @@ func lines(ls ...string) string {
 	return strings.Join(ls, "\n") + "\n"
 }
 
-// grep keeps the output lines starting with one of the prefixes.
-func grep(out string, prefixes ...string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(out, "\n") {
-		for _, p := range prefixes {
-			if strings.HasPrefix(l, p) {
-				b.WriteString(l)
-				break
-			}
-		}
-	}
-	return b.String()
-}
-
 // l formats one expected line of the scripted connection: kind, time (µs
 // after base), direction as printed ('<' client→server, '>' server→client
 // with the server printed first) and the trailer.
