@@ -237,6 +237,7 @@ type CorruptError struct {
 	Err  error
 }
 
+// Error names the file and what is wrong with it.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("corrupt or foreign file in the archive: %s: %v", e.Path, e.Err)
 }
