@@ -22,7 +22,10 @@ import (
 // FlagError is a usage error: usage is printed and the exit code is 2.
 type FlagError struct{ Err error }
 
+// Error returns the message.
 func (e *FlagError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
 func (e *FlagError) Unwrap() error { return e.Err }
 
 func run(ctx context.Context, args []string) int {
