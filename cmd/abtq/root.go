@@ -73,7 +73,9 @@ DuckDB's access is limited to the archive directory and its configuration
 is locked.
 
 Output: an aligned table when standard output is a terminal, TSV otherwise;
---format {table|tsv|csv|json|parquet}; parquet needs --output FILE.`),
+--format {table|tsv|csv|json|parquet}; parquet needs --output FILE.
+--plot FILE.{png|svg|pdf} draws a distribution or series instead of printing
+it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 		Example: strings.TrimSpace(`
   # Response times of the busiest servers on one day
   $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 response-times
