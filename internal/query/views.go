@@ -27,7 +27,10 @@ SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q
   q.ordinal, q.ts AS request_time, q.size AS request_bytes, q.think_us AS response_time_us,
   r.size AS response_bytes, r.think_us AS client_think_us
 FROM adus q JOIN adus r
+  -- The server is the connection's; saying so lets a server filter prune
+  -- both sides of the join.
   ON r.sensor = q.sensor AND r.run_id = q.run_id AND r.conn_id = q.conn_id AND r.ordinal = q.ordinal + 1
+  AND r.server_ip = q.server_ip AND r.server_port = q.server_port
 WHERE q.direction = 'c2s' AND r.direction = 's2c' AND NOT q.concurrent`})
 		// Each connection's ADUs in order: its a-b-t connection vector.
 		out = append(out, view{"vectors", `CREATE VIEW vectors AS
