@@ -67,6 +67,11 @@ type ADU struct {
 	DecidedLagUs int64 `parquet:"decided_lag_us"`
 	Concurrent   bool  `parquet:"concurrent"`
 	Complete     bool  `parquet:"complete"` // false: still open when the input ended (INC)
+	// ThinkToPeer: the think time ends at the other side's next data (a
+	// sequential boundary), so after a request it is the server's response
+	// time; false when it ends at this side's own next data (a quiet-time
+	// split, a concurrent gap) or is unknown.
+	ThinkToPeer bool `parquet:"think_to_peer"`
 }
 
 // Connection is one row of the connections table.

@@ -280,6 +280,9 @@ func (g *gen) connection(t0 int64, limit int64) {
 		r.TsNs = end
 		if a.think >= 0 {
 			r.TsNs = a.last + a.think
+			// In a sequential dialog every think time ends at the other
+			// side's next ADU.
+			r.ThinkToPeer = !concurrent
 		}
 		st := &cs.C2S
 		if a.dir == ingest.DirS2C {

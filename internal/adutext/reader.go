@@ -425,6 +425,10 @@ func (r *Reader) apply(l *logLine) {
 		rec.FirstNs, rec.LastNs = ingest.NoTime, ingest.NoTime
 		if l.think >= 0 {
 			rec.ThinkNs = l.think
+			// adudump text does not say whether a think time ended at the
+			// other side's data or at a quiet-time split of the same side;
+			// a sequential ADU with a think time is taken as the former.
+			rec.ThinkToPeer = !rec.Concurrent
 			rec.LastNs = l.ts - l.think
 		}
 		rec.Ordinal = c.ordinal

@@ -62,6 +62,9 @@ func adu(r ingest.Record, size uint64, conc bool, think int64, ord uint32) inges
 	r.FirstNs, r.LastNs = ingest.NoTime, ingest.NoTime
 	if think >= 0 {
 		r.ThinkNs, r.LastNs = think, r.TsNs-think
+		// Text does not tell a quiet-time split from a sequential boundary;
+		// a sequential think time is read as ended by the other side.
+		r.ThinkToPeer = !conc && r.Kind == ingest.KindADU
 	}
 	return r
 }

@@ -108,18 +108,19 @@ func (c *addrCache) text(a netip.Addr) string {
 // aduRow converts an ADU or INC record.
 func (c *addrCache) aduRow(runID string, r *ingest.Record) schema.ADU {
 	row := schema.ADU{
-		ServerIP:   c.text(r.Server.Addr()),
-		ServerPort: int32(r.Server.Port()),
-		ClientIP:   c.text(r.Client.Addr()),
-		ClientPort: int32(r.Client.Port()),
-		RunID:      runID,
-		ConnID:     int64(r.ConnID),
-		Ordinal:    int32(r.Ordinal),
-		Direction:  r.Dir.String(),
-		Size:       int64(r.Size),
-		ThinkUs:    nil,
-		Concurrent: r.Concurrent,
-		Complete:   r.Kind == ingest.KindADU,
+		ServerIP:    c.text(r.Server.Addr()),
+		ServerPort:  int32(r.Server.Port()),
+		ClientIP:    c.text(r.Client.Addr()),
+		ClientPort:  int32(r.Client.Port()),
+		RunID:       runID,
+		ConnID:      int64(r.ConnID),
+		Ordinal:     int32(r.Ordinal),
+		Direction:   r.Dir.String(),
+		Size:        int64(r.Size),
+		ThinkUs:     nil,
+		Concurrent:  r.Concurrent,
+		Complete:    r.Kind == ingest.KindADU,
+		ThinkToPeer: r.Kind == ingest.KindADU && r.ThinkToPeer && r.ThinkNs >= 0,
 	}
 	if r.Kind == ingest.KindADU && r.ThinkNs >= 0 {
 		row.ThinkUs = c.slab.ptr(us(r.ThinkNs))

@@ -155,6 +155,7 @@ func (e *Engine) refold(c *conn) {
 			x.aduFirstNs = cur.rec.FirstNs
 		default:
 			cur.rec.Concurrent = true
+			cur.rec.ThinkToPeer = false
 			cur.rec.ThinkNs = -1
 			cur.needThink = false
 			out = append(out, cur)
@@ -170,6 +171,7 @@ func (e *Engine) refold(c *conn) {
 // resumed at next.
 func (e *Engine) concPiece(p pendingADU, next int64) pendingADU {
 	p.rec.Concurrent = true
+	p.rec.ThinkToPeer = false
 	p.rec.ThinkNs = next - p.rec.LastNs
 	p.rec.TsNs = next
 	p.needThink = false

@@ -233,9 +233,14 @@ type Record struct {
 	// sequential ADU the gap from its last data segment to the other side's
 	// next data; for a concurrent one the same-direction idle gap.
 	ThinkNs int64
-	FirstNs int64  // first data segment of the ADU
-	LastNs  int64  // last data segment of the ADU (retransmissions included)
-	Ordinal uint32 // 0-based position among the connection's ADUs
+	// ThinkToPeer is set when the think time ends at the other side's next
+	// data (a sequential boundary): after a request it is the server's
+	// response time. Otherwise (a quiet-time split, a concurrent gap) the
+	// think time ends at this side's own next data.
+	ThinkToPeer bool
+	FirstNs     int64  // first data segment of the ADU
+	LastNs      int64  // last data segment of the ADU (retransmissions included)
+	Ordinal     uint32 // 0-based position among the connection's ADUs
 
 	// RTT, SEQ fields.
 	RTTNs    int64 // SYN→SYN-ACK (RTT record)

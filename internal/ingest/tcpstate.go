@@ -56,7 +56,7 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 		// and carry on from this segment rather than stall.
 		e.stats.SeqAnomalies++
 		if x.active {
-			e.closeADU(c, d, prev, -1, ts, false)
+			e.closeADU(c, d, prev, -1, ts, false, false)
 		}
 		x.seq.resync(seq)
 		r = x.seq.cover(x.seq.off(seq), s.PayloadLen)
@@ -79,7 +79,7 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 	switch {
 	case x.active && ts-x.lastDataNs > e.quiet:
 		// Quiet-time split, sequential or concurrent alike.
-		e.closeADU(c, d, prev, ts-x.lastDataNs, ts, false)
+		e.closeADU(c, d, prev, ts-x.lastDataNs, ts, false, false)
 		e.openADU(x, prev, ts)
 	case x.active:
 	case c.concurrent:
@@ -91,7 +91,7 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 			if e.concurrencyTest(c, d, s) {
 				e.becomeConcurrent(c, d, ts)
 			} else {
-				e.closeADU(c, d.Reverse(), y.seq.next, ts-y.lastDataNs, ts, false)
+				e.closeADU(c, d.Reverse(), y.seq.next, ts-y.lastDataNs, ts, false, true)
 			}
 		case y.closed:
 			e.resolveThink(c, d.Reverse(), ts)
@@ -151,10 +151,12 @@ func (e *Engine) aduRecord(c *conn, d Dir, end uint64, think, ts int64) Record {
 	return r
 }
 
-// closeADU ends flow d's open ADU at offset end and holds its record.
-func (e *Engine) closeADU(c *conn, d Dir, end uint64, think, ts int64, needThink bool) {
+// closeADU ends flow d's open ADU at offset end and holds its record; peer
+// says the think time ends at the other side's data.
+func (e *Engine) closeADU(c *conn, d Dir, end uint64, think, ts int64, needThink, peer bool) {
 	x := c.flow(d)
 	p := pendingADU{rec: e.aduRecord(c, d, end, think, ts), startOff: x.aduStart, endOff: end, needThink: needThink}
+	p.rec.ThinkToPeer = peer && p.rec.ThinkNs >= 0
 	x.active = false
 	e.holdADU(c, &p)
 }
@@ -176,7 +178,8 @@ func (e *Engine) resolveThink(c *conn, d Dir, ts int64) {
 	for i := len(c.pending) - 1; i >= 0; i-- {
 		p := &c.pending[i]
 		if p.rec.Dir == d && p.needThink {
-			p.rec.ThinkNs = ts - p.rec.LastNs
+			p.rec.ThinkNs = max(ts-p.rec.LastNs, 0)
+			p.rec.ThinkToPeer = true
 			p.needThink = false
 			return
 		}
@@ -209,7 +212,7 @@ func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
 		// The sender can say no more: this ADU is complete. In a sequential
 		// connection its think time is the wait for the other side's reply,
 		// which may still come.
-		e.closeADU(c, d, x.seq.next, -1, s.TsNs, !c.concurrent && !y.closed)
+		e.closeADU(c, d, x.seq.next, -1, s.TsNs, !c.concurrent && !y.closed, false)
 	}
 	if y.closed {
 		e.end(c, EndFIN, s.TsNs, d)
@@ -264,7 +267,7 @@ func (e *Engine) afterReset(c *conn, d Dir, s *decode.Segment) {
 		x.stats.FIN = true
 		x.closed = true
 		if x.active {
-			e.closeADU(c, d, x.seq.next, -1, s.TsNs, false)
+			e.closeADU(c, d, x.seq.next, -1, s.TsNs, false, false)
 		}
 	}
 }

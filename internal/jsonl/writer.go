@@ -46,6 +46,7 @@ type line struct {
 	Size       *uint64 `json:"size,omitempty"`
 	Concurrent *bool   `json:"concurrent,omitempty"`
 	ThinkNs    *int64  `json:"think_ns,omitempty"`
+	ToPeer     *bool   `json:"think_to_peer,omitempty"`
 	FirstNs    *int64  `json:"first_ns,omitempty"`
 	LastNs     *int64  `json:"last_ns,omitempty"`
 	Ordinal    *uint32 `json:"ordinal,omitempty"`
@@ -102,6 +103,7 @@ func (t *Writer) Record(r *ingest.Record) error {
 		l.Size, l.Concurrent, l.FirstNs, l.LastNs, l.Ordinal = &r.Size, &r.Concurrent, &r.FirstNs, &r.LastNs, &r.Ordinal
 		if r.ThinkNs >= 0 {
 			l.ThinkNs = &r.ThinkNs
+			l.ToPeer = &r.ThinkToPeer
 		}
 	case ingest.KindRTT:
 		l.RTTNs = &r.RTTNs
