@@ -34,6 +34,9 @@ type config struct {
 	sensor     string
 	csv        string
 	quiet      bool
+	// rowGroupRows is the Parquet row group size; 0 means the archive's
+	// default.
+	rowGroupRows int64
 }
 
 func defaultConfig() config {
@@ -331,7 +334,7 @@ func generate(ctx context.Context, cfg config, stderr io.Writer) (summary, error
 	finish := cfg.start.AddDate(0, 0, cfg.days)
 	a, err := archive.Open(archive.Options{
 		Root: cfg.out, Sensor: cfg.sensor, RunID: fmt.Sprintf("abtgen-s%d", cfg.seed),
-		Grace: 30 * time.Minute, RowGroupRows: 256 << 10, Producer: "abt abtgen",
+		Grace: 30 * time.Minute, RowGroupRows: cfg.rowGroupRows, Producer: "abt abtgen",
 		Now: func() time.Time { return finish },
 	}, []archive.Input{{Name: inputName, Fingerprint: hex.EncodeToString(fp[:])}})
 	if err != nil {
