@@ -154,16 +154,7 @@ func linkLayer(b []byte, lt capture.LinkType, vlan *uint16) ([]byte, uint16, Res
 		}
 		return b[4:], familyType(binary.BigEndian.Uint32(b)), OK
 	case capture.LinkRaw, linkRawDLT12, linkRawDLT14:
-		if len(b) == 0 {
-			return nil, 0, IPTruncated
-		}
-		switch b[0] >> 4 {
-		case 4:
-			return b, etherTypeIPv4, OK
-		case 6:
-			return b, etherTypeIPv6, OK
-		}
-		return nil, 0, BadIPHeader
+		return ipByVersion(b, BadIPHeader)
 	case capture.LinkIPv4:
 		return b, etherTypeIPv4, OK
 	case capture.LinkIPv6:
@@ -223,6 +214,13 @@ func mplsPayload(b []byte) ([]byte, uint16, Result) {
 			break
 		}
 	}
+	return ipByVersion(b, NotIP)
+}
+
+// ipByVersion reads the IP version nibble of a header with no link-layer
+// type to say which it is (raw IP, the payload of an MPLS stack); other
+// versions give notIP.
+func ipByVersion(b []byte, notIP Result) ([]byte, uint16, Result) {
 	if len(b) == 0 {
 		return nil, 0, IPTruncated
 	}
@@ -232,7 +230,7 @@ func mplsPayload(b []byte) ([]byte, uint16, Result) {
 	case 6:
 		return b, etherTypeIPv6, OK
 	}
-	return nil, 0, NotIP
+	return nil, 0, notIP
 }
 
 // be16 reads a big-endian uint16 from the start of b.
