@@ -112,7 +112,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 //     none is open on its key (a log that begins mid-way, or a line after
 //     the key's END). A connection still open when a SYN, SAK or PART
 //     arrives on its key gets an END with ingest.EndReused first. ConnIDs
-//     count from 1 in order of first appearance.
+//     count from 1 in the order connections first appear in the returned
+//     records (a connection started by a SAK line, which has no record,
+//     gets its ConnID with its next record).
 //   - Roles: the client is the SYN's or handshake ACK's (SEQ's) sender, the
 //     SYN-ACK's (SAK's or RTT's) receiver. A connection started by any other
 //     line gets the engine's guess for partial connections: the side on a
@@ -139,7 +141,7 @@ func (e *LineError) Unwrap() error { return e.Err }
 //     a summary built from the connection's lines (see below). Connections
 //     still open at the end of the log get an END with ingest.EndEOF at the
 //     latest time read, after the log's last line, in order of their last
-//     line (then ConnID), with Dir the direction of their last directed line,
+//     line (then first line), with Dir the direction of their last directed line,
 //     as the engine does.
 //
 // The END summary (ingest.ConnSummary; 0 means not seen): SynNs is the SYN
@@ -169,12 +171,13 @@ type Reader struct {
 	maxLine int
 	nets    []netip.Prefix
 
-	conns  map[connKey]*readConn
-	nextID uint64
-	now    int64 // latest line time read (0 before any)
-	clock  bool  // now has been set
-	lineNo int64
-	acc    []byte // a line that spans several buffer fills
+	conns   map[connKey]*readConn
+	nextID  uint64 // last ConnID handed out
+	nextSeq uint64 // last readConn.seq handed out
+	now     int64  // latest line time read (0 before any)
+	clock   bool   // now has been set
+	lineNo  int64
+	acc     []byte // a line that spans several buffer fills
 
 	queue []ingest.Record // records decided, not yet returned
 	qhead int
@@ -335,7 +338,8 @@ func makeKey(a, b netip.AddrPort) connKey {
 // readConn is an open connection of the log.
 type readConn struct {
 	key         connKey
-	id          uint64
+	seq         uint64 // order of the first line
+	id          uint64 // ConnID, 0 until the connection's first record
 	client      netip.AddrPort
 	server      netip.AddrPort
 	label       ingest.Label
@@ -390,7 +394,7 @@ func (r *Reader) apply(l *logLine) {
 	if d != ingest.DirNone && l.typ != lineINC {
 		c.lastDir = d
 	}
-	rec := ingest.Record{TsNs: l.ts, ConnID: c.id, Client: c.client, Server: c.server, Dir: d,
+	rec := ingest.Record{TsNs: l.ts, Client: c.client, Server: c.server, Dir: d,
 		Label: c.label, ThinkNs: -1, AckRTTNs: -1}
 	switch l.typ {
 	case lineSYN:
@@ -453,7 +457,18 @@ func (r *Reader) apply(l *logLine) {
 		r.end(c, ingest.EndUnrecorded, l.ts, d)
 		return
 	}
+	rec.ConnID = r.connID(c)
 	r.queue = append(r.queue, rec)
+}
+
+// connID returns c's ConnID, handing out the next one on c's first record.
+func (r *Reader) connID(c *readConn) uint64 {
+	if c.id == 0 {
+		r.nextID++
+		r.stats.Conns++
+		c.id = r.nextID
+	}
+	return c.id
 }
 
 func satAdd(a, b uint64) uint64 {
@@ -488,9 +503,8 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 	default:
 		client, server = sender, receiver
 	}
-	r.nextID++
-	r.stats.Conns++
-	c := &readConn{key: key, id: r.nextID, client: client, server: server}
+	r.nextSeq++
+	c := &readConn{key: key, seq: r.nextSeq, client: client, server: server}
 	c.label = r.label(client.Addr(), server.Addr())
 	c.sum.FirstNs, c.sum.LastNs = l.ts, l.ts
 	c.sum.RTTNs, c.sum.AckRTTNs = -1, -1
@@ -569,14 +583,14 @@ func (r *Reader) end(c *readConn, reason ingest.EndReason, ts int64, d ingest.Di
 	if reason != ingest.EndUnrecorded {
 		r.stats.EndsSynthesized++
 	}
-	r.queue = append(r.queue, ingest.Record{Kind: ingest.KindEND, TsNs: ts, ConnID: c.id,
+	r.queue = append(r.queue, ingest.Record{Kind: ingest.KindEND, TsNs: ts, ConnID: r.connID(c),
 		Client: c.client, Server: c.server, Dir: d, Label: c.label, ThinkNs: -1, AckRTTNs: -1,
 		Conn: sum, Reason: reason})
 	delete(r.conns, c.key)
 }
 
 // finish ends the connections still open at the end of the log, at the
-// latest time read, in the engine's order: by last activity, then ConnID.
+// latest time read, in the engine's order: by last activity, then first line.
 func (r *Reader) finish() {
 	open := make([]*readConn, 0, len(r.conns))
 	for _, c := range r.conns {
@@ -589,7 +603,7 @@ func (r *Reader) finish() {
 			}
 			return 1
 		}
-		if a.id < b.id {
+		if a.seq < b.seq {
 			return -1
 		}
 		return 1

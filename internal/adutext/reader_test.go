@@ -260,6 +260,17 @@ func TestReaderLines(t *testing.T) {
 				{ADU, 3e9, 1, "5.6.7.8:5000", c2s, 0, 0}, {SYN, 3e9, 3, "5.6.7.8:5002", c2s, 0, 0},
 				{END, 3e9, 2, "5.6.7.8:5001", c2s, 0, eof}, {END, 3e9, 1, "5.6.7.8:5000", c2s, 0, eof},
 				{END, 3e9, 3, "5.6.7.8:5002", c2s, 0, eof}}},
+		{name: "a SAK line has no record: its ConnID comes with its first record",
+			text: "SAK: 1.000000 1.2.3.4.80 > 5.6.7.8.5000\nSYN: 2.000000 1.2.3.4.80 < 5.6.7.8.5001\nSEQ: 3.000000 1.2.3.4.80 < 5.6.7.8.5000\n",
+			want: []brief{{SYN, 2e9, 1, "5.6.7.8:5001", c2s, 0, 0}, {SEQ, 3e9, 2, "5.6.7.8:5000", c2s, 0, 0},
+				{END, 3e9, 1, "5.6.7.8:5001", c2s, 0, eof}, {END, 3e9, 2, "5.6.7.8:5000", c2s, 0, eof}},
+			check: func(t *testing.T, st ReaderStats) {
+				require.Equal(t, int64(2), st.Conns)
+			}},
+		{name: "a SAK-only connection ended at EOF in order of its first line",
+			text: "SYN: 1.000000 1.2.3.4.80 < 5.6.7.8.5001\nSAK: 1.000000 1.2.3.4.80 > 5.6.7.8.5000\n",
+			want: []brief{{SYN, 1e9, 1, "5.6.7.8:5001", c2s, 0, 0},
+				{END, 1e9, 1, "5.6.7.8:5001", c2s, 0, eof}, {END, 1e9, 2, "5.6.7.8:5000", s2c, 0, eof}}},
 		{name: "time going backwards is counted, not fatal",
 			text: "SYN: 5.000000 1.2.3.4.80 < 5.6.7.8.5000\nSEQ: 4.000000 1.2.3.4.80 < 5.6.7.8.5000\nINC: X.X 1.2.3.4.80 < 5.6.7.8.5000 3 CONC\n",
 			want: []brief{{SYN, 5e9, 1, "5.6.7.8:5000", c2s, 0, 0}, {SEQ, 4e9, 1, "5.6.7.8:5000", c2s, 0, 0},
