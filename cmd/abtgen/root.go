@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/abt-dev/abt/internal/rollup"
 )
 
 // usageError marks a bad flag or argument (exit status 2).
@@ -24,7 +26,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := defaultConfig()
-	var start string
+	var (
+		start   string
+		rollups bool
+	)
 	cmd := &cobra.Command{
 		Use:   "abtgen --out <dir> [flags]",
 		Short: "Write a large synthetic archive for query benchmarks",
@@ -76,6 +81,20 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 			fmt.Fprintf(stderr, "abtgen: %d ADUs, %d connections, %d files, %.1f MB in %s (%.0f ADUs/s)\n",
 				sum.adus, sum.conns, sum.files, float64(sum.bytes)/1e6, sum.elapsed.Round(time.Millisecond),
 				float64(sum.adus)/sum.elapsed.Seconds())
+			if !rollups {
+				return nil
+			}
+			// As adu2parquet does after a run: the daily rollups.
+			began := time.Now()
+			b, err := rollup.NewBuilder(ctx, cfg.out, 0)
+			if err != nil {
+				return err
+			}
+			st, err := b.Update(ctx, rollup.UpdateOptions{Sensor: cfg.sensor})
+			if err = errors.Join(err, b.Close()); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "abtgen: rollups of %d days in %s\n", st.Built, time.Since(began).Round(time.Millisecond))
 			return nil
 		},
 	}
@@ -91,6 +110,7 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 	f.StringVar(&cfg.sensor, "sensor", cfg.sensor, "sensor name")
 	f.StringVar(&cfg.csv, "csv", "", "also write the ADU rows to this gzip'd CSV `file`")
 	f.Int64Var(&cfg.rowGroupRows, "row-group-rows", 256<<10, "Parquet row group size in rows (for measurements)")
+	f.BoolVar(&rollups, "rollup", true, "build the daily rollups, as adu2parquet does")
 	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress lines")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)

@@ -49,7 +49,7 @@ func checkPlot(name, path string) error {
 
 // runPlot runs a canned query and draws its result into path instead of
 // printing it; a one-line note goes to stderr.
-func (g *globals) runPlot(ctx context.Context, name, stmt string, args []any, path string, stderr io.Writer) error {
+func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB) (string, error), rollups bool, args []any, path string, stderr io.Writer) error {
 	if err := checkPlot(name, path); err != nil {
 		return err
 	}
@@ -60,11 +60,15 @@ func (g *globals) runPlot(ctx context.Context, name, stmt string, args []any, pa
 	if err != nil {
 		return err
 	}
-	db, err := query.Open(ctx, g.archive, r, query.Options{Threads: g.threads, MemoryLimit: g.memory})
+	db, err := query.Open(ctx, g.archive, r, query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	stmt, err := pick(db)
+	if err != nil {
+		return err
+	}
 	rows, err := db.Query(ctx, stmt, usedParams(stmt, args)...)
 	if err != nil {
 		return err
@@ -226,7 +230,8 @@ func plotADUSizes(rs resultSet) (*plot.Plot, vg.Length, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		size, ok1, err := rs.float(row, "size")
+		// The CDF at the top of each size bin (P(size <= size_max)).
+		size, ok1, err := rs.float(row, "size_max")
 		if err != nil {
 			return nil, 0, err
 		}

@@ -49,6 +49,7 @@ type filters struct {
 	bucket     int
 	minBytes   int64
 	plot       string
+	exact      bool
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -134,13 +135,16 @@ type cannedQuery struct {
 	name                           string
 	server, port, direction, limit bool
 	period, buckets, bucket        bool
+	// rollup: the query has a variant <name>.rollup over the daily rollups,
+	// used for whole-day ranges (and daily periods) unless --exact.
+	rollup bool
 }
 
 var canned = []cannedQuery{
-	{name: "adu-sizes", server: true, port: true, direction: true},
+	{name: "adu-sizes", server: true, port: true, direction: true, rollup: true},
 	{name: "exchanges", server: true, port: true},
-	{name: "response-times", server: true, port: true, limit: true},
-	{name: "response-time-cdf", server: true, port: true, period: true},
+	{name: "response-times", server: true, port: true, limit: true, rollup: true},
+	{name: "response-time-cdf", server: true, port: true, period: true, rollup: true},
 	{name: "top-servers", server: true, port: true, limit: true},
 	{name: "conn-buckets", server: true, port: true, buckets: true},
 	{name: "conn-list", server: true, port: true, buckets: true, bucket: true, limit: true},
@@ -155,21 +159,28 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 		Short: queries.Description(c.name),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			stmt, err := queries.Get(c.name)
-			if err != nil {
-				return err
-			}
 			args, err := g.params(cmd, f)
 			if err != nil {
 				return err
 			}
-			if f.plot != "" {
-				return g.runPlot(ctx, c.name, stmt, args, f.plot, cmd.ErrOrStderr())
+			useRollup := c.rollup && !f.exact && f.period != "hour"
+			pick := func(db *query.DB) (string, error) {
+				if useRollup && db.Has("rollup_hist") {
+					noteRollups(db, cmd.ErrOrStderr())
+					return queries.Get(c.name + ".rollup")
+				}
+				return queries.Get(c.name)
 			}
-			return g.runQuery(ctx, stmt, args, stdout)
+			if f.plot != "" {
+				return g.runPlot(ctx, c.name, pick, useRollup, args, f.plot, cmd.ErrOrStderr())
+			}
+			return g.runQuery(ctx, pick, useRollup, args, stdout)
 		},
 	}
 	fl := cmd.Flags()
+	if c.rollup {
+		fl.BoolVar(&f.exact, "exact", false, "compute from the ADU rows, not the daily rollups (exact quantiles; slower)")
+	}
 	fl.StringVar(&f.plot, "plot", "", "draw the result into this `file` {.png|.svg|.pdf} instead of printing it (distributions and series only)")
 	if c.server {
 		fl.StringVar(&f.server, "server", "", "only this server address")
@@ -228,7 +239,7 @@ func newSQLCmd(ctx context.Context, g *globals, stdin io.Reader, stdout io.Write
 			if stmt == "" {
 				return &usageError{errors.New("no query")}
 			}
-			return g.runQuery(ctx, stmt, nil, stdout)
+			return g.runQuery(ctx, func(*query.DB) (string, error) { return stmt, nil }, true, nil, stdout)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the query from this `file`")
@@ -317,8 +328,18 @@ func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
 	}, nil
 }
 
-// runQuery opens the archive for the range and writes one query's result.
-func (g *globals) runQuery(ctx context.Context, stmt string, args []any, stdout io.Writer) error {
+// noteRollups says on stderr when some days of the range had no current
+// rollup (their rows were computed from the ADU rows).
+func noteRollups(db *query.DB, stderr io.Writer) {
+	if st := db.Rollups(); st.Current < st.Days {
+		fmt.Fprintf(stderr, "abtq: %d of %d days have no current rollup and were computed from the ADU rows (adu2parquet rollup updates them)\n",
+			st.Days-st.Current, st.Days)
+	}
+}
+
+// runQuery opens the archive for the range and writes the result of the
+// query pick chooses; rollups asks for the view rollup_hist.
+func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, error), rollups bool, args []any, stdout io.Writer) error {
 	r, err := g.timeRange()
 	if err != nil {
 		return err
@@ -339,7 +360,7 @@ func (g *globals) runQuery(ctx context.Context, stmt string, args []any, stdout 
 	default:
 		return &usageError{fmt.Errorf("--format %q: must be table, tsv, csv, json or parquet", format)}
 	}
-	opts := query.Options{Threads: g.threads, MemoryLimit: g.memory}
+	opts := query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups}
 	if format == "parquet" {
 		opts.WriteDir = dirOf(g.output)
 	}
@@ -348,6 +369,10 @@ func (g *globals) runQuery(ctx context.Context, stmt string, args []any, stdout 
 		return err
 	}
 	defer db.Close()
+	stmt, err := pick(db)
+	if err != nil {
+		return err
+	}
 	usedArgs := usedParams(stmt, args)
 	if format == "parquet" {
 		return db.Copy(ctx, stmt, g.output, usedArgs...)

@@ -29,6 +29,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -239,12 +240,35 @@ func readTables(t *testing.T, root string) tables {
 			var rows []schema.Run
 			rows, err = parquet.ReadFile[schema.Run](path)
 			tb.runs = append(tb.runs, rows...)
+		case rollup.Table:
+			// Derived from the adus table; requireRollupsCurrent checks them.
 		default:
 			require.Failf(t, "parquet file outside the tables", "%s", rel)
 		}
 		require.NoError(t, err, rel)
 	}
 	return tb
+}
+
+// requireRollupsCurrent checks that every day of the adus table has a
+// current rollup and no other day has one.
+func requireRollupsCurrent(t *testing.T, root string, tb tables) {
+	t.Helper()
+	days := map[string]bool{}
+	for _, rel := range tb.files[schema.TableADUs] {
+		d, err := rollup.DayOf(root, filepath.Join(root, rel))
+		require.NoError(t, err)
+		if days[d.String()] {
+			continue
+		}
+		days[d.String()] = true
+		files, err := rollup.Sources(root, d)
+		require.NoError(t, err)
+		ok, err := rollup.Current(root, d, files)
+		require.NoError(t, err)
+		require.True(t, ok, "rollup of %s", d)
+	}
+	require.Len(t, tb.files[rollup.Table], len(days))
 }
 
 // requireWholeParquet checks that a file starts and ends with the Parquet
@@ -488,6 +512,7 @@ func TestArchiveReplace(t *testing.T) {
 			mustArchive(t, out, append([]string{"--replace"}, tc.replace...)...)
 			second := readTables(t, out)
 			require.Empty(t, leftovers(t, out))
+			requireRollupsCurrent(t, out, second)
 			require.Len(t, second.runs, len(tc.before), "the replaced run's row is gone, the new one's is there")
 			require.Len(t, second.adus, len(first.adus))
 			require.Len(t, second.conns, len(first.conns))
@@ -742,12 +767,15 @@ func TestArchiveCompact(t *testing.T) {
 	require.Empty(t, stdout)
 	require.NotContains(t, stderr, "skipped (a writer")
 	after := readTables(t, out)
+	requireRollupsCurrent(t, out, after)
 	for d, n := range hourDirs(after) {
 		require.Equal(t, 1, n, "%s: files after compaction", d)
 	}
-	for _, files := range after.files {
+	for table, files := range after.files {
 		for _, f := range files {
-			require.Contains(t, filepath.Base(f), "part-compact-", f)
+			if table != rollup.Table {
+				require.Contains(t, filepath.Base(f), "part-compact-", f)
+			}
 		}
 	}
 	names := runNames(before.runs)
@@ -774,6 +802,7 @@ func TestArchiveCompact(t *testing.T) {
 		mustArchive(t, out, "--grace", "1ms", "--replace", tc.input)
 		replaced := readTables(t, out)
 		require.Empty(t, leftovers(t, out))
+		requireRollupsCurrent(t, out, replaced)
 		require.Equal(t, aduKeys(before.adus, names), aduKeys(replaced.adus, runNames(replaced.runs)),
 			"replacing %s kept every adus row once", tc.name)
 		require.Len(t, replaced.conns, len(before.conns))
@@ -910,7 +939,15 @@ func requireReadable(t *testing.T, out string) tables {
 		}
 		require.Equal(t, int64(n), queryInt(t, db, "SELECT count(*) FROM "+scan(out, table)), table)
 	}
-	all := fmt.Sprintf("read_parquet('%s', hive_partitioning = true, union_by_name = true)", filepath.Join(out, "**", "*.parquet"))
+	// The tables with files through one glob each (the rollups are derived
+	// rows).
+	var globs []string
+	for _, table := range schema.Tables {
+		if len(tb.files[table]) > 0 {
+			globs = append(globs, "'"+filepath.Join(out, table, "**", "*.parquet")+"'")
+		}
+	}
+	all := fmt.Sprintf("read_parquet([%s], hive_partitioning = true, union_by_name = true)", strings.Join(globs, ", "))
 	require.Equal(t, total, queryInt(t, db, "SELECT count(*) FROM "+all))
 	return tb
 }
@@ -969,6 +1006,13 @@ func TestArchiveCrash(t *testing.T) {
 			require.Equal(t, int64(len(want.adus)), got.runs[0].ADUs)
 			require.Equal(t, int64(len(want.conns)), got.runs[0].Connections)
 			require.Equal(t, wantKeys, aduKeys(got.adus, runNames(got.runs)))
+			if !complete {
+				// The re-run wrote the days, so it brought their rollups up
+				// to date. (A run killed after publishing its runs row may
+				// leave rollups stale: abtq then reads the ADU rows, and
+				// 'adu2parquet rollup' rebuilds them.)
+				requireRollupsCurrent(t, out, got)
+			}
 			// (The killed run's journal: see internal/archive's
 			// TestRecoverCrashedRun.)
 			require.Empty(t, leftovers(t, out))

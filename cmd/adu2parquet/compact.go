@@ -1,29 +1,32 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/rollup"
 )
 
 // compactMain merges each hour's part files into one.
-func compactMain(o *compactOptions, stdout, stderr io.Writer) error {
+func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Writer) error {
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	uo := rollup.UpdateOptions{Sensor: o.sensor}
 	if o.from != "" {
 		t, err := parseTime("from", o.from)
 		if err != nil {
 			return err
 		}
-		from = t.UnixMicro()
+		from, uo.From = t.UnixMicro(), t
 	}
 	if o.to != "" {
 		t, err := parseTime("to", o.to)
 		if err != nil {
 			return err
 		}
-		to = t.UnixMicro()
+		to, uo.To = t.UnixMicro(), t
 	}
 	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version)
 	if !o.quiet {
@@ -38,6 +41,10 @@ func compactMain(o *compactOptions, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "adu2parquet: %s %s %s: %d parts -> 1 file, %d rows\n", r.Table, r.Sensor, r.Hour, r.Parts, r.Rows)
 		}
 		fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), skipped %d\n", merged, skipped)
+	}
+	if err == nil && o.rollup {
+		// Compaction renamed the days' parts: their rollups are rebuilt.
+		err = updateRollups(ctx, o.out, uo, o.quiet, stderr)
 	}
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/jsonl"
+	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -124,6 +125,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 			status = "interrupted"
 		}
 		sum, outErr = st.sink.arch.Close(st.runInfo(status))
+		if outErr == nil && o.rollup && sum.ADUs > 0 {
+			// The days this sensor's run wrote; current ones are skipped.
+			outErr = updateRollups(ctx, o.out, rollup.UpdateOptions{Sensor: st.sink.arch.Sensor()}, o.quiet, stderr)
+		}
 	} else {
 		outErr = st.sink.text.Flush()
 	}

@@ -48,6 +48,7 @@ type options struct {
 	inboundOnly   bool
 	trackPartial  bool
 	skipMalformed bool
+	rollup        bool
 	quiet         bool
 	inputs        []string
 }
@@ -57,6 +58,7 @@ type compactOptions struct {
 	out      string
 	sensor   string
 	from, to string
+	rollup   bool
 	quiet    bool
 }
 
@@ -69,7 +71,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		runErr = ingestMain(ctx, o, stdin, stdout, stderr)
 		return runErr
 	}, func(o *compactOptions) error {
-		runErr = compactMain(o, stdout, stderr)
+		runErr = compactMain(ctx, o, stdout, stderr)
+		return runErr
+	}, func(o *rollupOptions) error {
+		runErr = rollupMain(ctx, o, stderr)
 		return runErr
 	})
 	cmd.SetArgs(args)
@@ -93,7 +98,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitFailure
 }
 
-func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error) *cobra.Command {
+func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error, rollupF func(*rollupOptions) error) *cobra.Command {
 	o := &options{}
 	def := ingest.DefaultOptions()
 	cmd := &cobra.Command{
@@ -139,7 +144,10 @@ usage error, 130 when interrupted (after publishing what was read).`),
   $ adu2parquet --format adudump --local-net 152.2.0.0/16 --inbound-only day1.pcap
 
   # Merge each hour's small part files into one
-  $ adu2parquet compact --out /data/abt`),
+  $ adu2parquet compact --out /data/abt
+
+  # Build the daily rollups of an archive written without them
+  $ adu2parquet rollup --out /data/abt`),
 		Args:          cobra.MinimumNArgs(1),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -151,7 +159,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
 				return &usageError{fmt.Errorf("--format %q: must be parquet, adudump or jsonl", o.format)}
 			}
 			if o.format != "parquet" {
-				for _, name := range []string{"out", "sensor", "replace", "grace"} {
+				for _, name := range []string{"out", "sensor", "replace", "grace", "rollup"} {
 					if cmd.Flags().Changed(name) {
 						return &usageError{fmt.Errorf("--%s applies to --format parquet only", name)}
 					}
@@ -178,8 +186,9 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVar(&o.inboundOnly, "inbound-only", false, "keep only connections whose SYN enters the local networks")
 	f.BoolVar(&o.trackPartial, "track-partial", false, "track connections whose handshake was not seen (default: skip and count them)")
 	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
+	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
-	cmd.AddCommand(newCompactCmd(compactF))
+	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF))
 	return cmd
 }
 
@@ -211,6 +220,7 @@ publishing into are skipped; compact is safe to run while ingest goes on.`),
 	f.StringVar(&o.sensor, "sensor", "", "only this sensor's files")
 	f.StringVar(&o.from, "from", "", "only hours from this time (RFC 3339 or YYYY-MM-DD, UTC)")
 	f.StringVar(&o.to, "to", "", "only hours before this time")
+	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the compacted days")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on standard error")
 	return cmd
 }

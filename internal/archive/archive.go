@@ -22,6 +22,7 @@ import (
 
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
+	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -147,6 +148,10 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	}
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("create archive: %w", err)
+	}
+	// Rollup builders killed mid-file leave hidden temporary files.
+	if err := rollup.RemoveDeadTemps(opts.Root); err != nil {
+		return nil, err
 	}
 	st, err := recoverArchive(opts.Root, opts.Logf)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -31,13 +32,24 @@ type Options struct {
 	// directory of an explicit output file). The archive itself is never
 	// writable through SQL: statements other than queries are refused.
 	WriteDir string
+	// Rollups defines the view rollup_hist (see package rollup) when the
+	// range is whole UTC days: current rollups for the days that have one,
+	// the same rows computed from the ADU rows for the others.
+	Rollups bool
+}
+
+// RollupStats says how rollup_hist was made.
+type RollupStats struct {
+	Days    int // sensor-days in the range with adus parts
+	Current int // of which read from a current rollup; the rest from ADU rows
 }
 
 // DB is an archive opened for querying.
 type DB struct {
-	db     *sql.DB
-	conn   *sql.Conn
-	tables map[string]bool // views that have files
+	db      *sql.DB
+	conn    *sql.Conn
+	tables  map[string]bool // views that have files
+	rollups RollupStats
 }
 
 // Open opens the archive read-only in an in-memory DuckDB: external access
@@ -62,6 +74,17 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 			return nil, err
 		}
 	}
+	var (
+		hist      []view
+		histStats RollupStats
+	)
+	if o.Rollups && dayAligned(r) && len(files[schema.TableADUs]) > 0 {
+		v, st, err := rollupView(abs, files[schema.TableADUs])
+		if err != nil {
+			return nil, err
+		}
+		hist, histStats = []view{v}, st
+	}
 	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
@@ -82,6 +105,7 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 			"SET allowed_directories = " + literalList(dirs),
 			"SET enable_external_access = false",
 		}
+		stmts = append(stmts, rollup.Macros...)
 		if o.MemoryLimit != "" {
 			stmts = append(stmts, "SET memory_limit = "+literal(o.MemoryLimit))
 		}
@@ -101,8 +125,8 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open duckdb: %w", err), db.Close())
 	}
-	q := &DB{db: db, conn: conn, tables: map[string]bool{}}
-	for _, v := range views(files) {
+	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats}
+	for _, v := range append(views(files), hist...) {
 		if _, err := conn.ExecContext(ctx, v.sql); err != nil {
 			return nil, errors.Join(fmt.Errorf("define view %s: %w", v.name, err), q.Close())
 		}
@@ -121,6 +145,9 @@ func (q *DB) Close() error {
 
 // Has reports whether the view exists (its table has files in the range).
 func (q *DB) Has(view string) bool { return q.tables[view] }
+
+// Rollups says how the view rollup_hist was made (zero without it).
+func (q *DB) Rollups() RollupStats { return q.rollups }
 
 // literal quotes s as a SQL string literal. It is used only for values this
 // package controls (file paths listed from the archive, settings), never

@@ -1,6 +1,12 @@
 package query
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/abt-dev/abt/internal/rollup"
+)
 
 type view struct{ name, sql string }
 
@@ -53,4 +59,55 @@ FROM ` + src("connections")})
 		out = append(out, view{"runs", `CREATE VIEW runs AS SELECT * FROM ` + src("runs")})
 	}
 	return out
+}
+
+// dayAligned reports whether the range is made of whole UTC days, which a
+// day's rollup can answer.
+func dayAligned(r Range) bool {
+	midnight := func(t time.Time) bool { return t.IsZero() || t.Equal(t.UTC().Truncate(24*time.Hour)) }
+	return midnight(r.From) && midnight(r.To)
+}
+
+// rollupView defines rollup_hist over the days of the adus files: each
+// day's rollup when it is current, else the same rows computed from the
+// day's files.
+func rollupView(root string, adus []string) (view, RollupStats, error) {
+	var (
+		st           RollupStats
+		current, raw []string
+	)
+	byDay := map[rollup.Day][]string{}
+	var days []rollup.Day
+	for _, f := range adus {
+		d, err := rollup.DayOf(root, f)
+		if err != nil {
+			return view{}, st, err
+		}
+		if _, ok := byDay[d]; !ok {
+			days = append(days, d)
+		}
+		byDay[d] = append(byDay[d], f)
+	}
+	for _, d := range days {
+		st.Days++
+		ok, err := rollup.Current(root, d, byDay[d])
+		if err != nil {
+			return view{}, st, err
+		}
+		if ok {
+			st.Current++
+			current = append(current, rollup.Path(root, d.Sensor, d.Date))
+		} else {
+			raw = append(raw, byDay[d]...)
+		}
+	}
+	var parts []string
+	if len(current) > 0 {
+		parts = append(parts, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+literalList(current)+", hive_partitioning = false)")
+	}
+	if len(raw) > 0 {
+		parts = append(parts, "SELECT ts, server_ip, server_port, kind, bin, n FROM ("+
+			rollup.HistSQL("read_parquet("+literalList(raw)+", hive_partitioning = false)")+")")
+	}
+	return view{"rollup_hist", "CREATE VIEW rollup_hist AS\n" + strings.Join(parts, "\nUNION ALL\n")}, st, nil
 }

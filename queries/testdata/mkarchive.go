@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -80,6 +82,18 @@ func build() error {
 			return err
 		}
 		src.Close()
+	}
+	// The daily rollups, so that the tests exercise them (and, after
+	// removing them, the fallback to the ADU rows).
+	b, err := rollup.NewBuilder(context.Background(), out, 1)
+	if err != nil {
+		return err
+	}
+	if _, err := b.Update(context.Background(), rollup.UpdateOptions{}); err != nil {
+		return errors.Join(err, b.Close())
+	}
+	if err := b.Close(); err != nil {
+		return err
 	}
 	locks, _ := filepath.Glob(out + "/*/*/*/.hour=*.lock")
 	for _, l := range locks {

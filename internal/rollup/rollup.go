@@ -1,0 +1,237 @@
+// Package rollup builds and checks the archive's daily rollups: for each
+// sensor and day, histograms of ADU sizes (per direction) and of server
+// response times, per server and port and over all servers, in logarithmic
+// bins (see Bin). A month of them is a few percent of the adus table and
+// answers the distribution questions of abtq (ADU-size CDFs, response-time
+// quantiles per server or per day) in a fraction of the time a scan of every
+// ADU takes.
+//
+// Layout: <root>/rollups/sensor=<sensor>/date=YYYY-MM-DD/rollup.parquet,
+// one file per day, written by DuckDB from that day's adus part files under
+// a hidden temporary name, synced and renamed into place. Its footer
+// records a fingerprint of the part files it was built from (names and
+// sizes): when the day's parts change (a late part, a
+// compaction, a replaced run), the rollup no longer matches and is not
+// used; Update rebuilds it. A rollup is therefore never wrong, only
+// missing or stale, and readers fall back to the ADU rows for such days
+// through the same SQL (HistSQL), so results do not depend on whether a
+// rollup was current.
+package rollup
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/abt-dev/abt/internal/partition"
+	"github.com/abt-dev/abt/schema"
+)
+
+// Table is the rollups' top-level directory in the archive.
+const Table = "rollups"
+
+// FileName is the name of a day's rollup file.
+const FileName = "rollup.parquet"
+
+// Version is written to every rollup's footer (MetaVersion); a rollup of
+// another version is treated as missing.
+const Version = "1"
+
+// Footer metadata keys of a rollup file.
+const (
+	MetaVersion = "abt.rollup_version"
+	MetaSources = "abt.sources" // Fingerprint of the adus parts it summarises
+)
+
+// Sub is the number of bins per octave above the exact range: a bin is at
+// most 1/Sub of its lower bound wide, so a bin's midpoint is within
+// 1/(2·Sub) (0.78 %) of any value in it.
+const Sub = 64
+
+// Bin returns the histogram bin of a non-negative value v (bytes or µs):
+// v itself below 2·Sub (128), else Sub bins per power of two. Negative
+// values are their own bin.
+func Bin(v int64) int64 {
+	if v < 2*Sub {
+		return v
+	}
+	e := int64(bits.Len64(uint64(v))) - 1 // v's most significant bit, >= 7
+	return (e-6)*Sub + v>>(e-6)
+}
+
+// BinLow returns the smallest value in bin b.
+func BinLow(b int64) int64 {
+	if b < 2*Sub {
+		return b
+	}
+	return (b%Sub + Sub) << (b/Sub - 1)
+}
+
+// BinHigh returns the largest value in bin b.
+func BinHigh(b int64) int64 {
+	if b < 2*Sub {
+		return b
+	}
+	return BinLow(b) + (int64(1) << (b/Sub - 1)) - 1
+}
+
+// Macros defines Bin, BinLow, BinHigh and the bin midpoint as DuckDB
+// macros abt_bin, abt_bin_low, abt_bin_high and abt_bin_mid. Below 2^40
+// floor(log2(v)) is v's most significant bit (log2 of 2^k-1 stays hundreds
+// of ulps below k); above, where it may round up (and every value above
+// 2^53 is rounded when converted to a double), abt_msb corrects it with an
+// integer comparison. The fast branch matters: the exact queries bin every
+// ADU.
+var Macros = []string{
+	`CREATE OR REPLACE MACRO abt_msb(v) AS
+  least(floor(log2(v))::INTEGER, 62) - CASE WHEN (1::BIGINT << least(floor(log2(v))::INTEGER, 62)) > v THEN 1 ELSE 0 END`,
+	`CREATE OR REPLACE MACRO abt_bin_e(v, e) AS ((e - 6) * 64 + (v::BIGINT >> (e - 6)))::BIGINT`,
+	`CREATE OR REPLACE MACRO abt_bin(v) AS
+  CASE WHEN v < 128 THEN v::BIGINT
+       WHEN v < 1099511627776 THEN abt_bin_e(v, floor(log2(v))::INTEGER)
+       ELSE abt_bin_e(v, abt_msb(v)) END`,
+	`CREATE OR REPLACE MACRO abt_bin_low(b) AS
+  CASE WHEN b < 128 THEN b::BIGINT ELSE (((b % 64) + 64)::BIGINT << (b // 64 - 1)::INTEGER) END`,
+	`CREATE OR REPLACE MACRO abt_bin_high(b) AS
+  CASE WHEN b < 128 THEN b::BIGINT ELSE abt_bin_low(b) + ((1::BIGINT << (b // 64 - 1)::INTEGER) - 1) END`,
+	`CREATE OR REPLACE MACRO abt_bin_mid(b) AS (abt_bin_low(b)::DOUBLE + abt_bin_high(b)::DOUBLE) / 2`,
+}
+
+// HistSQL returns a query computing rollup rows from src, a relation with
+// the adus table's columns (for example a read_parquet call): one row per
+// day, server and port (server_ip and server_port NULL for the row over all
+// servers), kind (c2s or s2c: ADU sizes in bytes; rt: response times in µs,
+// the think time of a sequential request that the server's data ended) and
+// bin, with n the number of values. It needs Macros.
+func HistSQL(src string) string {
+	return `WITH v AS (
+  SELECT date_trunc('day', ts) AS ts, server_ip, server_port, direction AS kind, size AS x FROM ` + src + `
+  UNION ALL
+  SELECT date_trunc('day', ts), server_ip, server_port, 'rt', think_us FROM ` + src + `
+  WHERE direction = 'c2s' AND think_to_peer AND NOT concurrent AND think_us IS NOT NULL
+)
+SELECT ts, server_ip, server_port, kind, abt_bin(x) AS bin, count(*) AS n
+FROM v
+GROUP BY GROUPING SETS ((ts, server_ip, server_port, kind, bin), (ts, kind, bin))`
+}
+
+// Path returns the rollup file of one sensor's day.
+func Path(root, sensor string, day time.Time) string {
+	return filepath.Join(root, Table, "sensor="+sensor, "date="+day.UTC().Format("2006-01-02"), FileName)
+}
+
+// Day is one sensor's day of the archive.
+type Day struct {
+	Sensor string
+	Date   time.Time // midnight UTC
+}
+
+func (d Day) String() string { return d.Sensor + "/" + d.Date.Format("2006-01-02") }
+
+// DayOf returns the sensor and day of an adus part file path under root, as
+// listed by query.Files or Sources.
+func DayOf(root, file string) (Day, error) {
+	table, sensor, h, err := partition.ParseDir(root, filepath.Dir(file))
+	if err != nil {
+		return Day{}, err
+	}
+	if table != schema.TableADUs {
+		return Day{}, fmt.Errorf("rollup: %s is not an adus part", file)
+	}
+	t := h.Time()
+	return Day{Sensor: sensor, Date: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}, nil
+}
+
+// Sources lists the published adus part files of one sensor's day, in path
+// order.
+func Sources(root string, d Day) ([]string, error) {
+	dayDir := filepath.Join(root, schema.TableADUs, "sensor="+d.Sensor, "date="+d.Date.Format("2006-01-02"))
+	hours, err := os.ReadDir(dayDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rollup: list %s: %w", dayDir, err)
+	}
+	var out []string
+	for _, h := range hours {
+		if !h.IsDir() || !strings.HasPrefix(h.Name(), "hour=") {
+			continue
+		}
+		parts, err := os.ReadDir(filepath.Join(dayDir, h.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("rollup: list %s: %w", dayDir, err)
+		}
+		for _, p := range parts {
+			if _, ok := partition.PartRun(p.Name()); ok {
+				out = append(out, filepath.Join(dayDir, h.Name(), p.Name()))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Fingerprint identifies a set of part files by their paths relative to
+// root and their sizes. Published parts are never modified and their names
+// are never reused (a run's parts carry its unique run id, a compacted
+// file its creation time), so the names and sizes identify the rows; file
+// times are left out so that a copied archive keeps its rollups current.
+func Fingerprint(root string, files []string) (string, error) {
+	sorted := append([]string(nil), files...)
+	sort.Strings(sorted)
+	h := sha256.New()
+	for _, f := range sorted {
+		st, err := os.Stat(f)
+		if err != nil {
+			return "", fmt.Errorf("rollup: %w", err)
+		}
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			return "", fmt.Errorf("rollup: %w", err)
+		}
+		fmt.Fprintf(h, "%s\t%d\n", filepath.ToSlash(rel), st.Size())
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Current reports whether the day's rollup exists, is of this Version and
+// was built from exactly files (the day's adus parts).
+func Current(root string, d Day, files []string) (bool, error) {
+	path := Path(root, d.Sensor, d.Date)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rollup: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("rollup: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return false, nil // unreadable: rebuilt by Update, never used
+	}
+	if v, _ := pf.Lookup(MetaVersion); v != Version {
+		return false, nil
+	}
+	want, err := Fingerprint(root, files)
+	if err != nil {
+		return false, err
+	}
+	got, _ := pf.Lookup(MetaSources)
+	return got == want, nil
+}
