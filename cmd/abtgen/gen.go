@@ -502,7 +502,7 @@ type csvWriter struct {
 	buf []byte
 }
 
-const csvHeader = "ts,server_ip,server_port,client_ip,client_port,conn_id,ordinal,direction,size,duration_us,think_us,concurrent,complete\n"
+const csvHeader = "ts,server_ip,server_port,client_ip,client_port,conn_id,ordinal,direction,size,duration_us,think_us,concurrent,complete,think_to_peer\n"
 
 func newCSVWriter(path string) (*csvWriter, error) {
 	tmp := path + ".tmp"
@@ -553,7 +553,9 @@ func (c *csvWriter) row(r *ingest.Record) {
 	}
 	b = append(b, ',')
 	b = strconv.AppendBool(b, r.Concurrent)
-	b = append(b, ",true\n"...)
+	b = append(b, ",true,"...)
+	b = strconv.AppendBool(b, r.ThinkToPeer)
+	b = append(b, '\n')
 	c.buf = b
 	_, _ = c.w.Write(b)
 }

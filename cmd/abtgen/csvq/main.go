@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/abt-dev/abt/internal/rollup"
 )
 
 func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
@@ -40,11 +42,13 @@ func query(ctx context.Context, file, stmt string, w io.Writer) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	lit := "'" + strings.ReplaceAll(file, "'", "''") + "'"
-	for _, s := range []string{
-		`CREATE VIEW adus AS SELECT *, 'synth' AS sensor, 'csv' AS run_id FROM read_csv(` + lit + `, header = true, columns = {
+	// The macros of the canned queries (abt_bin ...), as abtq defines them.
+	for _, s := range append(rollup.Macros,
+		`CREATE VIEW adus AS SELECT *, 'synth' AS sensor, 'csv' AS run_id FROM read_csv(`+lit+`, header = true, columns = {
 			'ts': 'TIMESTAMP', 'server_ip': 'VARCHAR', 'server_port': 'INTEGER', 'client_ip': 'VARCHAR',
 			'client_port': 'INTEGER', 'conn_id': 'BIGINT', 'ordinal': 'INTEGER', 'direction': 'VARCHAR',
-			'size': 'BIGINT', 'duration_us': 'BIGINT', 'think_us': 'BIGINT', 'concurrent': 'BOOLEAN', 'complete': 'BOOLEAN'})`,
+			'size': 'BIGINT', 'duration_us': 'BIGINT', 'think_us': 'BIGINT', 'concurrent': 'BOOLEAN', 'complete': 'BOOLEAN',
+			'think_to_peer': 'BOOLEAN'})`,
 		// The same definition as internal/query/views.go.
 		`CREATE VIEW exchanges AS
 SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q.client_port,
@@ -53,7 +57,7 @@ SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q
 FROM adus q JOIN adus r
   ON r.sensor = q.sensor AND r.run_id = q.run_id AND r.conn_id = q.conn_id AND r.ordinal = q.ordinal + 1
 WHERE q.direction = 'c2s' AND r.direction = 's2c' AND NOT q.concurrent`,
-	} {
+	) {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return err
 		}
