@@ -98,6 +98,8 @@ func TestErrors(t *testing.T) {
 	}{
 		{"missing archive", []string{"--archive", "/nonexistent", "runs"}, 1, "archive /nonexistent"},
 		{"empty range", []string{"--archive", testArchive, "--from", "2030-01-01", "runs"}, 1, "no archive files in the selected range"},
+		{"empty range, rollups", []string{"--archive", testArchive, "--from", "2030-01-01", "response-times"}, 1, "no archive files in the selected range"},
+		{"rollups need whole days", []string{"--archive", testArchive, "--from", "2014-01-14T10:00:00Z", "sql", "SELECT * FROM rollup_hist"}, 1, "whole UTC days"},
 		{"bad time", []string{"--archive", testArchive, "--from", "yesterday", "runs"}, 2, "--from"},
 		{"bad query", []string{"--archive", testArchive, "sql", "SELEKT 1"}, 1, "syntax error"},
 		{"parquet needs output", []string{"--archive", testArchive, "--format", "parquet", "runs"}, 2, "--output"},

@@ -64,8 +64,12 @@ abtq opens an archive written by adu2parquet in an embedded DuckDB and runs
 canned analyses or ad-hoc SQL on it. The views are adus (one row per ADU, with
 start_time, end_time and decided_time), connections (with absolute times),
 runs (the collection log), exchanges (request/response pairs of sequential
-connections, with the server's response time) and vectors (each
-connection's ADUs in order). See docs/schema.md and docs/queries.md.
+connections, with the server's response time), vectors (each
+connection's ADUs in order) and, for ranges of whole UTC days, rollup_hist
+(the daily rollups: histograms of ADU sizes and response times per server).
+adu-sizes, response-times and response-time-cdf read the rollups for such
+ranges (quantiles are then the midpoints of 1/64-octave bins, within 0.8 %);
+--exact reads every ADU row instead. See docs/schema.md and docs/queries.md.
 
 --from/--to select the time range: only the files of those hours are opened,
 and rows are filtered on their ts column. Filters are bound parameters. The

@@ -46,10 +46,11 @@ type RollupStats struct {
 
 // DB is an archive opened for querying.
 type DB struct {
-	db      *sql.DB
-	conn    *sql.Conn
-	tables  map[string]bool // views that have files
-	rollups RollupStats
+	db         *sql.DB
+	conn       *sql.Conn
+	tables     map[string]bool // views that have files
+	rollups    RollupStats
+	dayAligned bool // the range is whole UTC days
 }
 
 // Open opens the archive read-only in an in-memory DuckDB: external access
@@ -125,7 +126,7 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open duckdb: %w", err), db.Close())
 	}
-	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats}
+	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats, dayAligned: dayAligned(r)}
 	for _, v := range append(views(files), hist...) {
 		if _, err := conn.ExecContext(ctx, v.sql); err != nil {
 			return nil, errors.Join(fmt.Errorf("define view %s: %w", v.name, err), q.Close())
@@ -210,6 +211,12 @@ func (q *DB) explain(err error) error {
 		return nil
 	}
 	msg := err.Error()
+	if !q.tables["rollup_hist"] && strings.Contains(msg, "Table with name rollup_hist does not exist") {
+		if !q.dayAligned {
+			return errors.New("query: rollup_hist covers whole UTC days only: give --from/--to as dates (or neither)")
+		}
+		return fmt.Errorf("%w (table adus)", ErrEmptyRange)
+	}
 	for _, t := range []string{"adus", "connections", "runs", "exchanges"} {
 		if !q.tables[t] && strings.Contains(msg, "Table with name "+t+" does not exist") {
 			return fmt.Errorf("%w (table %s)", ErrEmptyRange, t)
