@@ -136,6 +136,7 @@ type Day struct {
 	Date   time.Time // midnight UTC
 }
 
+// String formats the day as sensor/YYYY-MM-DD.
 func (d Day) String() string { return d.Sensor + "/" + d.Date.Format("2006-01-02") }
 
 // DayOf returns the sensor and day of an adus part file path under root, as
