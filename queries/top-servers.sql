@@ -1,9 +1,9 @@
--- Servers by connections, with bytes each way, exchanges, and median and p99 SYN-ACK RTT.
+-- Servers by connections, with bytes each way, exchanges, RST count and median (nearest-rank) SYN-ACK RTT.
 SELECT server_ip, server_port, count(*) AS connections,
   sum(c2s_unique_bytes) AS bytes_in, sum(s2c_unique_bytes) AS bytes_out,
   sum(exchanges) AS exchanges,
   count(*) FILTER (WHERE c2s_rst OR s2c_rst) AS rst,
-  round(median(rtt_us) / 1000, 3) AS rtt_p50_ms
+  round(quantile_disc(rtt_us, 0.5) / 1000, 3) AS rtt_p50_ms
 FROM connections
 WHERE ts >= $from AND ts < $to
   AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)

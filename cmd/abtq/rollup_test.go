@@ -53,6 +53,8 @@ func TestRollupsMatchExact(t *testing.T) {
 		{"response-time-cdf"},
 		{"response-time-cdf", "--server", "192.150.187.43", "--port", "80"},
 		{"--from", "2009-10-05", "--to", "2013-05-03", "response-time-cdf", "--port", "25"},
+		{"top-servers", "--limit", "100"},
+		{"--from", "2013-05-02", "--to", "2013-05-03", "top-servers", "--port", "443"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -66,9 +66,9 @@ start_time, end_time and decided_time), connections (with absolute times),
 runs (the collection log), exchanges (request/response pairs of sequential
 connections, with the server's response time), vectors (each
 connection's ADUs in order) and, for ranges of whole UTC days, rollup_hist
-(the daily rollups: histograms of ADU sizes and response times per server).
-adu-sizes, response-times and response-time-cdf read the rollups for such
-ranges (quantiles are then the midpoints of 1/64-octave bins, within 0.8 %);
+(the daily rollups: histograms of ADU sizes, response times and RTTs, and
+connection totals, per server). adu-sizes, response-times, response-time-cdf
+and top-servers read the rollups for such ranges (quantiles are then the midpoints of 1/64-octave bins, within 0.8 %);
 --exact reads every ADU row instead. See docs/schema.md and docs/queries.md.
 
 --from/--to select the time range: only the files of those hours are opened,
@@ -149,7 +149,7 @@ var canned = []cannedQuery{
 	{name: "exchanges", server: true, port: true},
 	{name: "response-times", server: true, port: true, limit: true, rollup: true},
 	{name: "response-time-cdf", server: true, port: true, period: true, rollup: true},
-	{name: "top-servers", server: true, port: true, limit: true},
+	{name: "top-servers", server: true, port: true, limit: true, rollup: true},
 	{name: "conn-buckets", server: true, port: true, buckets: true},
 	{name: "conn-list", server: true, port: true, buckets: true, bucket: true, limit: true},
 	{name: "syn-attempts", server: true, port: true},

@@ -26,10 +26,11 @@ func newRollupCmd(runF func(*rollupOptions) error) *cobra.Command {
 		Use:   "rollup [flags]",
 		Short: "Build the daily rollups that abtq's distribution queries read",
 		Long: `rollup brings the archive's daily rollups up to date: for each sensor and
-day, histograms of ADU sizes per direction and of server response times, per
-server and port and over all servers, in bins of 1/64 octave (exact below
-128). abtq's adu-sizes, response-times and response-time-cdf read them for
-whole-day ranges instead of every ADU row.
+day, histograms of ADU sizes per direction, of server response times and of
+connection RTTs, and connection totals, per server and port and over all
+servers, in bins of 1/64 octave (exact below 128). abtq's adu-sizes,
+response-times, response-time-cdf and top-servers read them for whole-day
+ranges instead of every row.
 
 A rollup records which part files it was built from; a day whose parts have
 changed since (late parts, compaction, a replaced run) is rebuilt, a current

@@ -40,7 +40,7 @@ type Options struct {
 
 // RollupStats says how rollup_hist was made.
 type RollupStats struct {
-	Days    int // sensor-days in the range with adus parts
+	Days    int // sensor-days in the range with adus or connections parts
 	Current int // of which read from a current rollup; the rest from ADU rows
 }
 
@@ -79,8 +79,8 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		hist      []view
 		histStats RollupStats
 	)
-	if o.Rollups && dayAligned(r) && len(files[schema.TableADUs]) > 0 {
-		v, st, err := rollupView(abs, files[schema.TableADUs])
+	if parts := append(append([]string(nil), files[schema.TableADUs]...), files[schema.TableConnections]...); o.Rollups && dayAligned(r) && len(parts) > 0 {
+		v, st, err := rollupView(abs, parts)
 		if err != nil {
 			return nil, err
 		}

@@ -68,17 +68,17 @@ func dayAligned(r Range) bool {
 	return midnight(r.From) && midnight(r.To)
 }
 
-// rollupView defines rollup_hist over the days of the adus files: each
-// day's rollup when it is current, else the same rows computed from the
-// day's files.
-func rollupView(root string, adus []string) (view, RollupStats, error) {
+// rollupView defines rollup_hist over the days of the adus and connections
+// files: each day's rollup when it is current, else the same rows computed
+// from the day's files.
+func rollupView(root string, parts []string) (view, RollupStats, error) {
 	var (
 		st           RollupStats
 		current, raw []string
 	)
 	byDay := map[rollup.Day][]string{}
 	var days []rollup.Day
-	for _, f := range adus {
+	for _, f := range parts {
 		d, err := rollup.DayOf(root, f)
 		if err != nil {
 			return view{}, st, err
@@ -101,13 +101,16 @@ func rollupView(root string, adus []string) (view, RollupStats, error) {
 			raw = append(raw, byDay[d]...)
 		}
 	}
-	var parts []string
+	var sel []string
 	if len(current) > 0 {
-		parts = append(parts, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+literalList(current)+", hive_partitioning = false)")
+		sel = append(sel, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+literalList(current)+", hive_partitioning = false)")
 	}
 	if len(raw) > 0 {
-		parts = append(parts, "SELECT ts, server_ip, server_port, kind, bin, n FROM ("+
-			rollup.HistSQL("read_parquet("+literalList(raw)+", hive_partitioning = false)")+")")
+		aduSrc, connSrc, err := rollup.SourceSQL(root, raw)
+		if err != nil {
+			return view{}, st, err
+		}
+		sel = append(sel, "SELECT ts, server_ip, server_port, kind, bin, n FROM ("+rollup.HistSQL(aduSrc, connSrc)+")")
 	}
-	return view{"rollup_hist", "CREATE VIEW rollup_hist AS\n" + strings.Join(parts, "\nUNION ALL\n")}, st, nil
+	return view{"rollup_hist", "CREATE VIEW rollup_hist AS\n" + strings.Join(sel, "\nUNION ALL\n")}, st, nil
 }

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
-
-	"github.com/abt-dev/abt/schema"
 )
 
 // RowGroupRows is the row group size of rollup files: rows are sorted by
@@ -78,7 +76,8 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 // Close releases DuckDB.
 func (b *Builder) Close() error { return errors.Join(b.conn.Close(), b.db.Close()) }
 
-// Build writes the rollup of day d from its current adus parts, replacing
+// Build writes the rollup of day d from its current adus and connections
+// parts, replacing
 // any earlier one; a day without parts loses its rollup.
 func (b *Builder) Build(ctx context.Context, d Day) error {
 	files, err := Sources(b.root, d)
@@ -103,12 +102,11 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%s.parquet.tmp", tmpPrefix, os.Getpid(), hex.EncodeToString(rnd[:])))
-	quoted := make([]string, len(files))
-	for i, f := range files {
-		quoted[i] = literal(f)
+	aduSrc, connSrc, err := SourceSQL(b.root, files)
+	if err != nil {
+		return err
 	}
-	src := "read_parquet([" + strings.Join(quoted, ", ") + "], hive_partitioning = false)"
-	stmt := "COPY (SELECT * FROM (" + HistSQL(src) + ") ORDER BY server_ip NULLS FIRST, server_port NULLS FIRST, kind, bin) TO " +
+	stmt := "COPY (SELECT * FROM (" + HistSQL(aduSrc, connSrc) + ") ORDER BY kind, server_ip NULLS FIRST, server_port NULLS FIRST, bin) TO " +
 		literal(tmp) + fmt.Sprintf(" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, KV_METADATA {%s: %s, %s: %s})",
 		RowGroupRows, literal(MetaVersion), literal(Version), literal(MetaSources), literal(fp))
 	if _, err := b.conn.ExecContext(ctx, stmt); err != nil {
@@ -185,7 +183,7 @@ type UpdateOptions struct {
 
 // UpdateStats says what Update did.
 type UpdateStats struct {
-	Days    int // days with adus parts in the selection
+	Days    int // days with adus or connections parts in the selection
 	Built   int // rollups (re)built
 	Current int // rollups already current
 	Removed int // rollups of days without parts, removed
@@ -197,9 +195,19 @@ type UpdateStats struct {
 // (RemoveDeadTemps).
 func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, error) {
 	var st UpdateStats
-	days, err := listDays(b.root, schema.TableADUs, o)
-	if err != nil {
-		return st, err
+	var days []Day
+	seen := map[Day]bool{}
+	for _, table := range SourceTables {
+		ds, err := listDays(b.root, table, o)
+		if err != nil {
+			return st, err
+		}
+		for _, d := range ds {
+			if !seen[d] {
+				seen[d] = true
+				days = append(days, d)
+			}
+		}
 	}
 	have, err := listDays(b.root, Table, o)
 	if err != nil {
@@ -209,7 +217,7 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 		return st, err
 	}
 	for _, d := range have {
-		if _, err := os.Stat(filepath.Join(b.root, schema.TableADUs, "sensor="+d.Sensor, "date="+d.Date.Format("2006-01-02"))); errors.Is(err, fs.ErrNotExist) {
+		if !seen[d] {
 			if err := os.Remove(Path(b.root, d.Sensor, d.Date)); err == nil {
 				st.Removed++
 			}

@@ -1,13 +1,14 @@
 // Package rollup builds and checks the archive's daily rollups: for each
-// sensor and day, histograms of ADU sizes (per direction) and of server
-// response times, per server and port and over all servers, in logarithmic
-// bins (see Bin). A month of them is a few percent of the adus table and
+// sensor and day, histograms of ADU sizes (per direction), of server
+// response times and of connection RTTs, and connection totals, per server
+// and port and over all servers, in logarithmic bins (see Bin). A month of them is a few percent of the adus table and
 // answers the distribution questions of abtq (ADU-size CDFs, response-time
 // quantiles per server or per day) in a fraction of the time a scan of every
 // ADU takes.
 //
 // Layout: <root>/rollups/sensor=<sensor>/date=YYYY-MM-DD/rollup.parquet,
-// one file per day, written by DuckDB from that day's adus part files under
+// one file per day, written by DuckDB from that day's adus and connections
+// part files under
 // a hidden temporary name, synced and renamed into place. Its footer
 // records a fingerprint of the part files it was built from (names and
 // sizes): when the day's parts change (a late part, a
@@ -45,12 +46,12 @@ const FileName = "rollup.parquet"
 
 // Version is written to every rollup's footer (MetaVersion); a rollup of
 // another version is treated as missing.
-const Version = "1"
+const Version = "2"
 
 // Footer metadata keys of a rollup file.
 const (
 	MetaVersion = "abt.rollup_version"
-	MetaSources = "abt.sources" // Fingerprint of the adus parts it summarises
+	MetaSources = "abt.sources" // Fingerprint of the parts it summarises
 )
 
 // Sub is the number of bins per octave above the exact range: a bin is at
@@ -107,22 +108,75 @@ var Macros = []string{
 	`CREATE OR REPLACE MACRO abt_bin_mid(b) AS (abt_bin_low(b)::DOUBLE + abt_bin_high(b)::DOUBLE) / 2`,
 }
 
-// HistSQL returns a query computing rollup rows from src, a relation with
-// the adus table's columns (for example a read_parquet call): one row per
-// day, server and port (server_ip and server_port NULL for the row over all
-// servers), kind (c2s or s2c: ADU sizes in bytes; rt: response times in µs,
-// the think time of a sequential request that the server's data ended) and
-// bin, with n the number of values. It needs Macros.
-func HistSQL(src string) string {
-	return `WITH v AS (
-  SELECT date_trunc('day', ts) AS ts, server_ip, server_port, direction AS kind, size AS x FROM ` + src + `
+// HistSQL returns a query computing rollup rows from aduSrc and connSrc,
+// relations with the adus and connections tables' columns (read_parquet
+// calls; "" for none, but not both). Each row is a day, a server and port
+// (server_ip and server_port NULL for the row over all servers), a kind and
+// a bin, with n:
+//
+//   - c2s, s2c: ADU sizes (bytes) per bin, n ADUs;
+//   - rt: response times (µs: the think time of a sequential request that
+//     the server's data ended) per bin, n requests;
+//   - rtt: SYN-ACK round-trip times (µs) of connections per bin;
+//   - conns, bytes_in, bytes_out, exchanges, rst (bin 0): the connections,
+//     their client and server bytes (sequence space), exchanges, and those
+//     that saw a RST.
+//
+// ADU rows count on the day of their ts, connection rows on the day of
+// theirs (the connection's first packet). It needs Macros.
+func HistSQL(aduSrc, connSrc string) string {
+	var parts []string
+	if aduSrc != "" {
+		parts = append(parts, `SELECT ts, server_ip, server_port, kind, abt_bin(x) AS bin, count(*) AS n
+FROM (
+  SELECT date_trunc('day', ts) AS ts, server_ip, server_port, direction AS kind, size AS x FROM `+aduSrc+`
   UNION ALL
-  SELECT date_trunc('day', ts), server_ip, server_port, 'rt', think_us FROM ` + src + `
+  SELECT date_trunc('day', ts), server_ip, server_port, 'rt', think_us FROM `+aduSrc+`
   WHERE direction = 'c2s' AND think_to_peer AND NOT concurrent AND think_us IS NOT NULL
 )
-SELECT ts, server_ip, server_port, kind, abt_bin(x) AS bin, count(*) AS n
-FROM v
-GROUP BY GROUPING SETS ((ts, server_ip, server_port, kind, bin), (ts, kind, bin))`
+GROUP BY GROUPING SETS ((ts, server_ip, server_port, kind, bin), (ts, kind, bin))`)
+	}
+	if connSrc != "" {
+		parts = append(parts, `SELECT ts, server_ip, server_port, 'rtt' AS kind, abt_bin(rtt_us) AS bin, count(*) AS n
+FROM (SELECT date_trunc('day', ts) AS ts, server_ip, server_port, rtt_us FROM `+connSrc+` WHERE rtt_us IS NOT NULL)
+GROUP BY GROUPING SETS ((ts, server_ip, server_port, bin), (ts, bin))`,
+			`SELECT ts, server_ip, server_port, kind, 0::BIGINT AS bin, n
+FROM (
+  SELECT ts, server_ip, server_port, count(*) AS conns,
+    sum(c2s_unique_bytes)::BIGINT AS bytes_in, sum(s2c_unique_bytes)::BIGINT AS bytes_out,
+    sum(exchanges)::BIGINT AS exchanges, count(*) FILTER (WHERE c2s_rst OR s2c_rst) AS rst
+  FROM (SELECT date_trunc('day', ts) AS ts, * EXCLUDE (ts) FROM `+connSrc+`)
+  GROUP BY GROUPING SETS ((ts, server_ip, server_port), (ts))
+) UNPIVOT (n FOR kind IN (conns, bytes_in, bytes_out, exchanges, rst))`)
+	}
+	return strings.Join(parts, "\nUNION ALL\n")
+}
+
+// SourceSQL splits part files (adus and connections parts under root) into
+// the two read_parquet expressions HistSQL takes.
+func SourceSQL(root string, files []string) (aduSrc, connSrc string, err error) {
+	var adus, conns []string
+	for _, f := range files {
+		table, _, _, err := partition.ParseDir(root, filepath.Dir(f))
+		if err != nil {
+			return "", "", err
+		}
+		switch table {
+		case schema.TableADUs:
+			adus = append(adus, literal(f))
+		case schema.TableConnections:
+			conns = append(conns, literal(f))
+		default:
+			return "", "", fmt.Errorf("rollup: %s is not an adus or connections part", f)
+		}
+	}
+	read := func(l []string) string {
+		if len(l) == 0 {
+			return ""
+		}
+		return "read_parquet([" + strings.Join(l, ", ") + "], hive_partitioning = false)"
+	}
+	return read(adus), read(conns), nil
 }
 
 // Path returns the rollup file of one sensor's day.
@@ -139,24 +193,41 @@ type Day struct {
 // String formats the day as sensor/YYYY-MM-DD.
 func (d Day) String() string { return d.Sensor + "/" + d.Date.Format("2006-01-02") }
 
-// DayOf returns the sensor and day of an adus part file path under root, as
-// listed by query.Files or Sources.
+// DayOf returns the sensor and day of an adus or connections part file
+// path under root, as listed by query.Files or Sources.
 func DayOf(root, file string) (Day, error) {
 	table, sensor, h, err := partition.ParseDir(root, filepath.Dir(file))
 	if err != nil {
 		return Day{}, err
 	}
-	if table != schema.TableADUs {
-		return Day{}, fmt.Errorf("rollup: %s is not an adus part", file)
+	if table != schema.TableADUs && table != schema.TableConnections {
+		return Day{}, fmt.Errorf("rollup: %s is not an adus or connections part", file)
 	}
 	t := h.Time()
 	return Day{Sensor: sensor, Date: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}, nil
 }
 
-// Sources lists the published adus part files of one sensor's day, in path
-// order.
+// SourceTables are the tables a rollup summarises.
+var SourceTables = []string{schema.TableADUs, schema.TableConnections}
+
+// Sources lists the published adus and connections part files of one
+// sensor's day, in path order.
 func Sources(root string, d Day) ([]string, error) {
-	dayDir := filepath.Join(root, schema.TableADUs, "sensor="+d.Sensor, "date="+d.Date.Format("2006-01-02"))
+	var out []string
+	for _, table := range SourceTables {
+		dayDir := filepath.Join(root, table, "sensor="+d.Sensor, "date="+d.Date.Format("2006-01-02"))
+		files, err := dayParts(dayDir)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, files...)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// dayParts lists the published parts under one table's day directory.
+func dayParts(dayDir string) ([]string, error) {
 	hours, err := os.ReadDir(dayDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -207,7 +278,7 @@ func Fingerprint(root string, files []string) (string, error) {
 }
 
 // Current reports whether the day's rollup exists, is of this Version and
-// was built from exactly files (the day's adus parts).
+// was built from exactly files (the day's adus and connections parts).
 func Current(root string, d Day, files []string) (bool, error) {
 	path := Path(root, d.Sensor, d.Date)
 	f, err := os.Open(path)

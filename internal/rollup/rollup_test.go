@@ -118,11 +118,14 @@ FROM (SELECT unnest([` + strings.Join(list, ", ") + `]::BIGINT[]) AS v)`)
 
 const testArchive = "../../queries/testdata/archive"
 
-// copyADUs copies the committed archive's adus table to a new archive.
+// copyADUs copies the committed archive's adus and connections tables to a
+// new archive.
 func copyADUs(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
-	require.NoError(t, os.CopyFS(filepath.Join(dst, "adus"), os.DirFS(filepath.Join(testArchive, "adus"))))
+	for _, table := range SourceTables {
+		require.NoError(t, os.CopyFS(filepath.Join(dst, table), os.DirFS(filepath.Join(testArchive, table))))
+	}
 	return dst
 }
 
@@ -151,7 +154,7 @@ func TestUpdate(t *testing.T) {
 	// add up to the ADU rows (sizes) and the sequential requests with a
 	// response time (rt).
 	db := openDuckDB(t)
-	files, err := Sources(root, day("2013-05-02"))
+	files, err := filepath.Glob(filepath.Join(root, "adus", "sensor=golden", "date=2013-05-02", "hour=*", "part-*.parquet"))
 	require.NoError(t, err)
 	src := "read_parquet(" + literalFiles(files) + ")"
 	var want [3]int64
@@ -164,6 +167,21 @@ func TestUpdate(t *testing.T) {
 		require.NoError(t, db.QueryRow(`SELECT sum(n) FILTER (WHERE kind = 'c2s'), sum(n) FILTER (WHERE kind = 's2c'), sum(n) FILTER (WHERE kind = 'rt')
   FROM read_parquet(`+rf+`) WHERE `+where).Scan(&got[0], &got[1], &got[2]))
 		require.Equal(t, want, got, where)
+	}
+
+	// Connections: totals and RTT counts, per server and over all servers.
+	var wantConns [5]int64
+	cfiles, err := filepath.Glob(filepath.Join(root, "connections", "sensor=golden", "date=2013-05-02", "hour=*", "part-*.parquet"))
+	require.NoError(t, err)
+	require.NotEmpty(t, cfiles)
+	require.NoError(t, db.QueryRow(`SELECT count(*), sum(c2s_unique_bytes), sum(s2c_unique_bytes), count(*) FILTER (WHERE c2s_rst OR s2c_rst),
+  count(rtt_us) FROM read_parquet(`+literalFiles(cfiles)+`)`).Scan(&wantConns[0], &wantConns[1], &wantConns[2], &wantConns[3], &wantConns[4]))
+	for _, where := range []string{"server_ip IS NULL", "server_ip IS NOT NULL"} {
+		var got [5]int64
+		require.NoError(t, db.QueryRow(`SELECT sum(n) FILTER (WHERE kind = 'conns'), sum(n) FILTER (WHERE kind = 'bytes_in'),
+  sum(n) FILTER (WHERE kind = 'bytes_out'), sum(n) FILTER (WHERE kind = 'rst'), sum(n) FILTER (WHERE kind = 'rtt')
+  FROM read_parquet(`+rf+`) WHERE `+where).Scan(&got[0], &got[1], &got[2], &got[3], &got[4]))
+		require.Equal(t, wantConns, got, where)
 	}
 
 	// A new part makes only its day stale.
@@ -190,10 +208,12 @@ func TestUpdate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, UpdateStats{Days: 1, Built: 1}, st)
 
-	// A day whose parts are gone loses its rollup; the temporary file of a
+	// A day whose parts are all gone loses its rollup; the temporary file of a
 	// builder that died is removed, that of a live one (this process) is
 	// not.
-	require.NoError(t, os.RemoveAll(filepath.Join(root, "adus", "sensor=golden", "date=2009-10-05")))
+	for _, table := range SourceTables {
+		require.NoError(t, os.RemoveAll(filepath.Join(root, table, "sensor=golden", "date=2009-10-05")))
+	}
 	dir := filepath.Dir(Path(root, "golden", d.Date))
 	dead := exec.Command("true")
 	require.NoError(t, dead.Run())
