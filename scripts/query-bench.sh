@@ -72,6 +72,7 @@ bench runs "${Q[@]}" runs
 bench "adu-sizes --exact" "${Q[@]}" adu-sizes --exact
 bench "response-times --exact" "${Q[@]}" response-times --exact
 bench "response-time-cdf --exact" "${Q[@]}" response-time-cdf --exact
+bench "top-servers --exact" "${Q[@]}" top-servers --exact
 
 # One server over the whole month: the busiest, and the 100th.
 read -r S1 P1 < <("${Q[@]}" top-servers --limit 1 | awk 'NR == 2 { print $1, $2 }')
