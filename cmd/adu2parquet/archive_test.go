@@ -1019,3 +1019,42 @@ func TestArchiveCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestArchiveRollupWarning: a corrupt adus part on another day does not
+// fail a run (its rows are archived; rollups only speed queries up): the
+// day's rollup is not built, a warning names the file, the run's own days
+// get current rollups, and 'adu2parquet rollup' reports the failure with
+// exit status 1.
+func TestArchiveRollupWarning(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "archive")
+	mustArchive(t, out, capturePath("trex_Oracle.pcap"))
+	dirs, err := filepath.Glob(filepath.Join(out, "adus", "sensor="+testSensor, "date=*", "hour=*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	bad := filepath.Join(dirs[0], "part-x-0001.parquet")
+	require.NoError(t, os.WriteFile(bad, []byte("PAR1 not really a parquet file PAR1"), 0o644))
+
+	code, stderr := archiveRun(t, out, capturePath("zeek_smtp.pcap"))
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "warning")
+	require.Contains(t, stderr, bad)
+	days, err := filepath.Glob(filepath.Join(out, "adus", "sensor="+testSensor, "date=*"))
+	require.NoError(t, err)
+	require.Len(t, days, 3, "oracle's day and smtp's two")
+	for _, d := range days {
+		day, err := time.Parse("2006-01-02", strings.TrimPrefix(filepath.Base(d), "date="))
+		require.NoError(t, err)
+		rd := rollup.Day{Sensor: testSensor, Date: day}
+		files, err := rollup.Sources(out, rd)
+		require.NoError(t, err)
+		ok, err := rollup.Current(out, rd, files)
+		require.NoError(t, err)
+		require.Equal(t, !strings.Contains(bad, filepath.Base(d)), ok, "rollup of %s", rd)
+	}
+	require.Empty(t, leftovers(t, out))
+
+	code, _, stderr = runCmd(t, nil, "rollup", "--out", out)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, bad)
+	require.Contains(t, stderr, "1 failed")
+}

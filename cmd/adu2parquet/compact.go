@@ -44,7 +44,7 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 	}
 	if err == nil && o.rollup {
 		// Compaction renamed the days' parts: their rollups are rebuilt.
-		err = updateRollups(ctx, o.out, uo, o.quiet, stderr)
+		err = refreshRollups(ctx, o.out, uo, o.quiet, stderr)
 	}
 	return err
 }

@@ -127,7 +127,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		sum, outErr = st.sink.arch.Close(st.runInfo(status))
 		if outErr == nil && o.rollup && sum.ADUs > 0 {
 			// The days this sensor's run wrote; current ones are skipped.
-			outErr = updateRollups(ctx, o.out, rollup.UpdateOptions{Sensor: st.sink.arch.Sensor()}, o.quiet, stderr)
+			outErr = refreshRollups(ctx, o.out, rollup.UpdateOptions{Sensor: st.sink.arch.Sensor()}, o.quiet, stderr)
 		}
 	} else {
 		outErr = st.sink.text.Flush()

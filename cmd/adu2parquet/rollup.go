@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -79,6 +80,18 @@ func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
 	return updateRollups(ctx, o.out, uo, o.quiet, stderr)
 }
 
+// refreshRollups updates rollups after a run or a compaction. The rows are
+// safely archived by then and rollups only speed queries up, so a failure
+// is a warning: abtq reads the rows of days without a current rollup.
+func refreshRollups(ctx context.Context, root string, uo rollup.UpdateOptions, quiet bool, stderr io.Writer) error {
+	err := updateRollups(ctx, root, uo, quiet, stderr)
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	fmt.Fprintf(stderr, "adu2parquet: warning: %v (queries read the rows of those days; 'adu2parquet rollup' retries)\n", err)
+	return nil
+}
+
 // updateRollups updates the selected days' rollups and reports what it did.
 func updateRollups(ctx context.Context, root string, uo rollup.UpdateOptions, quiet bool, stderr io.Writer) error {
 	start := time.Now()
@@ -89,8 +102,8 @@ func updateRollups(ctx context.Context, root string, uo rollup.UpdateOptions, qu
 	st, err := b.Update(ctx, uo)
 	err = joinDistinct(err, b.Close())
 	if !quiet {
-		fmt.Fprintf(stderr, "adu2parquet: rollups of %d day(s): %d built, %d current, %d removed, in %.1fs\n",
-			st.Days, st.Built, st.Current, st.Removed, time.Since(start).Seconds())
+		fmt.Fprintf(stderr, "adu2parquet: rollups of %d day(s): %d built, %d current, %d removed, %d failed, in %.1fs\n",
+			st.Days, st.Built, st.Current, st.Removed, st.Failed, time.Since(start).Seconds())
 	}
 	if err != nil {
 		return fmt.Errorf("update rollups: %w", err)

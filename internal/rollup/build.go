@@ -187,15 +187,20 @@ type UpdateStats struct {
 	Built   int // rollups (re)built
 	Current int // rollups already current
 	Removed int // rollups of days without parts, removed
+	Failed  int // days whose rollup could not be built (see the error)
 }
 
 // Update brings the rollups of the selected days up to date: it builds the
 // missing and stale ones, removes those of days that no longer have adus
 // parts, and removes the temporary files of builders that died
-// (RemoveDeadTemps).
+// (RemoveDeadTemps). A day that fails to build is counted and its error
+// joined into the one returned; the other days are still built.
 func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, error) {
-	var st UpdateStats
-	var days []Day
+	var (
+		st   UpdateStats
+		errs error
+		days []Day
+	)
 	seen := map[Day]bool{}
 	for _, table := range SourceTables {
 		ds, err := listDays(b.root, table, o)
@@ -249,14 +254,20 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 			}
 		}
 		if err := b.Build(ctx, d); err != nil {
-			return st, err
+			if ctx.Err() != nil {
+				return st, errors.Join(errs, err)
+			}
+			// One bad day (a corrupt part, say) does not hold up the others.
+			st.Failed++
+			errs = errors.Join(errs, err)
+			continue
 		}
 		st.Built++
 		if o.Progress != nil {
 			o.Progress(d, true)
 		}
 	}
-	return st, nil
+	return st, errs
 }
 
 // listDays lists the sensor=/date= directories of a table in the selection.

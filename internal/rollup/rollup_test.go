@@ -266,3 +266,25 @@ func literalFiles(files []string) string {
 	}
 	return s + "]"
 }
+
+// TestUpdateBadPart: a corrupt part fails its day's rollup, with the file
+// named, and the other days are still built.
+func TestUpdateBadPart(t *testing.T) {
+	ctx := context.Background()
+	root := copyADUs(t)
+	bad := filepath.Join(root, "adus", "sensor=golden", "date=2014-01-14", "hour=17", "part-bad-0001.parquet")
+	require.NoError(t, os.WriteFile(bad, []byte("PAR1 not really parquet PAR1"), 0o644))
+	b, err := NewBuilder(ctx, root, 1)
+	require.NoError(t, err)
+	defer b.Close()
+	st, err := b.Update(ctx, UpdateOptions{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "part-bad-0001.parquet")
+	require.Contains(t, err.Error(), "golden/2014-01-14")
+	require.Equal(t, UpdateStats{Days: 4, Built: 3, Failed: 1}, st)
+	_, err = os.Stat(Path(root, "golden", day("2014-01-14").Date))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	left, err := filepath.Glob(filepath.Join(root, Table, "*", "*", ".rollup-*"))
+	require.NoError(t, err)
+	require.Empty(t, left, "no temporary file left")
+}
