@@ -12,21 +12,17 @@ import (
 
 // compactMain merges each hour's part files into one.
 func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Writer) error {
-	from, to := int64(math.MinInt64), int64(math.MaxInt64)
-	uo := rollup.UpdateOptions{Sensor: o.sensor}
-	if o.from != "" {
-		t, err := parseTime("from", o.from)
-		if err != nil {
-			return err
-		}
-		from, uo.From = t.UnixMicro(), t
+	fromT, toT, err := o.timeRange()
+	if err != nil {
+		return err
 	}
-	if o.to != "" {
-		t, err := parseTime("to", o.to)
-		if err != nil {
-			return err
-		}
-		to, uo.To = t.UnixMicro(), t
+	uo := rollup.UpdateOptions{Sensor: o.sensor, From: fromT, To: toT}
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if !fromT.IsZero() {
+		from = fromT.UnixMicro()
+	}
+	if !toT.IsZero() {
+		to = toT.UnixMicro()
 	}
 	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version)
 	if !o.quiet {

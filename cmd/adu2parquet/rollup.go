@@ -14,19 +14,14 @@ import (
 
 // rollupOptions are the parsed command line of the rollup command.
 type rollupOptions struct {
-	out      string
-	sensor   string
-	from, to string
-	force    bool
-	quiet    bool
+	maintFlags
+	force bool
 }
 
 func newRollupCmd(runF func(*rollupOptions) error) *cobra.Command {
 	o := &rollupOptions{}
-	cmd := &cobra.Command{
-		Use:   "rollup [flags]",
-		Short: "Build the daily rollups that abtq's distribution queries read",
-		Long: `rollup brings the archive's daily rollups up to date: for each sensor and
+	cmd := newMaintCmd("rollup", "Build the daily rollups that abtq's distribution queries read", `
+rollup brings the archive's daily rollups up to date: for each sensor and
 day, histograms of ADU sizes per direction, of server response times and of
 connection RTTs, and connection totals, per server and port and over all
 servers, in bins of 1/64 octave (exact below 128). abtq's adu-sizes,
@@ -39,44 +34,24 @@ one is left alone (--force rebuilds it). adu2parquet already updates the
 days each run and each compaction touched, so this command is for archives
 written before rollups existed or with --rollup=false. It is safe to run
 while ingest goes on: a rollup made while a day is still being written is
-simply rebuilt later.`,
-		Example: `  # Bring every rollup of the archive up to date
+simply rebuilt later.`, `
+  # Bring every rollup of the archive up to date
   $ adu2parquet rollup --out /data/abt
 
   # Rebuild one sensor's April
   $ adu2parquet rollup --out /data/abt --sensor campus-edge --from 2008-04-01 --to 2008-05-01 --force`,
-		Args:          cobra.NoArgs,
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		RunE:          func(*cobra.Command, []string) error { return runF(o) },
-	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	f := cmd.Flags()
-	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory`")
-	f.StringVar(&o.sensor, "sensor", "", "only this sensor's days")
-	f.StringVar(&o.from, "from", "", "only days from this date (RFC 3339 or YYYY-MM-DD, UTC)")
-	f.StringVar(&o.to, "to", "", "only days before this date")
-	f.BoolVar(&o.force, "force", false, "rebuild rollups that are current too")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on standard error")
+		&o.maintFlags, "days", func() error { return runF(o) })
+	cmd.Flags().BoolVar(&o.force, "force", false, "rebuild rollups that are current too")
 	return cmd
 }
 
 // rollupMain runs the rollup command.
 func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
-	uo := rollup.UpdateOptions{Sensor: o.sensor, Force: o.force}
-	for _, x := range []struct {
-		flag, v string
-		dst     *time.Time
-	}{{"from", o.from, &uo.From}, {"to", o.to, &uo.To}} {
-		if x.v == "" {
-			continue
-		}
-		t, err := parseTime(x.flag, x.v)
-		if err != nil {
-			return err
-		}
-		*x.dst = t
+	from, to, err := o.timeRange()
+	if err != nil {
+		return err
 	}
+	uo := rollup.UpdateOptions{Sensor: o.sensor, From: from, To: to, Force: o.force}
 	return updateRollups(ctx, o.out, uo, o.quiet, stderr)
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/abt-dev/abt/internal/ingest"
 )
@@ -53,13 +54,42 @@ type options struct {
 	inputs        []string
 }
 
-// compactOptions are the parsed command line of the compact command.
-type compactOptions struct {
+// maintFlags are the flags of the commands that maintain an archive
+// (compact, rollup).
+type maintFlags struct {
 	out      string
 	sensor   string
 	from, to string
-	rollup   bool
 	quiet    bool
+}
+
+// add defines the flags; unit names what --from/--to select ("hours" or
+// "days").
+func (m *maintFlags) add(f *pflag.FlagSet, unit string) {
+	f.StringVarP(&m.out, "out", "o", "archive", "archive `directory`")
+	f.StringVar(&m.sensor, "sensor", "", "only this sensor's "+unit)
+	f.StringVar(&m.from, "from", "", "only "+unit+" from this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	f.StringVar(&m.to, "to", "", "only "+unit+" before this time")
+	f.BoolVarP(&m.quiet, "quiet", "q", false, "no summary on standard error")
+}
+
+// timeRange parses --from/--to; a zero time is unbounded.
+func (m *maintFlags) timeRange() (from, to time.Time, err error) {
+	if m.from != "" {
+		if from, err = parseTime("from", m.from); err != nil {
+			return from, to, err
+		}
+	}
+	if m.to != "" {
+		to, err = parseTime("to", m.to)
+	}
+	return from, to, err
+}
+
+// compactOptions are the parsed command line of the compact command.
+type compactOptions struct {
+	maintFlags
+	rollup bool
 }
 
 // run is the whole program; main only calls os.Exit with its result.
@@ -194,34 +224,37 @@ usage error, 130 when interrupted (after publishing what was read).`),
 
 func newCompactCmd(runF func(*compactOptions) error) *cobra.Command {
 	o := &compactOptions{}
-	cmd := &cobra.Command{
-		Use:   "compact [flags]",
-		Short: "Merge each hour's part files into one",
-		Long: strings.TrimSpace(`
+	cmd := newMaintCmd("compact", "Merge each hour's part files into one", `
 compact merges the part files of each hour of the archive (a run's main part,
 its late parts, parts of other runs) into a single sorted file per hour and
 table. The merged hour is swapped in atomically: a reader sees the old parts
 or the merged file, never both. Hours a running adu2parquet is still
-publishing into are skipped; compact is safe to run while ingest goes on.`),
-		Example: strings.TrimSpace(`
+publishing into are skipped; compact is safe to run while ingest goes on.`, `
   # Compact the whole archive
   $ adu2parquet compact --out /data/abt
 
   # Compact one day of one sensor
-  $ adu2parquet compact --out /data/abt --sensor campus-edge --from 2008-04-18 --to 2008-04-19`),
+  $ adu2parquet compact --out /data/abt --sensor campus-edge --from 2008-04-18 --to 2008-04-19`,
+		&o.maintFlags, "hours", func() error { return runF(o) })
+	cmd.Flags().BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the compacted days")
+	return cmd
+}
+
+// newMaintCmd returns an archive maintenance command with the flags of m
+// (--from/--to selecting unit, "hours" or "days").
+func newMaintCmd(name, short, long, example string, m *maintFlags, unit string, run func() error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           name + " [flags]",
+		Short:         short,
+		Long:          strings.TrimSpace(long),
+		Example:       strings.TrimSpace(example),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		RunE:          func(*cobra.Command, []string) error { return runF(o) },
+		RunE:          func(*cobra.Command, []string) error { return run() },
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	f := cmd.Flags()
-	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory`")
-	f.StringVar(&o.sensor, "sensor", "", "only this sensor's files")
-	f.StringVar(&o.from, "from", "", "only hours from this time (RFC 3339 or YYYY-MM-DD, UTC)")
-	f.StringVar(&o.to, "to", "", "only hours before this time")
-	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the compacted days")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no summary on standard error")
+	m.add(cmd.Flags(), unit)
 	return cmd
 }
 

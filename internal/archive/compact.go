@@ -81,7 +81,7 @@ func deleteRun(root string, parts []part, runID string) error {
 				if err := os.Remove(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("delete %s: %w", p.path, err)
 				}
-				if err := syncDirPath(filepath.Dir(p.path)); err != nil {
+				if err := partition.SyncDir(filepath.Dir(p.path)); err != nil {
 					return err
 				}
 				continue

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/abt-dev/abt/internal/partition"
 )
 
 // The journal is the archive's record of runs in progress: one file per
@@ -64,7 +66,7 @@ func createJournal(root string, e *journalEntry) (*lockedJournal, error) {
 	if err := f.Sync(); err != nil {
 		return nil, errors.Join(fmt.Errorf("sync journal %s: %w", path, err), f.Close(), os.Remove(path))
 	}
-	if err := syncDirPath(dir); err != nil {
+	if err := partition.SyncDir(dir); err != nil {
 		return nil, errors.Join(err, f.Close(), os.Remove(path))
 	}
 	return &lockedJournal{f: f, path: path}, nil
@@ -73,7 +75,7 @@ func createJournal(root string, e *journalEntry) (*lockedJournal, error) {
 // finish removes the journal (the run is complete) and releases the lock.
 func (j *lockedJournal) finish() error {
 	err := os.Remove(j.path)
-	return errors.Join(wrap("remove journal", err), j.f.Close(), syncDirPath(filepath.Dir(j.path)))
+	return errors.Join(wrap("remove journal", err), j.f.Close(), partition.SyncDir(filepath.Dir(j.path)))
 }
 
 // release unlocks the journal and leaves it in place (the run failed before
@@ -133,14 +135,6 @@ func isLocked(path string) bool {
 	}
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
-}
-
-func syncDirPath(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return errors.Join(wrap("sync directory "+dir, d.Sync()), d.Close())
 }
 
 func wrap(what string, err error) error {

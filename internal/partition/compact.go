@@ -118,7 +118,7 @@ func CompactHour[T any](o CompactOptions, cmp func(a, b *T) int, keep func(*T) b
 	if err := unix.Renameat2(unix.AT_FDCWD, newDir, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
 		return res, fmt.Errorf("swap in compacted %s: %w", dir, err)
 	}
-	if err := errors.Join(syncDir(filepath.Dir(dir)), syncDir(stage)); err != nil {
+	if err := errors.Join(SyncDir(filepath.Dir(dir)), SyncDir(stage)); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -1,7 +1,9 @@
 package partition
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,6 +66,50 @@ func ParseDir(root, dir string) (table, sensor string, h Hour, err error) {
 		return "", "", 0, fmt.Errorf("partition dir %s: bad hour", dir)
 	}
 	return p[0], strings.TrimPrefix(p[1], "sensor="), HourOf(day.Add(time.Duration(hh) * time.Hour).UnixMicro()), nil
+}
+
+// DayDir is one sensor's day directory of a table.
+type DayDir struct {
+	Sensor string
+	Date   time.Time // midnight UTC
+	Path   string
+}
+
+// Days lists a table's sensor=/date= directories under root, of one sensor
+// when sensor is not "", in path order; names that are not such
+// directories are skipped. A table not yet created has none.
+func Days(root, table, sensor string) ([]DayDir, error) {
+	top := filepath.Join(root, table)
+	sensors, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read archive: %w", err)
+	}
+	var out []DayDir
+	for _, s := range sensors {
+		name, ok := strings.CutPrefix(s.Name(), "sensor=")
+		if !ok || !s.IsDir() || (sensor != "" && name != sensor) {
+			continue
+		}
+		dates, err := os.ReadDir(filepath.Join(top, s.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read archive: %w", err)
+		}
+		for _, d := range dates {
+			ds, ok := strings.CutPrefix(d.Name(), "date=")
+			if !ok || !d.IsDir() {
+				continue
+			}
+			day, err := time.Parse("2006-01-02", ds)
+			if err != nil {
+				continue
+			}
+			out = append(out, DayDir{Sensor: name, Date: day, Path: filepath.Join(top, s.Name(), d.Name())})
+		}
+	}
+	return out, nil
 }
 
 // PartName is the published name of a run's seq-th part in an hour.

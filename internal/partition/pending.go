@@ -81,7 +81,7 @@ func (p *PendingFile) Publish() error {
 	if err := os.Remove(p.tmp); err != nil {
 		return fmt.Errorf("publish %s: %w", p.final, err)
 	}
-	return syncDir(filepath.Dir(p.final))
+	return SyncDir(filepath.Dir(p.final))
 }
 
 // Cleanup closes and removes the temporary file unless it was published.
@@ -100,9 +100,9 @@ func (p *PendingFile) Cleanup() error {
 	return err
 }
 
-// syncDir fsyncs a directory so that entries created or renamed in it
-// survive a crash.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so that entries created, renamed or removed in
+// it survive a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
@@ -86,10 +86,6 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		hist, histStats = []view{v}, st
 	}
-	threads := o.Threads
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
 	dirs := []string{abs}
 	if o.WriteDir != "" {
 		wd, err := filepath.Abs(o.WriteDir)
@@ -98,33 +94,9 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		dirs = append(dirs, wd)
 	}
-	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
-		stmts := []string{
-			fmt.Sprintf("SET threads = %d", threads),
-			"SET autoinstall_known_extensions = false",
-			"SET autoload_known_extensions = false",
-			"SET allowed_directories = " + literalList(dirs),
-			"SET enable_external_access = false",
-		}
-		stmts = append(stmts, rollup.Macros...)
-		if o.MemoryLimit != "" {
-			stmts = append(stmts, "SET memory_limit = "+literal(o.MemoryLimit))
-		}
-		for _, s := range stmts {
-			if _, err := ex.ExecContext(ctx, s, nil); err != nil {
-				return fmt.Errorf("configure duckdb (%s): %w", s, err)
-			}
-		}
-		return nil
-	})
+	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
 	if err != nil {
-		return nil, fmt.Errorf("open duckdb: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open duckdb: %w", err), db.Close())
+		return nil, err
 	}
 	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats, dayAligned: dayAligned(r)}
 	for _, v := range append(views(files), hist...) {
@@ -149,19 +121,6 @@ func (q *DB) Has(view string) bool { return q.tables[view] }
 
 // Rollups says how the view rollup_hist was made (zero without it).
 func (q *DB) Rollups() RollupStats { return q.rollups }
-
-// literal quotes s as a SQL string literal. It is used only for values this
-// package controls (file paths listed from the archive, settings), never
-// for a user's filter values, which are bound parameters.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func literalList(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = literal(s)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
 
 // Check refuses a statement that is not a query: ad-hoc SQL may read the
 // archive but never write, attach, load, copy or reconfigure.
@@ -234,6 +193,6 @@ func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.conn.ExecContext(ctx, "COPY ("+stmt+") TO "+literal(abs)+" (FORMAT parquet, COMPRESSION zstd)", args...)
+	_, err = q.conn.ExecContext(ctx, "COPY ("+stmt+") TO "+duckbox.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)", args...)
 	return q.explain(err)
 }

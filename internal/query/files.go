@@ -4,9 +4,7 @@
 package query
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,57 +25,35 @@ type Range struct {
 // the range, in path order. It reads directory names only: a query over one
 // day of a year-long archive lists (and DuckDB opens) one day's files.
 func Files(archive, table string, r Range) ([]string, error) {
-	top := filepath.Join(archive, table)
-	sensors, err := os.ReadDir(top)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	days, err := partition.Days(archive, table, r.Sensor)
 	if err != nil {
-		return nil, fmt.Errorf("read archive: %w", err)
+		return nil, err
 	}
 	var out []string
-	for _, s := range sensors {
-		name, ok := strings.CutPrefix(s.Name(), "sensor=")
-		if !ok || !s.IsDir() || (r.Sensor != "" && name != r.Sensor) {
+	for _, d := range days {
+		if !overlaps(d.Date, d.Date.Add(24*time.Hour), r) {
 			continue
 		}
-		days, err := os.ReadDir(filepath.Join(top, s.Name()))
+		hours, err := os.ReadDir(d.Path)
 		if err != nil {
 			return nil, fmt.Errorf("read archive: %w", err)
 		}
-		for _, d := range days {
-			ds, ok := strings.CutPrefix(d.Name(), "date=")
-			if !ok || !d.IsDir() {
+		for _, h := range hours {
+			if !h.IsDir() || !strings.HasPrefix(h.Name(), "hour=") {
 				continue
 			}
-			day, err := time.Parse("2006-01-02", ds)
-			if err != nil {
+			dir := filepath.Join(d.Path, h.Name())
+			_, _, hr, err := partition.ParseDir(archive, dir)
+			if err != nil || !overlaps(hr.Time(), hr.Time().Add(time.Hour), r) {
 				continue
 			}
-			if !overlaps(day, day.Add(24*time.Hour), r) {
-				continue
-			}
-			hours, err := os.ReadDir(filepath.Join(top, s.Name(), d.Name()))
+			parts, err := os.ReadDir(dir)
 			if err != nil {
 				return nil, fmt.Errorf("read archive: %w", err)
 			}
-			for _, h := range hours {
-				if !h.IsDir() || !strings.HasPrefix(h.Name(), "hour=") {
-					continue
-				}
-				dir := filepath.Join(top, s.Name(), d.Name(), h.Name())
-				_, _, hr, err := partition.ParseDir(archive, dir)
-				if err != nil || !overlaps(hr.Time(), hr.Time().Add(time.Hour), r) {
-					continue
-				}
-				parts, err := os.ReadDir(dir)
-				if err != nil {
-					return nil, fmt.Errorf("read archive: %w", err)
-				}
-				for _, p := range parts {
-					if _, ok := partition.PartRun(p.Name()); ok {
-						out = append(out, filepath.Join(dir, p.Name()))
-					}
+			for _, p := range parts {
+				if _, ok := partition.PartRun(p.Name()); ok {
+					out = append(out, filepath.Join(dir, p.Name()))
 				}
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -15,7 +16,7 @@ type view struct{ name, sql string }
 // ErrEmptyRange); the derived views need their base tables.
 func views(files map[string][]string) []view {
 	src := func(table string) string {
-		return fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", literalList(files[table]))
+		return fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", duckbox.LiteralList(files[table]))
 	}
 	var out []view
 	if len(files["adus"]) > 0 {
@@ -103,7 +104,7 @@ func rollupView(root string, parts []string) (view, RollupStats, error) {
 	}
 	var sel []string
 	if len(current) > 0 {
-		sel = append(sel, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+literalList(current)+", hive_partitioning = false)")
+		sel = append(sel, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+duckbox.LiteralList(current)+", hive_partitioning = false)")
 	}
 	if len(raw) > 0 {
 		aduSrc, connSrc, err := rollup.SourceSQL(root, raw)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,7 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
+	"github.com/abt-dev/abt/internal/duckbox"
+	"github.com/abt-dev/abt/internal/partition"
 )
 
 // RowGroupRows is the row group size of rollup files: rows are sorted by
@@ -43,32 +43,9 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
-		stmts := []string{
-			"SET autoinstall_known_extensions = false",
-			"SET autoload_known_extensions = false",
-			"SET allowed_directories = [" + literal(abs) + "]",
-			"SET enable_external_access = false",
-		}
-		if threads > 0 {
-			stmts = append(stmts, fmt.Sprintf("SET threads = %d", threads))
-		}
-		stmts = append(stmts, Macros...)
-		for _, s := range stmts {
-			if _, err := ex.ExecContext(ctx, s, nil); err != nil {
-				return fmt.Errorf("configure duckdb (%s): %w", s, err)
-			}
-		}
-		return nil
-	})
+	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
 	if err != nil {
-		return nil, fmt.Errorf("rollup: open duckdb: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("rollup: open duckdb: %w", err), db.Close())
+		return nil, fmt.Errorf("rollup: %w", err)
 	}
 	return &Builder{root: abs, db: db, conn: conn}, nil
 }
@@ -84,6 +61,11 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 	if err != nil {
 		return err
 	}
+	return b.build(ctx, d, files)
+}
+
+// build writes the rollup of day d from files, its current parts.
+func (b *Builder) build(ctx context.Context, d Day, files []string) error {
 	final := Path(b.root, d.Sensor, d.Date)
 	if len(files) == 0 {
 		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -96,7 +78,7 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 		return err
 	}
 	dir := filepath.Dir(final)
-	if err := mkdirAllSync(dir); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("rollup %s: %w", d, err)
 	}
 	var rnd [6]byte
@@ -107,8 +89,8 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 		return err
 	}
 	stmt := "COPY (SELECT * FROM (" + HistSQL(aduSrc, connSrc) + ") ORDER BY kind, server_ip NULLS FIRST, server_port NULLS FIRST, bin) TO " +
-		literal(tmp) + fmt.Sprintf(" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, KV_METADATA {%s: %s, %s: %s})",
-		RowGroupRows, literal(MetaVersion), literal(Version), literal(MetaSources), literal(fp))
+		duckbox.Literal(tmp) + fmt.Sprintf(" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, KV_METADATA {%s: %s, %s: %s})",
+		RowGroupRows, duckbox.Literal(MetaVersion), duckbox.Literal(Version), duckbox.Literal(MetaSources), duckbox.Literal(fp))
 	if _, err := b.conn.ExecContext(ctx, stmt); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("rollup %s: %w", d, err)
@@ -120,7 +102,8 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 	return nil
 }
 
-// publish syncs tmp, renames it to final and syncs the directory.
+// publish syncs tmp, renames it to final (replacing an older rollup) and
+// syncs the directory.
 func publish(tmp, final string) error {
 	f, err := os.Open(tmp)
 	if err != nil {
@@ -136,37 +119,8 @@ func publish(tmp, final string) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(final))
+	return partition.SyncDir(filepath.Dir(final))
 }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
-}
-
-// mkdirAllSync creates dir and its missing parents, syncing each parent
-// whose entries changed.
-func mkdirAllSync(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	parent := filepath.Dir(dir)
-	if err := mkdirAllSync(parent); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return syncDir(parent)
-}
-
-// literal quotes s as a SQL string literal. It is used for paths listed
-// from the archive and for values this package makes, never for user input.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // UpdateOptions select what Update does.
 type UpdateOptions struct {
@@ -253,7 +207,7 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 				continue
 			}
 		}
-		if err := b.Build(ctx, d); err != nil {
+		if err := b.build(ctx, d, files); err != nil {
 			if ctx.Err() != nil {
 				return st, errors.Join(errs, err)
 			}
@@ -270,40 +224,18 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 	return st, errs
 }
 
-// listDays lists the sensor=/date= directories of a table in the selection.
+// listDays lists the days of a table in the selection.
 func listDays(root, table string, o UpdateOptions) ([]Day, error) {
-	top := filepath.Join(root, table)
-	sensors, err := os.ReadDir(top)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	dirs, err := partition.Days(root, table, o.Sensor)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
 	var out []Day
-	for _, s := range sensors {
-		name, ok := strings.CutPrefix(s.Name(), "sensor=")
-		if !ok || !s.IsDir() || (o.Sensor != "" && name != o.Sensor) {
+	for _, d := range dirs {
+		if (!o.From.IsZero() && !d.Date.Add(24*time.Hour).After(o.From)) || (!o.To.IsZero() && !d.Date.Before(o.To)) {
 			continue
 		}
-		dates, err := os.ReadDir(filepath.Join(top, s.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("rollup: %w", err)
-		}
-		for _, e := range dates {
-			ds, ok := strings.CutPrefix(e.Name(), "date=")
-			if !ok || !e.IsDir() {
-				continue
-			}
-			day, err := time.Parse("2006-01-02", ds)
-			if err != nil {
-				continue
-			}
-			if (!o.From.IsZero() && !day.Add(24*time.Hour).After(o.From)) || (!o.To.IsZero() && !day.Before(o.To)) {
-				continue
-			}
-			out = append(out, Day{Sensor: name, Date: day})
-		}
+		out = append(out, Day{Sensor: d.Sensor, Date: d.Date})
 	}
 	return out, nil
 }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
@@ -163,9 +164,9 @@ func SourceSQL(root string, files []string) (aduSrc, connSrc string, err error) 
 		}
 		switch table {
 		case schema.TableADUs:
-			adus = append(adus, literal(f))
+			adus = append(adus, f)
 		case schema.TableConnections:
-			conns = append(conns, literal(f))
+			conns = append(conns, f)
 		default:
 			return "", "", fmt.Errorf("rollup: %s is not an adus or connections part", f)
 		}
@@ -174,7 +175,7 @@ func SourceSQL(root string, files []string) (aduSrc, connSrc string, err error) 
 		if len(l) == 0 {
 			return ""
 		}
-		return "read_parquet([" + strings.Join(l, ", ") + "], hive_partitioning = false)"
+		return "read_parquet(" + duckbox.LiteralList(l) + ", hive_partitioning = false)"
 	}
 	return read(adus), read(conns), nil
 }

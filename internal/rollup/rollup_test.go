@@ -17,6 +17,8 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/duckbox"
 )
 
 // TestBin checks bins worked out by hand: exact below 128, then 64 bins per
@@ -156,12 +158,12 @@ func TestUpdate(t *testing.T) {
 	db := openDuckDB(t)
 	files, err := filepath.Glob(filepath.Join(root, "adus", "sensor=golden", "date=2013-05-02", "hour=*", "part-*.parquet"))
 	require.NoError(t, err)
-	src := "read_parquet(" + literalFiles(files) + ")"
+	src := "read_parquet(" + duckbox.LiteralList(files) + ")"
 	var want [3]int64
 	require.NoError(t, db.QueryRow(`SELECT count(*) FILTER (WHERE direction = 'c2s'), count(*) FILTER (WHERE direction = 's2c'),
   count(*) FILTER (WHERE direction = 'c2s' AND think_to_peer AND NOT concurrent AND think_us IS NOT NULL) FROM `+src).Scan(&want[0], &want[1], &want[2]))
 	require.Positive(t, want[2])
-	rf := literal(Path(root, "golden", day("2013-05-02").Date))
+	rf := duckbox.Literal(Path(root, "golden", day("2013-05-02").Date))
 	for _, where := range []string{"server_ip IS NULL", "server_ip IS NOT NULL"} {
 		var got [3]int64
 		require.NoError(t, db.QueryRow(`SELECT sum(n) FILTER (WHERE kind = 'c2s'), sum(n) FILTER (WHERE kind = 's2c'), sum(n) FILTER (WHERE kind = 'rt')
@@ -175,7 +177,7 @@ func TestUpdate(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, cfiles)
 	require.NoError(t, db.QueryRow(`SELECT count(*), sum(c2s_unique_bytes), sum(s2c_unique_bytes), count(*) FILTER (WHERE c2s_rst OR s2c_rst),
-  count(rtt_us) FROM read_parquet(`+literalFiles(cfiles)+`)`).Scan(&wantConns[0], &wantConns[1], &wantConns[2], &wantConns[3], &wantConns[4]))
+  count(rtt_us) FROM read_parquet(`+duckbox.LiteralList(cfiles)+`)`).Scan(&wantConns[0], &wantConns[1], &wantConns[2], &wantConns[3], &wantConns[4]))
 	for _, where := range []string{"server_ip IS NULL", "server_ip IS NOT NULL"} {
 		var got [5]int64
 		require.NoError(t, db.QueryRow(`SELECT sum(n) FILTER (WHERE kind = 'conns'), sum(n) FILTER (WHERE kind = 'bytes_in'),
@@ -254,37 +256,4 @@ func TestCurrentRejects(t *testing.T) {
 	ok, err = Current(root, d, files)
 	require.NoError(t, err)
 	require.False(t, ok)
-}
-
-func literalFiles(files []string) string {
-	s := "["
-	for i, f := range files {
-		if i > 0 {
-			s += ", "
-		}
-		s += literal(f)
-	}
-	return s + "]"
-}
-
-// TestUpdateBadPart: a corrupt part fails its day's rollup, with the file
-// named, and the other days are still built.
-func TestUpdateBadPart(t *testing.T) {
-	ctx := context.Background()
-	root := copyADUs(t)
-	bad := filepath.Join(root, "adus", "sensor=golden", "date=2014-01-14", "hour=17", "part-bad-0001.parquet")
-	require.NoError(t, os.WriteFile(bad, []byte("PAR1 not really parquet PAR1"), 0o644))
-	b, err := NewBuilder(ctx, root, 1)
-	require.NoError(t, err)
-	defer b.Close()
-	st, err := b.Update(ctx, UpdateOptions{})
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "part-bad-0001.parquet")
-	require.Contains(t, err.Error(), "golden/2014-01-14")
-	require.Equal(t, UpdateStats{Days: 4, Built: 3, Failed: 1}, st)
-	_, err = os.Stat(Path(root, "golden", day("2014-01-14").Date))
-	require.ErrorIs(t, err, fs.ErrNotExist)
-	left, err := filepath.Glob(filepath.Join(root, Table, "*", "*", ".rollup-*"))
-	require.NoError(t, err)
-	require.Empty(t, left, "no temporary file left")
 }
