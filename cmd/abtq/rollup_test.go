@@ -140,14 +140,15 @@ func TestRollupFallback(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Empty(t, stderr)
 
-	// A late part on 2015-07-25 (a copy of that day's part under another
-	// run's name): that day's rollup is stale, and its ADUs count twice.
+	// A late part on 2015-07-25 (a copy of that day's part as another part
+	// of the same run): that day's rollup is stale, and its ADUs count
+	// twice.
 	parts, err := filepath.Glob(filepath.Join(arch, "adus", "sensor=golden", "date=2015-07-25", "hour=*", "part-*.parquet"))
 	require.NoError(t, err)
 	require.Len(t, parts, 1)
 	b, err := os.ReadFile(parts[0])
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(parts[0]), "part-late-0001.parquet"), b, 0o644))
+	require.NoError(t, os.WriteFile(strings.Replace(parts[0], "-0001.parquet", "-0099.parquet", 1), b, 0o444))
 	smtp := []string{"--archive", arch, "--format", "tsv", "response-times", "--server", "192.168.133.102"}
 	code, got, stderr = runCmd(t, smtp...)
 	require.Equal(t, 0, code, stderr)

@@ -24,7 +24,12 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 	if !toT.IsZero() {
 		to = toT.UnixMicro()
 	}
-	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version)
+	logf := func(format string, args ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
+		}
+	}
+	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version, logf)
 	if !o.quiet {
 		var merged, skipped int
 		for _, r := range res {

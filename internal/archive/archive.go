@@ -12,14 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/internal/rollup"
@@ -52,8 +51,8 @@ type Options struct {
 	// PageBytes is the Parquet data page size before compression. Default
 	// 16 MiB.
 	PageBytes int
-	// Replace archives inputs again that an earlier run archived, deleting
-	// that run's rows first.
+	// Replace archives inputs again that an earlier completed run archived:
+	// the run replaces that one when it commits, at its end.
 	Replace bool
 	// Producer names the program and version, for the files' footers.
 	Producer string
@@ -66,8 +65,11 @@ type Options struct {
 
 // Input is an input of a run, identified by its fingerprint.
 type Input struct {
-	Name        string
-	Fingerprint string // "" if the input cannot be identified (standard input)
+	Name string
+	// Fingerprint is "" when it is known only once the input has been
+	// read (standard input): the run then commits at its end, and is
+	// refused then if the input turns out to be archived already.
+	Fingerprint string
 }
 
 // Archive receives one run's records. It implements ingest.Sink.
@@ -79,6 +81,11 @@ type Archive struct {
 	cache   addrCache
 	inputs  []Input
 	started time.Time
+	// replaces are the runs this run replaces when it commits;
+	// uncommitted says it commits at its end (it replaces runs, or an
+	// input's fingerprint is not known yet).
+	replaces    []string
+	uncommitted bool
 
 	aduBuf  []schema.ADU
 	connBuf []schema.Connection
@@ -109,7 +116,7 @@ func (o *Options) defaults() error {
 		_, _ = rand.Read(b[:])
 		o.RunID = o.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 	}
-	if o.RunID == compactRun || strings.ContainsAny(o.RunID, "/,") {
+	if o.RunID == partition.CompactRun || strings.ContainsAny(o.RunID, "/,") {
 		return fmt.Errorf("archive: run id %q not allowed", o.RunID)
 	}
 	if o.Logf == nil {
@@ -139,9 +146,12 @@ func sanitizeSensor(h string) string {
 	return s
 }
 
-// Open prepares a run: it recovers what crashed runs left behind, refuses
-// (or, with Replace, deletes) inputs archived before, writes the run's
-// journal and opens the table writers.
+// Open prepares a run: under the archive lock, it recovers what crashed
+// runs left behind, refuses inputs archived before (or, with Replace or
+// after a run that did not complete, arranges to replace the run that
+// archived them), and writes the run's journal; then it opens the table
+// writers. Two runs started together on one input cannot both pass: the
+// second finds the first's journal.
 func Open(opts Options, inputs []Input) (*Archive, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -149,6 +159,11 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	if err := os.MkdirAll(opts.Root, 0o755); err != nil {
 		return nil, fmt.Errorf("create archive: %w", err)
 	}
+	lock, err := catalog.Lock(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	// Rollup builders killed mid-file leave hidden temporary files.
 	if err := rollup.RemoveDeadTemps(opts.Root); err != nil {
 		return nil, err
@@ -161,25 +176,19 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Archive{opts: opts, inputs: inputs, started: opts.Now()}
-	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano), Replaces: replaces}
+	a := &Archive{opts: opts, inputs: inputs, started: opts.Now(), replaces: replaces, uncommitted: len(replaces) > 0}
+	for _, in := range inputs {
+		if in.Fingerprint == "" {
+			a.uncommitted = true
+		}
+	}
+	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano),
+		Replaces: replaces, Uncommitted: a.uncommitted}
 	for _, in := range inputs {
 		entry.Inputs = append(entry.Inputs, journalInput(in))
 	}
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err
-	}
-	for _, r := range replaces {
-		if err := deleteRun(opts.Root, st.parts, r); err != nil {
-			return nil, errors.Join(err, a.journal.release())
-		}
-		if path, crashed := st.journals[r]; crashed {
-			// Its rows are gone: forget the crashed run.
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, errors.Join(fmt.Errorf("remove journal %s: %w", path, err), a.journal.release())
-			}
-		}
-		opts.Logf("replaced run %s", r)
 	}
 	as, cs := aduSorting, connSorting
 	if opts.Sorting != nil {
@@ -203,7 +212,7 @@ func (a *Archive) partOptions(table string, sorting []parquet.SortingColumn) par
 	return partition.Options{
 		Root: a.opts.Root, Table: table, Sensor: a.opts.Sensor, RunID: a.opts.RunID,
 		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting, ZstdLevel: a.opts.ZstdLevel, PageBytes: a.opts.PageBytes,
-		SpillDir: spillDir(a.opts.Root),
+		SpillDir: spillDir(a.opts.Root), Uncommitted: a.uncommitted,
 		Metadata: map[string]string{
 			schema.MetaSchemaVersion: strconv.Itoa(schema.Version),
 			schema.MetaTable:         table,
@@ -303,10 +312,11 @@ type Summary struct {
 	Conns int64
 }
 
-// Close publishes every open part, writes the run's row in the runs table
-// and removes the journal: the run is then complete.
+// Close publishes every open part and writes the run's row in the runs
+// table; a run that commits at its end then commits (see commit). The
+// journal is removed: the run is complete. On error the Summary still
+// says what was published.
 func (a *Archive) Close(info RunInfo) (Summary, error) {
-	var sum Summary
 	err := a.err
 	if err == nil {
 		err = a.flushRows()
@@ -319,14 +329,9 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 	}
 	if err != nil {
 		a.Abort()
-		return sum, err
+		return a.summary(nil), err
 	}
-	for _, p := range append(a.adus.Published(), a.conns.Published()...) {
-		sum.Files++
-		sum.Bytes += p.Bytes
-	}
-	sum.ADUs, sum.Conns = a.nADUs, a.nConns
-	row := a.runRow(info, sum)
+	row := a.runRow(info, a.summary(nil))
 	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runTs, runCmp)
 	if err == nil {
 		err = rw.Write(row)
@@ -335,19 +340,47 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 		err = rw.Close()
 	}
 	if err != nil {
+		if rw != nil {
+			rw.Abort()
+		}
 		a.Abort()
-		return sum, err
+		return a.summary(nil), err
 	}
-	for _, p := range rw.Published() {
-		sum.Files++
-		sum.Bytes += p.Bytes
+	sum := a.summary(rw)
+	if a.uncommitted {
+		if err := a.commit(info.Inputs); err != nil {
+			a.Abort()
+			return sum, err
+		}
 	}
 	return sum, a.journal.finish()
 }
 
+// summary says what the run published so far (with the runs table's
+// writer, once it has one).
+func (a *Archive) summary(rw *partition.Writer[schema.Run]) Summary {
+	sum := Summary{ADUs: a.nADUs, Conns: a.nConns}
+	var pub []partition.Published
+	if a.adus != nil {
+		pub = append(pub, a.adus.Published()...)
+	}
+	if a.conns != nil {
+		pub = append(pub, a.conns.Published()...)
+	}
+	if rw != nil {
+		pub = append(pub, rw.Published()...)
+	}
+	for _, p := range pub {
+		sum.Files++
+		sum.Bytes += p.Bytes
+	}
+	return sum
+}
+
 // Abort removes the run's unpublished files and leaves its journal
 // unlocked: the published parts stay, and the next run given the same
-// input replaces them.
+// input replaces them (a run that commits at its end is discarded by the
+// next run instead: it was never seen).
 func (a *Archive) Abort() {
 	if a.adus != nil {
 		a.adus.Abort()
@@ -386,160 +419,3 @@ func (a *Archive) runRow(info RunInfo, sum Summary) schema.Run {
 	return row
 }
 
-// state is what recovery found in the archive.
-type state struct {
-	parts     []part
-	completed map[string]schema.Run // runs with a row in the runs table
-	crashed   map[string]journalEntry
-	journals  map[string]string // journal path of each crashed run
-	live      map[string]journalEntry
-}
-
-// recoverArchive removes the temporary files of runs that are not running,
-// finishes the deletions crashed runs had begun, and reads the run log.
-func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
-	js, err := readJournals(root)
-	if err != nil {
-		return nil, err
-	}
-	st := &state{completed: map[string]schema.Run{}, crashed: map[string]journalEntry{}, live: map[string]journalEntry{},
-		journals: map[string]string{}}
-	for _, j := range js {
-		if j.live {
-			st.live[j.entry.RunID] = j.entry
-		}
-	}
-	parts, temps, err := scan(root)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range temps {
-		if _, live := st.live[t.run]; live {
-			continue
-		}
-		if err := os.Remove(t.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("remove leftover %s: %w", t.path, err)
-		}
-		logf("removed leftover %s", t.path)
-	}
-	spills, _ := filepath.Glob(filepath.Join(spillDir(root), ".spill-*"))
-	for _, s := range spills {
-		run := strings.TrimPrefix(filepath.Base(s), ".spill-")
-		if i := strings.LastIndexByte(run, '-'); i > 0 {
-			run = run[:i]
-		}
-		if _, live := st.live[run]; !live {
-			_ = os.Remove(s)
-		}
-	}
-	removeStaleStages(filepath.Join(root, metaDir, "compact"), logf)
-	for _, p := range parts {
-		if p.table != schema.TableRuns {
-			continue
-		}
-		rows, err := readRows[schema.Run](p.path, schema.TableRuns)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			st.completed[r.RunID] = r
-		}
-	}
-	st.parts = parts
-	for _, j := range js {
-		if j.live {
-			continue
-		}
-		if _, done := st.completed[j.entry.RunID]; done {
-			// Crashed after its row was published: it is complete.
-			if err := os.Remove(j.path); err != nil {
-				return nil, fmt.Errorf("remove journal %s: %w", j.path, err)
-			}
-			continue
-		}
-		for _, r := range j.entry.Replaces {
-			if err := deleteRun(root, st.parts, r); err != nil {
-				return nil, err
-			}
-			delete(st.completed, r)
-		}
-		st.crashed[j.entry.RunID] = j.entry
-		st.journals[j.entry.RunID] = j.path
-		logf("run %s did not complete (its published files remain; archiving its inputs again replaces them)", j.entry.RunID)
-	}
-	if len(js) > 0 {
-		// Deletions may have changed the listing.
-		if st.parts, _, err = scan(root); err != nil {
-			return nil, err
-		}
-	}
-	return st, nil
-}
-
-// checkInputs finds the earlier runs that archived the inputs. Crashed runs
-// are replaced silently; completed ones only with replace, and only when
-// this run has all their inputs.
-func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...any)) ([]string, error) {
-	mine := map[string]bool{}
-	for _, in := range inputs {
-		if in.Fingerprint != "" {
-			mine[in.Fingerprint] = true
-		}
-	}
-	var out []string
-	for id, e := range st.live {
-		for _, in := range e.Inputs {
-			if mine[in.Fingerprint] {
-				return nil, fmt.Errorf("input %s is being archived by run %s, still running", in.Name, id)
-			}
-		}
-	}
-	for id, e := range st.crashed {
-		for _, in := range e.Inputs {
-			if mine[in.Fingerprint] {
-				logf("input %s was being archived by run %s, which did not complete: replacing it", in.Name, id)
-				out = append(out, id)
-				break
-			}
-		}
-	}
-	for id, r := range st.completed {
-		var hit []string
-		all := true
-		for _, in := range r.Inputs {
-			if mine[in.Fingerprint] {
-				hit = append(hit, in.Name)
-			} else {
-				all = false
-			}
-		}
-		if len(hit) == 0 {
-			continue
-		}
-		if !replace {
-			return nil, fmt.Errorf("%w: %s by run %s (%s); use --replace to archive it again",
-				ErrAlreadyArchived, strings.Join(hit, ", "), id, time.UnixMicro(r.Started).UTC().Format(time.RFC3339))
-		}
-		if !all {
-			return nil, fmt.Errorf("run %s also archived inputs not given now; give all of its inputs to replace it", id)
-		}
-		out = append(out, id)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
-
-// removeStaleStages removes compaction staging directories whose
-// compaction is no longer running (their lock is free).
-func removeStaleStages(dir string, logf func(string, ...any)) {
-	locks, _ := filepath.Glob(filepath.Join(dir, "stage-*.lock"))
-	for _, l := range locks {
-		if isLocked(l) {
-			continue
-		}
-		stage := strings.TrimSuffix(l, ".lock")
-		_ = os.RemoveAll(stage)
-		_ = os.Remove(l)
-		logf("removed leftover compaction %s", stage)
-	}
-}

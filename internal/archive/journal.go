@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/partition"
 )
 
@@ -19,7 +20,6 @@ import (
 // flock on it, so another process can tell a live run from a crashed one.
 // Directories starting with '_' are skipped by Hive-style readers.
 
-const metaDir = "_abt"
 
 // journalEntry is a run's journal file.
 type journalEntry struct {
@@ -27,7 +27,11 @@ type journalEntry struct {
 	Sensor   string         `json:"sensor"`
 	Started  string         `json:"started"`
 	Inputs   []journalInput `json:"inputs"`
-	Replaces []string       `json:"replaces,omitempty"` // runs this run deletes
+	Replaces []string       `json:"replaces,omitempty"` // runs this run replaces when it commits
+	// Uncommitted: the run publishes its parts under uncommitted names
+	// and commits at its end (it replaces runs, or has an input whose
+	// fingerprint is known only once read).
+	Uncommitted bool `json:"uncommitted,omitempty"`
 }
 
 type journalInput struct {
@@ -35,9 +39,9 @@ type journalInput struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-func journalDir(root string) string { return filepath.Join(root, metaDir, "runs") }
+func journalDir(root string) string { return filepath.Join(root, catalog.MetaDir, "runs") }
 
-func spillDir(root string) string { return filepath.Join(root, metaDir, "spill") }
+func spillDir(root string) string { return filepath.Join(root, catalog.MetaDir, "spill") }
 
 // lockedJournal is the journal of this process's run, locked.
 type lockedJournal struct {

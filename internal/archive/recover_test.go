@@ -53,10 +53,10 @@ func TestRecoverCrashedRun(t *testing.T) {
 				Logf: func(format string, args ...any) { notes = append(notes, format) },
 			}, []archive.Input{{Name: tc.capture, Fingerprint: "fp-" + tc.capture}})
 			require.NoError(t, err, "a crashed run's input is archived again without Replace")
-			require.Contains(t, notes, "replaced run %s")
 			run := feedCapture(t, a, path, ingest.DefaultOptions())
 			_, err = a.Close(run.info)
 			require.NoError(t, err)
+			require.Contains(t, notes, "replaced run %s")
 
 			for _, f := range []string{tmp, spill} {
 				require.NoFileExists(t, f)

@@ -16,17 +16,16 @@ import (
 	"github.com/abt-dev/abt/schema"
 )
 
-// compactRun is the run id part of compacted files' names: their rows come
-// from the runs listed in their footer.
-const compactRun = "compact"
-
-// part is a published file of the archive.
+// part is a file of the archive: a published part, or an uncommitted one.
 type part struct {
 	path   string
 	table  string
 	sensor string
 	hour   partition.Hour
-	run    string // the run that wrote it, or compactRun
+	run    string // the run that wrote it, or partition.CompactRun
+	// uncommitted: published under its uncommitted name by a run that
+	// commits at its end.
+	uncommitted bool
 }
 
 // tempFile is a temporary file left in a partition directory.
@@ -35,7 +34,8 @@ type tempFile struct {
 	run  string
 }
 
-// scan lists the archive's published parts and temporary files.
+// scan lists the archive's parts (published and uncommitted) and temporary
+// files.
 func scan(root string) (parts []part, temps []tempFile, err error) {
 	for _, table := range schema.Tables {
 		top := filepath.Join(root, table)
@@ -55,14 +55,17 @@ func scan(root string) (parts []part, temps []tempFile, err error) {
 				return nil
 			}
 			run, ok := partition.PartRun(name)
+			uncommitted := false
 			if !ok {
-				return nil // not ours: left alone (and not read)
+				if run, _, uncommitted = partition.IsUncommitted(name); !uncommitted {
+					return nil // not ours: left alone (and not read)
+				}
 			}
 			tb, sensor, h, err := partition.ParseDir(root, filepath.Dir(path))
 			if err != nil {
 				return &CorruptError{Path: path, Err: errors.New("a part outside any <table>/sensor=/date=/hour= directory")}
 			}
-			parts = append(parts, part{path: path, table: tb, sensor: sensor, hour: h, run: run})
+			parts = append(parts, part{path: path, table: tb, sensor: sensor, hour: h, run: run, uncommitted: uncommitted})
 			return nil
 		})
 		if err != nil && !errors.Is(err, fs.SkipDir) {
@@ -105,7 +108,7 @@ func readRows[T any](path, table string) ([]T, error) {
 
 // partRuns returns the runs whose rows a part holds.
 func partRuns(p part) ([]string, error) {
-	if p.run != compactRun {
+	if p.run != partition.CompactRun {
 		return []string{p.run}, nil
 	}
 	f, pf, err := openPart(p.path, p.table)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -15,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CompactOptions configure CompactHour.
-type CompactOptions struct {
+// EditOptions configure EditHour.
+type EditOptions struct {
 	Root, Table, Sensor string
 	Hour                Hour
 	// Sorting, RowGroupRows, SortRows and ZstdLevel are as for Writer.
@@ -26,39 +27,53 @@ type CompactOptions struct {
 	ZstdLevel    int
 	// StageDir is where the new hour directory is built before it is
 	// swapped in; it must be on the archive's file system and outside the
-	// tables (the archive uses <root>/_abt/compact).
+	// tables (the archive uses <root>/_abt/compact). Each edit uses
+	// stage-<random> under it, locked by stage-<random>.lock (flock) for as
+	// long as it runs; a staging directory whose lock is free is a dead
+	// edit's.
 	StageDir string
-	// Metadata is written into the merged file's footer; RunIDsKey names the
+	// Metadata is written into a merged file's footer; RunIDsKey names the
 	// entry that lists the runs whose rows the file holds.
 	Metadata  map[string]string
 	RunIDsKey string
-	// Expect are footer entries every input part must have (its table and
+	// Expect are footer entries every part read must have (its table and
 	// schema version): a part without them is reported, never read.
 	Expect map[string]string
-	// MinParts is the fewest parts worth merging; default 2. Ignored when
-	// rows are being dropped.
+	// Merge merges every published part of the hour into one file
+	// (compaction).
+	Merge bool
+	// MinParts is, with Merge, the fewest parts worth merging; default 2.
+	// An edit that also shows or hides runs is done whatever the count.
 	MinParts int
+	// Show are runs whose uncommitted parts become published (see
+	// UncommittedName): they are renamed to their final names.
+	Show map[string]bool
+	// Hide are runs whose rows are removed: their own parts are dropped,
+	// and merged files holding some of their rows are rewritten without
+	// them.
+	Hide map[string]bool
 }
 
-// CompactResult says what CompactHour did.
-type CompactResult struct {
-	Parts   int    // input parts
-	Rows    int64  // rows written
-	Dropped int64  // rows dropped by keep
-	Path    string // the merged file ("" when nothing was written)
+// EditResult says what EditHour did.
+type EditResult struct {
+	Parts   int    // published parts the hour had (uncommitted ones shown included)
+	Rows    int64  // rows written into merged files
+	Dropped int64  // rows removed (of hidden runs)
+	Path    string // the merged file ("" when none was written)
 	Skipped string // why the hour was left alone, if it was
 }
 
-// CompactHour merges every part of one hour into a single file sorted by
-// cmp (each part is already sorted so), dropping the rows keep rejects
-// (keep nil keeps all), and swaps it in
-// atomically: the new hour directory is built in StageDir and exchanged
-// with the old one in one rename (Linux renameat2 RENAME_EXCHANGE), so a
-// reader sees either the old parts or the merged file, never both or
-// neither. An hour a writer is publishing into is skipped (its lock is
-// held); other hours can be compacted while ingest goes on.
-func CompactHour[T any](o CompactOptions, cmp func(a, b *T) int, keep func(*T) bool, runOf func(*T) string) (CompactResult, error) {
-	var res CompactResult
+// EditHour changes one hour directory: it merges its parts (Merge),
+// publishes the uncommitted parts of runs in Show and removes the rows of
+// runs in Hide. It builds the new hour directory in StageDir, from hard
+// links to the files it keeps and the merged files it writes, and exchanges
+// it with the old one in one rename (Linux renameat2 RENAME_EXCHANGE): a
+// reader listing the hour sees the old entries or the new ones, never a mix.
+// Entries it does not own (uncommitted parts of other runs, files that are
+// not parts) are carried over unchanged. An hour a writer is publishing
+// into is skipped (its lock is held); the caller tries again later.
+func EditHour[T any](o EditOptions, cmp func(a, b *T) int, runOf func(*T) string) (EditResult, error) {
+	var res EditResult
 	if o.MinParts == 0 {
 		o.MinParts = 2
 	}
@@ -73,50 +88,77 @@ func CompactHour[T any](o CompactOptions, cmp func(a, b *T) int, keep func(*T) b
 	}
 	defer lock.unlock()
 
-	parts, err := hourParts(dir)
+	plan, err := planEdit(dir, o)
 	if err != nil {
 		return res, err
 	}
-	res.Parts = len(parts)
-	if len(parts) == 0 || (keep == nil && len(parts) < o.MinParts) {
-		res.Skipped = fmt.Sprintf("%d part(s)", len(parts))
+	res.Parts = len(plan.keep) + len(plan.merge)
+	res.Dropped = plan.droppedRows
+	if o.Merge && len(plan.merge)+len(plan.keep) >= o.MinParts || plan.changed {
+		if o.Merge {
+			plan.merge = append(plan.merge, plan.keep...)
+			plan.keep = nil
+		}
+	} else {
+		res.Skipped = fmt.Sprintf("%d part(s)", res.Parts)
 		return res, nil
 	}
 	if err := os.MkdirAll(o.StageDir, 0o755); err != nil {
 		return res, fmt.Errorf("create staging directory: %w", err)
 	}
-	stage, err := os.MkdirTemp(o.StageDir, "stage-")
+	// The staging directory's lock comes first, so that recovery never
+	// finds a staging directory without its lock (see StageDir).
+	stageLock, err := os.CreateTemp(o.StageDir, "stage-*.lock")
 	if err != nil {
-		return res, fmt.Errorf("create staging directory: %w", err)
+		return res, fmt.Errorf("lock staging directory: %w", err)
 	}
-	stageLock, err := os.OpenFile(stage+".lock", os.O_RDWR|os.O_CREATE, 0o644)
-	if err == nil {
-		err = syscall.Flock(int(stageLock.Fd()), syscall.LOCK_EX)
-	}
-	if err != nil {
-		return res, errors.Join(fmt.Errorf("lock staging directory: %w", err), os.RemoveAll(stage))
+	stage := strings.TrimSuffix(stageLock.Name(), ".lock")
+	if err := syscall.Flock(int(stageLock.Fd()), syscall.LOCK_EX); err != nil {
+		return res, errors.Join(fmt.Errorf("lock staging directory: %w", err), stageLock.Close(), os.Remove(stageLock.Name()))
 	}
 	defer func() {
 		_ = os.RemoveAll(stage)
-		_ = os.Remove(stage + ".lock")
+		_ = os.Remove(stageLock.Name())
 		_ = stageLock.Close()
 	}()
+	if err := os.Mkdir(stage, 0o755); err != nil {
+		return res, fmt.Errorf("create staging directory: %w", err)
+	}
 	newDir := filepath.Join(stage, filepath.Base(dir))
-	final := filepath.Join(newDir, fmt.Sprintf("part-compact-c%d.parquet", time.Now().UnixMicro()))
-	rows, dropped, err := mergeParts(o, parts, final, cmp, keep, runOf)
-	res.Rows, res.Dropped = rows, dropped
-	if err != nil {
+	if err := os.MkdirAll(newDir, 0o755); err != nil {
+		return res, fmt.Errorf("create staging directory: %w", err)
+	}
+	for _, k := range plan.keep {
+		if err := os.Link(filepath.Join(dir, k.name), filepath.Join(newDir, k.as)); err != nil {
+			return res, fmt.Errorf("edit %s: %w", dir, err)
+		}
+	}
+	for _, name := range plan.carry {
+		if err := os.Link(filepath.Join(dir, name), filepath.Join(newDir, name)); err != nil {
+			return res, fmt.Errorf("edit %s: %w", dir, err)
+		}
+	}
+	if len(plan.merge) > 0 {
+		var paths []string
+		for _, m := range plan.merge {
+			paths = append(paths, filepath.Join(dir, m.name))
+		}
+		final := filepath.Join(newDir, mergedName(dir))
+		keep := func(r *T) bool { return !o.Hide[runOf(r)] }
+		rows, dropped, err := mergeParts(o, paths, final, cmp, keep, runOf)
+		res.Rows, res.Dropped = rows, res.Dropped+dropped
+		if err != nil {
+			return res, err
+		}
+		if rows > 0 {
+			res.Path = filepath.Join(dir, filepath.Base(final))
+		}
+	}
+	if err := SyncDir(newDir); err != nil {
 		return res, err
 	}
-	if rows == 0 {
-		if err := os.MkdirAll(newDir, 0o755); err != nil {
-			return res, fmt.Errorf("create staging directory: %w", err)
-		}
-	} else {
-		res.Path = filepath.Join(dir, filepath.Base(final))
-	}
 	if err := unix.Renameat2(unix.AT_FDCWD, newDir, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
-		return res, fmt.Errorf("swap in compacted %s: %w", dir, err)
+		return res, fmt.Errorf("swap in edited %s: %w", dir, err)
 	}
 	if err := errors.Join(SyncDir(filepath.Dir(dir)), SyncDir(stage)); err != nil {
 		return res, err
@@ -124,38 +166,97 @@ func CompactHour[T any](o CompactOptions, cmp func(a, b *T) int, keep func(*T) b
 	return res, nil
 }
 
-// hourParts lists the published parts of an hour directory. Anything else
-// in it (other than temporary files of dead writers, which it removes)
-// is an error: compaction would drop it.
-func hourParts(dir string) ([]string, error) {
+// editEntry is a part EditHour keeps: name in the hour, as its new name.
+type editEntry struct{ name, as string }
+
+// editPlan is what EditHour does with each entry of an hour.
+type editPlan struct {
+	keep        []editEntry // linked into the new directory
+	merge       []editEntry // read into the merged file
+	carry       []string    // entries that are not its to change, linked unchanged
+	droppedRows int64       // rows of dropped parts
+	changed     bool        // something is shown, hidden or rewritten
+}
+
+// planEdit sorts the entries of an hour directory.
+func planEdit(dir string, o EditOptions) (editPlan, error) {
+	var plan editPlan
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return plan, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
+		return plan, fmt.Errorf("read %s: %w", dir, err)
 	}
-	var parts []string
 	for _, e := range ents {
 		name := e.Name()
-		switch _, isTmp := IsTemp(name); {
-		case isTmp:
-			// The hour is locked exclusively: no live writer owns it.
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
-				return nil, fmt.Errorf("remove leftover %s: %w", name, err)
+		if _, isTmp := IsTemp(name); isTmp {
+			// The hour is locked exclusively: no live writer owns it; it
+			// is left behind with the old directory.
+			continue
+		}
+		if run, final, ok := IsUncommitted(name); ok && o.Show[run] {
+			plan.changed = true
+			name := editEntry{name, final}
+			if o.Hide[run] {
+				continue
 			}
-		case partRE.MatchString(name):
-			parts = append(parts, filepath.Join(dir, name))
-		default:
-			return nil, fmt.Errorf("compact %s: unexpected entry %q (not an archive part)", dir, name)
+			plan.keep = append(plan.keep, name)
+			continue
+		}
+		run, ok := PartRun(name)
+		if !ok {
+			plan.carry = append(plan.carry, name)
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if o.Hide[run] {
+			ft, err := readFooterOf(path)
+			if err != nil {
+				return plan, err
+			}
+			plan.droppedRows += ft.Rows
+			plan.changed = true
+			continue
+		}
+		if run == CompactRun && len(o.Hide) > 0 {
+			ft, err := readFooterOf(path)
+			if err != nil {
+				return plan, err
+			}
+			if slices.ContainsFunc(strings.Split(ft.KV[o.RunIDsKey], ","), func(r string) bool { return o.Hide[r] }) {
+				plan.merge = append(plan.merge, editEntry{name, name})
+				plan.changed = true
+				continue
+			}
+		}
+		plan.keep = append(plan.keep, editEntry{name, name})
+	}
+	return plan, nil
+}
+
+func readFooterOf(path string) (Footer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Footer{}, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	return ReadFooter(f, path)
+}
+
+// mergedName names a new merged file of an hour directory: its creation
+// time in microseconds, made unique in the directory.
+func mergedName(dir string) string {
+	for t := time.Now().UnixMicro(); ; t++ {
+		name := fmt.Sprintf("part-%s-c%d.parquet", CompactRun, t)
+		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+			return name
 		}
 	}
-	sort.Strings(parts)
-	return parts, nil
 }
 
 // mergeParts streams the kept rows of every part into one sorted file.
-func mergeParts[T any](o CompactOptions, parts []string, final string, cmp func(a, b *T) int, keep func(*T) bool, runOf func(*T) string) (rows, dropped int64, err error) {
+func mergeParts[T any](o EditOptions, parts []string, final string, cmp func(a, b *T) int, keep func(*T) bool, runOf func(*T) string) (rows, dropped int64, err error) {
 	runs := map[string]bool{}
 	pf, err := CreatePending(final)
 	if err != nil {

@@ -38,8 +38,8 @@ func writeRun(t *testing.T, root, run string, n int, late bool) {
 	require.NoError(t, w.Close())
 }
 
-func compactOpts(root string) partition.CompactOptions {
-	return partition.CompactOptions{
+func compactOpts(root string) partition.EditOptions {
+	return partition.EditOptions{Merge: true,
 		Root: root, Table: "t", Sensor: "s", Hour: partition.HourOf(h0),
 		Sorting:  []parquet.SortingColumn{parquet.Ascending("k")},
 		StageDir: filepath.Join(root, "_abt", "compact"),
@@ -66,7 +66,7 @@ func TestCompactHour(t *testing.T) {
 	dir := partition.Dir(root, "t", "s", partition.HourOf(h0))
 	require.Len(t, parts(t, dir), 3)
 
-	res, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
+	res, err := partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Parts)
 	require.Equal(t, int64(500), res.Rows)
@@ -90,8 +90,9 @@ func TestCompactHour(t *testing.T) {
 	require.Empty(t, stage, "staging cleaned up")
 
 	// Dropping one run's rows rewrites the hour without them.
-	res, err = partition.CompactHour[runRow](compactOpts(root), kLess, func(r *runRow) bool { return r.Run != "runA" },
-		func(r *runRow) string { return r.Run })
+	o := compactOpts(root)
+	o.Hide = map[string]bool{"runA": true}
+	res, err = partition.EditHour[runRow](o, kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, int64(200), res.Rows)
 	require.Equal(t, int64(300), res.Dropped)
@@ -110,11 +111,11 @@ func TestCompactSkipsHourBeingWritten(t *testing.T) {
 		Metadata: map[string]string{"abt.table": "t"}}, func(r *runRow) int64 { return r.Ts }, kLess)
 	require.NoError(t, err)
 	require.NoError(t, w.Write(runRow{Ts: h0 + 1, Run: "live"}))
-	res, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
+	res, err := partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Skipped)
 	require.NoError(t, w.Close())
-	res, err = partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
+	res, err = partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Parts)
 }
@@ -125,7 +126,7 @@ func TestCompactRefusesForeignFile(t *testing.T) {
 	writeRun(t, root, "runB", 10, false)
 	dir := partition.Dir(root, "t", "s", partition.HourOf(h0))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "part-evil-0001.parquet"), []byte("not parquet"), 0o644))
-	_, err := partition.CompactHour[runRow](compactOpts(root), kLess, nil, func(r *runRow) string { return r.Run })
+	_, err := partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.ErrorContains(t, err, "corrupt or foreign file in the archive: "+filepath.Join(dir, "part-evil-0001.parquet"))
 	require.Len(t, parts(t, dir), 3, "nothing changed")
 }

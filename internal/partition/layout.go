@@ -112,6 +112,11 @@ func Days(root, table, sensor string) ([]DayDir, error) {
 	return out, nil
 }
 
+// CompactRun is the run part of merged files' names
+// (part-compact-c<µs>.parquet): their rows come from the runs their footer
+// lists.
+const CompactRun = "compact"
+
 // PartName is the published name of a run's seq-th part in an hour.
 func PartName(runID string, seq int) string {
 	return fmt.Sprintf("part-%s-%04d.parquet", runID, seq)
@@ -120,6 +125,9 @@ func PartName(runID string, seq int) string {
 // tmpName is the hidden name a part is written under before it is
 // published: it starts with a dot and does not end in ".parquet".
 func tmpName(final string) string {
+	if _, f, ok := IsUncommitted(final); ok {
+		final = f // the temporary name still names the run (recovery)
+	}
 	return "." + final + ".tmp"
 }
 
@@ -134,13 +142,35 @@ func removeSpill(dir, runID string) {
 	}
 }
 
+// UncommittedName is the name under which a run that commits at its end
+// (one that replaces earlier runs) publishes a part: it starts with a dot
+// (Hive, Spark and Trino skip such files) and does not end in ".parquet"
+// (no "*.parquet" glob matches it), so that only a reader that knows the
+// run has committed reads it. Committing renames it to final.
+func UncommittedName(final string) string { return "." + final + uncommittedSuffix }
+
+const uncommittedSuffix = ".uncommitted"
+
 var (
 	// tmpRE matches every temporary file this package creates, and only
 	// those: recovery removes nothing else.
 	tmpRE = regexp.MustCompile(`^\.part-([A-Za-z0-9_.-]+)-(\d{4}|c\d+)\.parquet\.tmp$`)
 	// partRE matches published part names and captures the run id.
 	partRE = regexp.MustCompile(`^part-([A-Za-z0-9_.-]+)-(\d{4}|c\d+)\.parquet$`)
+	// uncommittedRE matches the names of uncommitted parts (see
+	// UncommittedName).
+	uncommittedRE = regexp.MustCompile(`^\.(part-([A-Za-z0-9_.-]+)-(\d{4}|c\d+)\.parquet)\.uncommitted$`)
 )
+
+// IsUncommitted reports whether a file name is an uncommitted part's, and
+// returns its run and the name it will have once its run commits.
+func IsUncommitted(name string) (runID, final string, ok bool) {
+	m := uncommittedRE.FindStringSubmatch(name)
+	if m == nil {
+		return "", "", false
+	}
+	return m[2], m[1], true
+}
 
 // IsTemp reports whether a file name is one of this package's temporary
 // files, and names the run that wrote it ("" for compaction).

@@ -21,6 +21,9 @@ type PendingFile struct {
 	size      int64
 }
 
+// PartMode is the permission of published files: read-only for everyone.
+const PartMode = 0o444
+
 // CreatePending creates the directory of final if needed and a temporary
 // file beside final. It fails if final already exists: published files
 // are never replaced.
@@ -65,6 +68,11 @@ func (p *PendingFile) Publish() error {
 	}
 	if err := p.w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", p.tmp, err)
+	}
+	// Published files are never modified: read-only, so that nothing
+	// opening one by path (a reader's pinned link included) can write it.
+	if err := p.f.Chmod(PartMode); err != nil {
+		return fmt.Errorf("chmod %s: %w", p.tmp, err)
 	}
 	if err := p.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", p.tmp, err)

@@ -43,6 +43,9 @@ type Options struct {
 	MaxOpenParts int
 	// ZstdLevel is the zstd level (1 fastest .. 4 best). Default 3.
 	ZstdLevel int
+	// Uncommitted publishes parts under their uncommitted names (see
+	// UncommittedName): no reader sees them until the run commits.
+	Uncommitted bool
 	// PageBytes is the target size of a data page before compression. Pages
 	// are the unit zstd compresses: large pages let it find the repetition
 	// across many rows of a column. Default 16 MiB.
@@ -185,7 +188,11 @@ func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	pf, err := CreatePending(filepath.Join(dir, PartName(w.opts.RunID, w.seq[h])))
+	name := PartName(w.opts.RunID, w.seq[h])
+	if w.opts.Uncommitted {
+		name = UncommittedName(name)
+	}
+	pf, err := CreatePending(filepath.Join(dir, name))
 	if err != nil {
 		lock.unlock()
 		return nil, err

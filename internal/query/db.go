@@ -1,3 +1,7 @@
+// Package query opens an abt archive in an embedded DuckDB, read-only and
+// sandboxed, with a view for each table (and derived views) over exactly
+// the files a time range needs, pinned for the life of the DB, and runs SQL
+// on it with bound parameters.
 package query
 
 import (
@@ -12,6 +16,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
@@ -48,16 +53,21 @@ type RollupStats struct {
 type DB struct {
 	db         *sql.DB
 	conn       *sql.Conn
+	pins       *catalog.Pinned
+	private    string          // the private directory holding pins
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
 	dayAligned bool // the range is whole UTC days
 }
 
-// Open opens the archive read-only in an in-memory DuckDB: external access
-// is limited to the archive directory (and Options.WriteDir), extensions
-// cannot be installed or loaded, and the configuration is locked before
-// any caller SQL runs. The views adus, connections, runs (with derived
-// columns) and exchanges read exactly the files of r.
+// Open opens the archive read-only in an in-memory DuckDB. The files of r
+// that a reader sees (package catalog: committed runs only, replaced runs
+// left out) are checked (footers) and pinned open for as long as the DB is
+// (catalog.Pin), so writers that compact or replace meanwhile never fail
+// its queries; DuckDB reads them through links in a private directory, and
+// may access only that directory and the archive. Extensions cannot be installed or loaded, and the configuration is
+// locked before any caller SQL runs. The views adus, connections, runs
+// (with derived columns) and exchanges read exactly those files.
 func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
 	abs, err := filepath.Abs(archive)
 	if err != nil {
@@ -69,51 +79,75 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		return nil, fmt.Errorf("archive %s: %w", archive, err)
 	}
+	private, err := os.MkdirTemp("", "abtq-")
+	if err != nil {
+		return nil, fmt.Errorf("query: private directory: %w", err)
+	}
+	q := &DB{private: private, tables: map[string]bool{}, dayAligned: dayAligned(r)}
+	fail := func(err error) (*DB, error) { return nil, errors.Join(err, q.Close()) }
+	pins := filepath.Join(private, "archive")
+	if err := os.Mkdir(pins, 0o700); err != nil {
+		return fail(fmt.Errorf("query: private directory: %w", err))
+	}
+	if q.pins, err = catalog.Pin(abs, pins, catalog.Selection{Sensor: r.Sensor, From: r.From, To: r.To}); err != nil {
+		return fail(err)
+	}
 	files := map[string][]string{}
 	for _, t := range schema.Tables {
-		if files[t], err = Files(abs, t, r); err != nil {
-			return nil, err
-		}
+		files[t] = q.pins.Paths(t)
 	}
-	var (
-		hist      []view
-		histStats RollupStats
-	)
-	if parts := append(append([]string(nil), files[schema.TableADUs]...), files[schema.TableConnections]...); o.Rollups && dayAligned(r) && len(parts) > 0 {
-		v, st, err := rollupView(abs, parts)
+	var hist []view
+	if o.Rollups && q.dayAligned && len(files[schema.TableADUs])+len(files[schema.TableConnections]) > 0 {
+		v, st, err := rollupView(abs, q.pins)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
-		hist, histStats = []view{v}, st
+		hist, q.rollups = []view{v}, st
 	}
-	dirs := []string{abs}
+	// DuckDB resolves links before it checks a path against its allowed
+	// directories: the archive must be among them for the links to work
+	// (the statement check, not the directory list, keeps it read-only).
+	dirs := []string{private, abs}
 	if o.WriteDir != "" {
 		wd, err := filepath.Abs(o.WriteDir)
 		if err != nil {
-			return nil, fmt.Errorf("output directory: %w", err)
+			return fail(fmt.Errorf("output directory: %w", err))
 		}
 		dirs = append(dirs, wd)
 	}
-	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
-	if err != nil {
-		return nil, err
+	if q.db, q.conn, err = duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros}); err != nil {
+		return fail(err)
 	}
-	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats, dayAligned: dayAligned(r)}
-	for _, v := range append(views(files), hist...) {
-		if _, err := conn.ExecContext(ctx, v.sql); err != nil {
-			return nil, errors.Join(fmt.Errorf("define view %s: %w", v.name, err), q.Close())
+	for _, v := range append(views(files, q.pins.Hidden()), hist...) {
+		if _, err := q.conn.ExecContext(ctx, v.sql); err != nil {
+			return fail(fmt.Errorf("define view %s: %s", v.name, q.pins.Unpin(err.Error())))
 		}
 		q.tables[v.name] = true
 	}
-	if _, err := conn.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
-		return nil, errors.Join(fmt.Errorf("lock duckdb configuration: %w", err), q.Close())
+	if _, err := q.conn.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
+		return fail(fmt.Errorf("lock duckdb configuration: %w", err))
 	}
 	return q, nil
 }
 
-// Close releases DuckDB.
+// Pinned says whether the files are held open (see catalog.Pinned.Held):
+// false only when the range has more files than the process may open.
+func (q *DB) Pinned() bool { return q.pins.Held }
+
+// Close releases DuckDB and the pinned files, and removes the private
+// directory.
 func (q *DB) Close() error {
-	return errors.Join(q.conn.Close(), q.db.Close())
+	var err error
+	if q.conn != nil {
+		err = errors.Join(err, q.conn.Close())
+	}
+	if q.db != nil {
+		err = errors.Join(err, q.db.Close())
+	}
+	if q.pins != nil {
+		err = errors.Join(err, q.pins.Close())
+	}
+	return errors.Join(err, os.RemoveAll(q.private))
 }
 
 // Has reports whether the view exists (its table has files in the range).
@@ -170,6 +204,10 @@ func (q *DB) explain(err error) error {
 		return nil
 	}
 	msg := err.Error()
+	if q.pins != nil && strings.Contains(msg, q.pins.Dir) {
+		err = errors.New(q.pins.Unpin(msg))
+		msg = err.Error()
+	}
 	if !q.tables["rollup_hist"] && strings.Contains(msg, "Table with name rollup_hist does not exist") {
 		if !q.dayAligned {
 			return errors.New("query: rollup_hist covers whole UTC days only: give --from/--to as dates (or neither)")

@@ -1,22 +1,39 @@
 package query
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
+// Range selects the archive's hours: [From, To) in UTC; a zero From or To
+// is unbounded. Sensor, when set, selects one monitor.
+type Range struct {
+	From, To time.Time
+	Sensor   string
+}
+
 type view struct{ name, sql string }
 
-// views defines the archive's views over the selected files. A table with
-// no file in the range gets no view (queries on it fail with
-// ErrEmptyRange); the derived views need their base tables.
-func views(files map[string][]string) []view {
+// views defines the archive's views over the selected files (their pinned
+// links), leaving out the rows of hidden runs (replaced runs whose rows a
+// merged file still holds; see package catalog). A table with no file in
+// the range gets no view (queries on it fail with ErrEmptyRange); the
+// derived views need their base tables.
+func views(files map[string][]string, hidden []string) []view {
 	src := func(table string) string {
-		return fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", duckbox.LiteralList(files[table]))
+		read := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", duckbox.LiteralList(files[table]))
+		if len(hidden) == 0 {
+			return read
+		}
+		return "(SELECT * FROM " + read + " WHERE run_id NOT IN (SELECT unnest(" + duckbox.LiteralList(hidden) + ")))"
 	}
 	var out []view
 	if len(files["adus"]) > 0 {
@@ -69,45 +86,42 @@ func dayAligned(r Range) bool {
 	return midnight(r.From) && midnight(r.To)
 }
 
-// rollupView defines rollup_hist over the days of the adus and connections
-// files: each day's rollup when it is current, else the same rows computed
-// from the day's files.
-func rollupView(root string, parts []string) (view, RollupStats, error) {
+// rollupView defines rollup_hist over the days of the pinned adus and
+// connections files: each day's rollup when it is current (pinned too),
+// else the same rows computed from the day's files.
+func rollupView(root string, p *catalog.Pinned) (view, RollupStats, error) {
 	var (
-		st           RollupStats
-		current, raw []string
+		st      RollupStats
+		current []string
+		raw     []catalog.File
 	)
-	byDay := map[rollup.Day][]string{}
-	var days []rollup.Day
-	for _, f := range parts {
-		d, err := rollup.DayOf(root, f)
-		if err != nil {
-			return view{}, st, err
-		}
-		if _, ok := byDay[d]; !ok {
-			days = append(days, d)
-		}
-		byDay[d] = append(byDay[d], f)
-	}
+	byDay, days := rollup.DayFiles(p.Snapshot)
+	hidden := p.Hidden()
 	for _, d := range days {
 		st.Days++
-		ok, err := rollup.Current(root, d, byDay[d])
+		path := rollup.Path(root, d.Sensor, d.Date)
+		rel, err := filepath.Rel(root, path)
 		if err != nil {
-			return view{}, st, err
+			return view{}, st, fmt.Errorf("rollup %s: %w", d, err)
 		}
-		if ok {
+		link, f, err := p.Add(path, rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return view{}, st, fmt.Errorf("rollup %s: %w", d, err)
+		case rollup.Current(f, rollup.Fingerprint(byDay[d], hidden)):
 			st.Current++
-			current = append(current, rollup.Path(root, d.Sensor, d.Date))
-		} else {
-			raw = append(raw, byDay[d]...)
+			current = append(current, link)
+			continue
 		}
+		raw = append(raw, byDay[d]...)
 	}
 	var sel []string
 	if len(current) > 0 {
 		sel = append(sel, "SELECT ts, server_ip, server_port, kind, bin, n FROM read_parquet("+duckbox.LiteralList(current)+", hive_partitioning = false)")
 	}
 	if len(raw) > 0 {
-		aduSrc, connSrc, err := rollup.SourceSQL(root, raw)
+		aduSrc, connSrc, err := rollup.SourceSQL(p, raw)
 		if err != nil {
 			return view{}, st, err
 		}

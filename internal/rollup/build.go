@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/partition"
 )
@@ -29,9 +30,12 @@ const RowGroupRows = 65536
 const tmpPrefix = ".rollup-"
 
 // Builder writes rollups with an embedded DuckDB whose file access is
-// limited to the archive.
+// limited to the archive and the Builder's private directory, where each
+// day's parts are pinned while they are read (catalog.Pin): a compaction
+// running meanwhile does not disturb it.
 type Builder struct {
 	root string
+	pins string // private directory of pinned parts
 	db   *sql.DB
 	conn *sql.Conn
 }
@@ -43,40 +47,80 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
+	pins, err := os.MkdirTemp("", "abt-rollup-")
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	return &Builder{root: abs, db: db, conn: conn}, nil
+	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: threads, Init: Macros})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("rollup: %w", err), os.RemoveAll(pins))
+	}
+	return &Builder{root: abs, pins: pins, db: db, conn: conn}, nil
 }
 
-// Close releases DuckDB.
-func (b *Builder) Close() error { return errors.Join(b.conn.Close(), b.db.Close()) }
+// Close releases DuckDB and the private directory.
+func (b *Builder) Close() error {
+	return errors.Join(b.conn.Close(), b.db.Close(), os.RemoveAll(b.pins))
+}
 
 // Build writes the rollup of day d from its current adus and connections
-// parts, replacing
-// any earlier one; a day without parts loses its rollup.
+// parts, replacing any earlier one; a day without parts loses its rollup.
 func (b *Builder) Build(ctx context.Context, d Day) error {
-	files, err := Sources(b.root, d)
-	if err != nil {
-		return err
-	}
-	return b.build(ctx, d, files)
+	_, err := b.update(ctx, d, true)
+	return err
 }
 
-// build writes the rollup of day d from files, its current parts.
-func (b *Builder) build(ctx context.Context, d Day, files []string) error {
+// update pins the day's parts and (re)builds its rollup unless it is
+// current and force is false. It reports whether it built one, and whether
+// the day has parts at all.
+func (b *Builder) update(ctx context.Context, d Day, force bool) (dayResult, error) {
+	dir, err := os.MkdirTemp(b.pins, "day-")
+	if err != nil {
+		return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
+	}
+	defer os.RemoveAll(dir)
+	p, err := Sources(b.root, dir, d)
+	if err != nil {
+		return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
+	}
+	defer p.Close()
+	var files []catalog.File
+	for _, t := range SourceTables {
+		files = append(files, p.Files[t]...)
+	}
 	final := Path(b.root, d.Sensor, d.Date)
 	if len(files) == 0 {
 		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("rollup %s: %w", d, err)
+			return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
 		}
-		return nil
+		return dayEmpty, nil
 	}
-	fp, err := Fingerprint(b.root, files)
-	if err != nil {
-		return err
+	fp := Fingerprint(files, p.Hidden())
+	if !force {
+		if f, err := os.Open(final); err == nil {
+			ok := Current(f, fp)
+			_ = f.Close()
+			if ok {
+				return dayCurrent, nil
+			}
+		}
 	}
+	return dayBuilt, b.build(ctx, d, p, files, fp)
+}
+
+// dayResult is what update did with a day.
+type dayResult int
+
+const (
+	dayEmpty   dayResult = iota // no parts
+	dayCurrent                  // its rollup was current
+	dayBuilt                    // its rollup was (re)built
+)
+
+// build writes the rollup of day d from its pinned parts, whose
+// Fingerprint is fp.
+func (b *Builder) build(ctx context.Context, d Day, p *catalog.Pinned, files []catalog.File, fp string) error {
+	final := Path(b.root, d.Sensor, d.Date)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("rollup %s: %w", d, err)
@@ -84,7 +128,7 @@ func (b *Builder) build(ctx context.Context, d Day, files []string) error {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%s.parquet.tmp", tmpPrefix, os.Getpid(), hex.EncodeToString(rnd[:])))
-	aduSrc, connSrc, err := SourceSQL(b.root, files)
+	aduSrc, connSrc, err := SourceSQL(p, files)
 	if err != nil {
 		return err
 	}
@@ -93,7 +137,7 @@ func (b *Builder) build(ctx context.Context, d Day, files []string) error {
 		RowGroupRows, duckbox.Literal(MetaVersion), duckbox.Literal(Version), duckbox.Literal(MetaSources), duckbox.Literal(fp))
 	if _, err := b.conn.ExecContext(ctx, stmt); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("rollup %s: %w", d, err)
+		return fmt.Errorf("rollup %s: %s", d, p.Unpin(err.Error()))
 	}
 	if err := publish(tmp, final); err != nil {
 		_ = os.Remove(tmp)
@@ -186,39 +230,28 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		files, err := Sources(b.root, d)
+		res, err := b.update(ctx, d, o.Force)
 		if err != nil {
-			return st, err
-		}
-		if len(files) == 0 {
-			continue
-		}
-		st.Days++
-		if !o.Force {
-			ok, err := Current(b.root, d, files)
-			if err != nil {
-				return st, err
-			}
-			if ok {
-				st.Current++
-				if o.Progress != nil {
-					o.Progress(d, false)
-				}
-				continue
-			}
-		}
-		if err := b.build(ctx, d, files); err != nil {
 			if ctx.Err() != nil {
 				return st, errors.Join(errs, err)
 			}
 			// One bad day (a corrupt part, say) does not hold up the others.
+			st.Days++
 			st.Failed++
 			errs = errors.Join(errs, err)
 			continue
 		}
-		st.Built++
+		switch res {
+		case dayEmpty:
+			continue
+		case dayCurrent:
+			st.Current++
+		case dayBuilt:
+			st.Built++
+		}
+		st.Days++
 		if o.Progress != nil {
-			o.Progress(d, true)
+			o.Progress(d, res == dayBuilt)
 		}
 	}
 	return st, errs

@@ -34,8 +34,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/duckbox"
-	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -153,29 +153,30 @@ FROM (
 	return strings.Join(parts, "\nUNION ALL\n")
 }
 
-// SourceSQL splits part files (adus and connections parts under root) into
-// the two read_parquet expressions HistSQL takes.
-func SourceSQL(root string, files []string) (aduSrc, connSrc string, err error) {
+// SourceSQL returns the two relations HistSQL takes over a day's parts as
+// pinned in p (their links): read_parquet calls, leaving out the rows of
+// the runs the snapshot hides.
+func SourceSQL(p *catalog.Pinned, files []catalog.File) (aduSrc, connSrc string, err error) {
 	var adus, conns []string
 	for _, f := range files {
-		table, _, _, err := partition.ParseDir(root, filepath.Dir(f))
-		if err != nil {
-			return "", "", err
-		}
-		switch table {
+		switch f.Table {
 		case schema.TableADUs:
-			adus = append(adus, f)
+			adus = append(adus, p.Path(f))
 		case schema.TableConnections:
-			conns = append(conns, f)
+			conns = append(conns, p.Path(f))
 		default:
-			return "", "", fmt.Errorf("rollup: %s is not an adus or connections part", f)
+			return "", "", fmt.Errorf("rollup: %s is not an adus or connections part", f.Path)
 		}
+	}
+	where := ""
+	if hidden := p.Hidden(); len(hidden) > 0 {
+		where = " WHERE run_id NOT IN (SELECT unnest(" + duckbox.LiteralList(hidden) + "))"
 	}
 	read := func(l []string) string {
 		if len(l) == 0 {
 			return ""
 		}
-		return "read_parquet(" + duckbox.LiteralList(l) + ", hive_partitioning = false)"
+		return "(SELECT * FROM read_parquet(" + duckbox.LiteralList(l) + ", hive_partitioning = false)" + where + ")"
 	}
 	return read(adus), read(conns), nil
 }
@@ -194,95 +195,101 @@ type Day struct {
 // String formats the day as sensor/YYYY-MM-DD.
 func (d Day) String() string { return d.Sensor + "/" + d.Date.Format("2006-01-02") }
 
-// DayOf returns the sensor and day of an adus or connections part file
-// path under root, as listed by query.Files or Sources.
-func DayOf(root, file string) (Day, error) {
-	table, sensor, h, err := partition.ParseDir(root, filepath.Dir(file))
-	if err != nil {
-		return Day{}, err
-	}
-	if table != schema.TableADUs && table != schema.TableConnections {
-		return Day{}, fmt.Errorf("rollup: %s is not an adus or connections part", file)
-	}
-	t := h.Time()
-	return Day{Sensor: sensor, Date: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}, nil
+// DayOf returns the sensor and day of a part.
+func DayOf(f catalog.File) Day {
+	t := f.Hour.Time()
+	return Day{Sensor: f.Sensor, Date: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
 }
 
 // SourceTables are the tables a rollup summarises.
 var SourceTables = []string{schema.TableADUs, schema.TableConnections}
 
-// Sources lists the published adus and connections part files of one
-// sensor's day, in path order.
-func Sources(root string, d Day) ([]string, error) {
-	var out []string
-	for _, table := range SourceTables {
-		dayDir := filepath.Join(root, table, "sensor="+d.Sensor, "date="+d.Date.Format("2006-01-02"))
-		files, err := dayParts(dayDir)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, files...)
-	}
-	sort.Strings(out)
-	return out, nil
+// Sources pins, into dir (empty, private), the adus and connections parts
+// of one sensor's day that a reader sees (catalog.Pin).
+func Sources(root, dir string, d Day) (*catalog.Pinned, error) {
+	return catalog.Pin(root, dir, catalog.Selection{Tables: SourceTables, Sensor: d.Sensor, From: d.Date, To: d.Date.Add(24 * time.Hour)})
 }
 
-// dayParts lists the published parts under one table's day directory.
-func dayParts(dayDir string) ([]string, error) {
-	hours, err := os.ReadDir(dayDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rollup: list %s: %w", dayDir, err)
-	}
-	var out []string
-	for _, h := range hours {
-		if !h.IsDir() || !strings.HasPrefix(h.Name(), "hour=") {
-			continue
-		}
-		parts, err := os.ReadDir(filepath.Join(dayDir, h.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("rollup: list %s: %w", dayDir, err)
-		}
-		for _, p := range parts {
-			if _, ok := partition.PartRun(p.Name()); ok {
-				out = append(out, filepath.Join(dayDir, h.Name(), p.Name()))
-			}
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// Fingerprint identifies a set of part files by their paths relative to
-// root and their sizes. Published parts are never modified and their names
-// are never reused (a run's parts carry its unique run id, a compacted
-// file its creation time), so the names and sizes identify the rows; file
+// Fingerprint identifies the rows of a set of pinned parts: their
+// archive-relative paths under their published names, their sizes, and the
+// runs whose rows readers leave out. Published parts are never modified and
+// their names never reused (a run's parts carry its unique run id, a merged
+// file its creation time), so equal fingerprints mean equal rows; file
 // times are left out so that a copied archive keeps its rollups current.
-func Fingerprint(root string, files []string) (string, error) {
-	sorted := append([]string(nil), files...)
-	sort.Strings(sorted)
-	h := sha256.New()
-	for _, f := range sorted {
-		st, err := os.Stat(f)
-		if err != nil {
-			return "", fmt.Errorf("rollup: %w", err)
-		}
-		rel, err := filepath.Rel(root, f)
-		if err != nil {
-			return "", fmt.Errorf("rollup: %w", err)
-		}
-		fmt.Fprintf(h, "%s\t%d\n", filepath.ToSlash(rel), st.Size())
+func Fingerprint(files []catalog.File, hidden []string) string {
+	lines := make([]string, 0, len(files)+len(hidden))
+	for _, f := range files {
+		lines = append(lines, fmt.Sprintf("%s\t%d\n", filepath.ToSlash(f.Rel()), f.Size))
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+	}
+	for _, r := range hidden {
+		fmt.Fprintf(h, "hidden\t%s\n", r)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Current reports whether the day's rollup exists, is of this Version and
-// was built from exactly files (the day's adus and connections parts).
-func Current(root string, d Day, files []string) (bool, error) {
-	path := Path(root, d.Sensor, d.Date)
-	f, err := os.Open(path)
+// DayFiles returns the files of a snapshot's tables in SourceTables, by day.
+func DayFiles(s *catalog.Snapshot) (map[Day][]catalog.File, []Day) {
+	byDay := map[Day][]catalog.File{}
+	var days []Day
+	for _, table := range SourceTables {
+		for _, f := range s.Files[table] {
+			d := DayOf(f)
+			if _, ok := byDay[d]; !ok {
+				days = append(days, d)
+			}
+			byDay[d] = append(byDay[d], f)
+		}
+	}
+	sort.Slice(days, func(i, j int) bool {
+		if days[i].Sensor != days[j].Sensor {
+			return days[i].Sensor < days[j].Sensor
+		}
+		return days[i].Date.Before(days[j].Date)
+	})
+	return byDay, days
+}
+
+// Current reports whether the rollup open as f is of this Version and was
+// built from the parts whose Fingerprint is fp.
+func Current(f *os.File, fp string) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return false // unreadable: rebuilt by Update, never used
+	}
+	if v, _ := pf.Lookup(MetaVersion); v != Version {
+		return false
+	}
+	got, _ := pf.Lookup(MetaSources)
+	return got == fp
+}
+
+// IsCurrent reports whether day d has a current rollup, as Update and abtq
+// decide it.
+func IsCurrent(root string, d Day) (bool, error) {
+	dir, err := os.MkdirTemp("", "abt-rollup-check-")
+	if err != nil {
+		return false, fmt.Errorf("rollup: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	p, err := Sources(root, dir, d)
+	if err != nil {
+		return false, err
+	}
+	defer p.Close()
+	var files []catalog.File
+	for _, t := range SourceTables {
+		files = append(files, p.Files[t]...)
+	}
+	f, err := os.Open(Path(root, d.Sensor, d.Date))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -290,21 +297,5 @@ func Current(root string, d Day, files []string) (bool, error) {
 		return false, fmt.Errorf("rollup: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("rollup: %w", err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return false, nil // unreadable: rebuilt by Update, never used
-	}
-	if v, _ := pf.Lookup(MetaVersion); v != Version {
-		return false, nil
-	}
-	want, err := Fingerprint(root, files)
-	if err != nil {
-		return false, err
-	}
-	got, _ := pf.Lookup(MetaSources)
-	return got == want, nil
+	return Current(f, Fingerprint(files, p.Hidden())), nil
 }
