@@ -418,4 +418,3 @@ func (a *Archive) runRow(info RunInfo, sum Summary) schema.Run {
 	}
 	return row
 }
-

@@ -20,7 +20,6 @@ import (
 // flock on it, so another process can tell a live run from a crashed one.
 // Directories starting with '_' are skipped by Hive-style readers.
 
-
 // journalEntry is a run's journal file.
 type journalEntry struct {
 	RunID    string         `json:"run_id"`
