@@ -133,7 +133,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		outErr = st.sink.text.Flush()
 	}
 	if !o.quiet {
-		printSummary(stderr, st, sum, time.Since(start))
+		printSummary(stderr, st, sum, time.Since(start), outErr != nil)
 	}
 	return joinDistinct(feedErr, finErr, outErr)
 }

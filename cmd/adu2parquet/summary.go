@@ -87,8 +87,9 @@ var describe = map[string]string{
 }
 
 // printSummary writes the run's figures and every nonzero "set aside"
-// counter to w (standard error).
-func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.Duration) {
+// counter to w (standard error). archiveFailed says the archive could not
+// be written to the end: sum is then what was published before the error.
+func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.Duration, archiveFailed bool) {
 	es := st.eng.Stats()
 	var bytes int64
 	for _, in := range st.inputs {
@@ -116,8 +117,13 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 		if sum.ADUs > 0 {
 			perADU = float64(sum.Bytes) / float64(sum.ADUs)
 		}
-		fmt.Fprintf(w, "  archive: %s, sensor %s, run %s: %d ADUs, %d connections, %d files, %.1f MB written (%.1f bytes per ADU)\n",
-			st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6, perADU)
+		if archiveFailed {
+			fmt.Fprintf(w, "  archive: %s, sensor %s, run %s failed; published before the error: %d ADUs, %d connections, %d files, %.1f MB\n",
+				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6)
+		} else {
+			fmt.Fprintf(w, "  archive: %s, sensor %s, run %s: %d ADUs, %d connections, %d files, %.1f MB written (%.1f bytes per ADU)\n",
+				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6, perADU)
+		}
 	}
 	var skipped []string
 	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet) {

@@ -19,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/abt-dev/abt/internal/catalog"
+	"github.com/abt-dev/abt/internal/failpoint"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/internal/rollup"
@@ -89,8 +90,6 @@ type Archive struct {
 
 	aduBuf  []schema.ADU
 	connBuf []schema.Connection
-	nADUs   int64
-	nConns  int64
 	err     error
 }
 
@@ -190,6 +189,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err
 	}
+	failpoint.Inject("open-after-journal")
 	as, cs := aduSorting, connSorting
 	if opts.Sorting != nil {
 		as = opts.Sorting
@@ -239,14 +239,12 @@ func (a *Archive) Record(r *ingest.Record) error {
 	switch r.Kind {
 	case ingest.KindADU, ingest.KindINC:
 		a.aduBuf = append(a.aduBuf, a.cache.aduRow(a.opts.RunID, r))
-		a.nADUs++
 		if len(a.aduBuf) == cap(a.aduBuf) && len(a.aduBuf) >= 1024 {
 			return a.flushRows()
 		}
 	case ingest.KindEND:
 		if r.Conn != nil {
 			a.connBuf = append(a.connBuf, a.cache.connRow(a.opts.RunID, r))
-			a.nConns++
 		}
 		if len(a.connBuf) >= 1024 {
 			return a.flushRows()
@@ -304,7 +302,8 @@ type RunInfo struct {
 	Options     ingest.Options
 }
 
-// Summary is what a run wrote.
+// Summary is what a run published: files and their bytes (the runs
+// table's included), and the adus and connections rows in them.
 type Summary struct {
 	Files int64
 	Bytes int64
@@ -331,6 +330,7 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 		a.Abort()
 		return a.summary(nil), err
 	}
+	failpoint.Inject("close-before-runs-row")
 	row := a.runRow(info, a.summary(nil))
 	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runTs, runCmp)
 	if err == nil {
@@ -357,22 +357,26 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 }
 
 // summary says what the run published so far (with the runs table's
-// writer, once it has one).
+// writer, once it has one): rows and files that are in the archive.
 func (a *Archive) summary(rw *partition.Writer[schema.Run]) Summary {
-	sum := Summary{ADUs: a.nADUs, Conns: a.nConns}
-	var pub []partition.Published
+	var sum Summary
+	add := func(pub []partition.Published, rows *int64) {
+		for _, p := range pub {
+			sum.Files++
+			sum.Bytes += p.Bytes
+			if rows != nil {
+				*rows += p.Rows
+			}
+		}
+	}
 	if a.adus != nil {
-		pub = append(pub, a.adus.Published()...)
+		add(a.adus.Published(), &sum.ADUs)
 	}
 	if a.conns != nil {
-		pub = append(pub, a.conns.Published()...)
+		add(a.conns.Published(), &sum.Conns)
 	}
 	if rw != nil {
-		pub = append(pub, rw.Published()...)
-	}
-	for _, p := range pub {
-		sum.Files++
-		sum.Bytes += p.Bytes
+		add(rw.Published(), nil)
 	}
 	return sum
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/abt-dev/abt/internal/catalog"
+	"github.com/abt-dev/abt/internal/failpoint"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
@@ -207,6 +208,7 @@ func finishReplacements(root string, view catalog.State, logf func(string, ...an
 		if res.Skipped != "" {
 			busy++
 		}
+		failpoint.Inject("replace-after-hour")
 	}
 	if busy > 0 {
 		logf("%d hour(s) of replaced runs are in use by a writer; the next run finishes them", busy)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/abt-dev/abt/internal/failpoint"
 )
 
 // EditOptions configure EditHour.
@@ -157,9 +159,11 @@ func EditHour[T any](o EditOptions, cmp func(a, b *T) int, runOf func(*T) string
 	if err := SyncDir(newDir); err != nil {
 		return res, err
 	}
+	failpoint.Inject("edit-before-swap")
 	if err := unix.Renameat2(unix.AT_FDCWD, newDir, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
 		return res, fmt.Errorf("swap in edited %s: %w", dir, err)
 	}
+	failpoint.Inject("edit-after-swap")
 	if err := errors.Join(SyncDir(filepath.Dir(dir)), SyncDir(stage)); err != nil {
 		return res, err
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/abt-dev/abt/internal/failpoint"
 )
 
 // PendingFile is a file being written under a temporary name in its final
@@ -86,6 +88,7 @@ func (p *PendingFile) Publish() error {
 		return fmt.Errorf("publish %s: %w", p.final, err)
 	}
 	p.published = true
+	failpoint.Inject("publish-after-link")
 	if err := os.Remove(p.tmp); err != nil {
 		return fmt.Errorf("publish %s: %w", p.final, err)
 	}

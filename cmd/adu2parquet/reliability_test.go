@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/catalog"
+	"github.com/abt-dev/abt/internal/failpoint"
+	"github.com/abt-dev/abt/internal/query"
+	"github.com/abt-dev/abt/schema"
+)
+
+// These tests are the archive's fault matrix (docs/reliability.md): runs
+// racing on one input, interrupted runs, replacements killed at every
+// step, and readers querying while compactions and replacements run.
+
+// view is what a reader (abtq, through package query) sees of an archive.
+type view struct {
+	adus, conns, runs int64
+	size              int64 // adus.size summed
+	aduRuns           int64 // distinct run_id in adus
+}
+
+// readView queries the archive as abtq does.
+func readView(ctx context.Context, out string) (view, error) {
+	var v view
+	db, err := query.Open(ctx, out, query.Range{}, query.Options{Threads: 1})
+	if err != nil {
+		return v, err
+	}
+	defer db.Close()
+	parts := []string{"0", "0", "0", "0", "0"}
+	if db.Has(schema.TableADUs) {
+		parts[0], parts[1], parts[4] = "(SELECT count(*) FROM adus)", "(SELECT coalesce(sum(size), 0) FROM adus)", "(SELECT count(DISTINCT run_id) FROM adus)"
+	}
+	if db.Has(schema.TableConnections) {
+		parts[2] = "(SELECT count(*) FROM connections)"
+	}
+	if db.Has(schema.TableRuns) {
+		parts[3] = "(SELECT count(*) FROM runs)"
+	}
+	rows, err := db.Query(ctx, "SELECT "+strings.Join(parts, ", "))
+	if err != nil {
+		return v, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return v, errors.Join(errors.New("no row"), rows.Err())
+	}
+	err = rows.Scan(&v.adus, &v.size, &v.conns, &v.runs, &v.aduRuns)
+	return v, err
+}
+
+func mustView(t *testing.T, out string) view {
+	t.Helper()
+	v, err := readView(context.Background(), out)
+	require.NoError(t, err)
+	return v
+}
+
+// Failpoint binary: adu2parquet built with -tags failpoints (see package
+// failpoint), once.
+var (
+	fpOnce sync.Once
+	fpPath string
+	fpErr  error
+)
+
+func failpointBinary(t *testing.T) string {
+	t.Helper()
+	adu2parquetBinary(t) // sharedDir
+	fpOnce.Do(func() {
+		fpPath = filepath.Join(sharedDir, "adu2parquet-failpoints")
+		cmd := exec.Command("go", "build", "-tags", "failpoints", "-o", fpPath, "./cmd/adu2parquet")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fpErr = fmt.Errorf("build with failpoints: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, fpErr)
+	return fpPath
+}
+
+// runBinary runs a binary to its end and returns its exit status (-1 when
+// killed) and standard error.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	return exitCode(t, cmd), stderr.String()
+}
+
+// copyArchive copies an archive (cp -a keeps the read-only modes).
+func copyArchive(t *testing.T, from string) string {
+	t.Helper()
+	to := filepath.Join(t.TempDir(), "archive")
+	out, err := exec.Command("cp", "-a", from, to).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return to
+}
+
+// requireSettled checks what every run leaves once the archive is at rest:
+// no temporary, spill or staging file, no journal, no replacement pending
+// in the state, and no uncommitted part.
+func requireSettled(t *testing.T, out string) {
+	t.Helper()
+	require.Empty(t, leftovers(t, out))
+	journals, _ := filepath.Glob(filepath.Join(out, catalog.MetaDir, "runs", "*.json"))
+	require.Empty(t, journals)
+	st, err := catalog.ReadState(out)
+	require.NoError(t, err)
+	require.Empty(t, st.Replacements)
+	require.NoError(t, filepath.WalkDir(out, func(path string, d os.DirEntry, err error) error {
+		require.NoError(t, err)
+		require.False(t, strings.HasSuffix(d.Name(), ".uncommitted"), "uncommitted part left: %s", path)
+		return nil
+	}))
+}
+
+// TestRacingRuns starts two runs of one input at the same instant, again
+// and again: exactly one archives it, the other is refused, and readers see
+// the input once.
+func TestRacingRuns(t *testing.T) {
+	bin := adu2parquetBinary(t)
+	input := capturePath("mercury_emix.pcap")
+	clean := filepath.Join(t.TempDir(), "clean")
+	code, stderr := runBinary(t, bin, nil, "-q", "--out", clean, "--sensor", testSensor, input)
+	require.Equal(t, 0, code, stderr)
+	want := mustView(t, clean)
+	for round := range 12 {
+		out := filepath.Join(t.TempDir(), "archive")
+		var cmds []*exec.Cmd
+		var errs []*strings.Builder
+		for range 2 {
+			cmd := exec.Command(bin, "-q", "--out", out, "--sensor", testSensor, input)
+			var b strings.Builder
+			cmd.Stderr = &b
+			cmds, errs = append(cmds, cmd), append(errs, &b)
+		}
+		for _, c := range cmds {
+			require.NoError(t, c.Start())
+		}
+		var ok, refused int
+		for i, c := range cmds {
+			switch exitCode(t, c) {
+			case 0:
+				ok++
+			case 1:
+				refused++
+				msg := errs[i].String()
+				require.True(t, strings.Contains(msg, "being archived by run") || strings.Contains(msg, "already archived"), msg)
+			default:
+				t.Fatalf("round %d: %s", round, errs[i].String())
+			}
+		}
+		require.Equal(t, 1, ok, "round %d: one run archives the input", round)
+		require.Equal(t, 1, refused, "round %d", round)
+		require.Equal(t, want, mustView(t, out), "round %d", round)
+		requireSettled(t, out)
+	}
+}
+
+// TestInterruptedRerun interrupts a run (SIGINT and SIGTERM): it exits 130
+// and records the run as interrupted; running the same input again without
+// --replace replaces it, saying so, and the archive holds exactly a clean
+// run's rows.
+func TestInterruptedRerun(t *testing.T) {
+	bin := adu2parquetBinary(t)
+	input := benchInput(t)
+	clean := filepath.Join(t.TempDir(), "clean")
+	began := time.Now()
+	code, stderr := runBinary(t, bin, nil, "-q", "--out", clean, "--sensor", testSensor, "--grace", "1s", input)
+	require.Equal(t, 0, code, stderr)
+	took := time.Since(began)
+	want := readTables(t, clean)
+	wantKeys := aduKeys(want.adus, runNames(want.runs))
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "archive")
+			cmd := exec.Command(bin, "--out", out, "--sensor", testSensor, "--grace", "1s", input)
+			var errb strings.Builder
+			cmd.Stderr = &errb
+			require.NoError(t, cmd.Start())
+			time.Sleep(took * 3 / 10)
+			require.NoError(t, cmd.Process.Signal(sig))
+			code := exitCode(t, cmd)
+			if code == 0 {
+				t.Skip("the run ended before the signal")
+			}
+			require.Equal(t, 130, code, errb.String())
+			got := readTables(t, out)
+			require.Len(t, got.runs, 1)
+			require.Equal(t, "interrupted", got.runs[0].Status)
+			require.Less(t, len(got.adus), len(want.adus))
+
+			code, stderr := runBinary(t, bin, nil, "--out", out, "--sensor", testSensor, "--grace", "1s", input)
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stderr, "which was interrupted: replacing it")
+			got = readTables(t, out)
+			require.Len(t, got.runs, 1)
+			require.Equal(t, "complete", got.runs[0].Status)
+			require.Equal(t, wantKeys, aduKeys(got.adus, runNames(got.runs)))
+			require.Len(t, got.conns, len(want.conns))
+			requireSettled(t, out)
+		})
+	}
+}
+
+// replaceSetup archives two inputs (the one replaced, and another that
+// shares none of its rows) and returns the archive and what readers see.
+func replaceSetup(t *testing.T, input string) (string, view) {
+	t.Helper()
+	base := filepath.Join(t.TempDir(), "base")
+	mustArchive(t, base, "--grace", "1s", input)
+	mustArchive(t, base, capturePath("trex_Oracle.pcap"))
+	want := mustView(t, base)
+	require.Equal(t, int64(2), want.runs)
+	require.Equal(t, int64(2), want.aduRuns)
+	return base, want
+}
+
+// TestReplaceKilled kills a --replace at every step of it (failpoints) and
+// at moments of its run: readers then see the replaced run or its
+// replacement, never neither and never both, and the next --replace brings
+// the archive to rest with the same rows.
+func TestReplaceKilled(t *testing.T) {
+	input := capturePath("mercury_emix.pcap")
+	base, want := replaceSetup(t, input)
+	bin, fp := adu2parquetBinary(t), failpointBinary(t)
+	args := []string{"-q", "--out", "", "--sensor", testSensor, "--grace", "1s", "--replace", input}
+	points := []string{"open-after-journal", "publish-after-link", "close-before-runs-row", "commit-before-state",
+		"commit-after-state", "edit-before-swap", "edit-after-swap", "replace-after-hour"}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			out := copyArchive(t, base)
+			args[2] = out
+			code, stderr := runBinary(t, fp, []string{failpoint.EnvVar + "=" + point}, args...)
+			require.Equal(t, -1, code, "killed at %s: %s", point, stderr)
+			require.Equal(t, want, mustView(t, out), "readers after a kill at %s", point)
+			requireReadable(t, out)
+
+			code, stderr = runBinary(t, bin, nil, args...)
+			require.Equal(t, 0, code, stderr)
+			require.Equal(t, want, mustView(t, out))
+			requireSettled(t, out)
+		})
+	}
+	// Kills at moments of a longer replacement.
+	big := benchInput(t)
+	base, want = replaceSetup(t, big)
+	args[len(args)-1] = big
+	args[2] = copyArchive(t, base)
+	began := time.Now()
+	code, stderr := runBinary(t, bin, nil, args...)
+	require.Equal(t, 0, code, stderr)
+	took := time.Since(began)
+	for _, pct := range []int{20, 50, 80, 95} {
+		t.Run(fmt.Sprintf("kill at %d%%", pct), func(t *testing.T) {
+			out := copyArchive(t, base)
+			args[2] = out
+			cmd := exec.Command(bin, args...)
+			require.NoError(t, cmd.Start())
+			time.Sleep(took * time.Duration(pct) / 100)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			require.Equal(t, want, mustView(t, out))
+			code, stderr := runBinary(t, bin, nil, args...)
+			require.Equal(t, 0, code, stderr)
+			require.Equal(t, want, mustView(t, out))
+			requireSettled(t, out)
+		})
+	}
+}
+
+// TestReadersDuringWrites queries the archive in a loop, as abtq does,
+// while replacements and compactions run on it: no query fails, and every
+// one sees the same rows.
+func TestReadersDuringWrites(t *testing.T) {
+	input := capturePath("mercury_emix.pcap")
+	out, want := replaceSetup(t, input)
+	bin := adu2parquetBinary(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		wg      sync.WaitGroup
+		queries atomic.Int64
+		failed  atomic.Pointer[string]
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				got, err := readView(ctx, out)
+				if ctx.Err() != nil {
+					return
+				}
+				if err == nil && got != want {
+					err = fmt.Errorf("saw %+v, want %+v", got, want)
+				}
+				if err != nil {
+					msg := err.Error()
+					failed.CompareAndSwap(nil, &msg)
+					return
+				}
+				queries.Add(1)
+			}
+		}()
+	}
+	for range 3 {
+		code, stderr := runBinary(t, bin, nil, "-q", "--out", out, "--sensor", testSensor, "--grace", "1s", "--replace", input)
+		require.Equal(t, 0, code, stderr)
+		code, stderr = runBinary(t, bin, nil, "compact", "-q", "--out", out)
+		require.Equal(t, 0, code, stderr)
+	}
+	cancel()
+	wg.Wait()
+	if msg := failed.Load(); msg != nil {
+		t.Fatalf("a reader failed while the archive was written: %s", *msg)
+	}
+	t.Logf("%d queries during 3 replacements and 3 compactions", queries.Load())
+	require.Positive(t, queries.Load())
+	require.Equal(t, want, mustView(t, out))
+	requireSettled(t, out)
+}
+
+// TestCompactKilled kills a compaction with its staging directory built:
+// the next compaction removes it, and nothing else changed.
+func TestCompactKilled(t *testing.T) {
+	out, want := replaceSetup(t, capturePath("mercury_emix.pcap"))
+	code, stderr := runBinary(t, adu2parquetBinary(t), nil, "-q", "--out", out, "--sensor", testSensor, "--replace", capturePath("mercury_emix.pcap"))
+	require.Equal(t, 0, code, stderr)
+	fp := failpointBinary(t)
+	code, stderr = runBinary(t, fp, []string{failpoint.EnvVar + "=edit-before-swap"}, "compact", "-q", "--out", out)
+	require.Equal(t, -1, code, stderr)
+	require.NotEmpty(t, leftovers(t, out), "the killed compaction's staging directory")
+	require.Equal(t, want, mustView(t, out))
+	code, stderr = runBinary(t, adu2parquetBinary(t), nil, "compact", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "removed leftover compaction")
+	require.Equal(t, want, mustView(t, out))
+	requireSettled(t, out)
+}
+
+// TestCompactReadOnly runs compact on an archive mounted read-only: it
+// fails with one clear error before doing or printing anything else.
+func TestCompactReadOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a read-only bind mount needs root")
+	}
+	out, want := replaceSetup(t, capturePath("mercury_emix.pcap"))
+	code, stderr := runBinary(t, adu2parquetBinary(t), nil, "-q", "--out", out, "--sensor", testSensor, "--replace", capturePath("mercury_emix.pcap"))
+	require.Equal(t, 0, code, stderr)
+	before := snapshot(t, out)
+	script := fmt.Sprintf("mount --bind %[1]s %[1]s && mount -o remount,ro,bind %[1]s && exec %[2]s compact --out %[1]s", out, adu2parquetBinary(t))
+	cmd := exec.Command("unshare", "-m", "sh", "-c", script)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		if strings.Contains(errb.String(), "mount:") || strings.Contains(errb.String(), "unshare:") {
+			t.Skipf("no read-only bind mount here: %s", errb.String())
+		}
+		t.Fatalf("compact on a read-only archive: %v\n%s", err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	require.Len(t, lines, 1, "one line: %s", errb.String())
+	require.Contains(t, lines[0], "read-only file system")
+	require.Equal(t, before, snapshot(t, out))
+	require.Equal(t, want, mustView(t, out))
+}
