@@ -57,6 +57,14 @@ func (e *DecompressError) Unwrap() error { return e.Err }
 // or from Read, is or wraps a *DecompressError naming the offset in r at
 // which it was detected; Read returns io.EOF only at the clean end of the last
 // member or frame. Close releases the decompressor; it does not close r.
+//
+// Limitations: zstd frames with a window above 128 MiB are refused (that
+// bounds the decoder's memory). Content decoded just before a fault may be
+// lost with it: pgzip decompresses ahead in 1 MiB blocks and drops the
+// block in which deflate data turns out corrupt, good bytes before the
+// fault included; zstd returns nothing of a block that fails to decode,
+// nor of a frame's last block when the frame's checksum fails. Content cut
+// short is returned up to the cut.
 func Decompress(r io.Reader) (io.ReadCloser, string, error) {
 	d, comp, release, err := decompress(newBufReader(r))
 	if err != nil {
