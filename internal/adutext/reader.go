@@ -19,9 +19,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/zstd"
-	gzip "github.com/klauspost/pgzip"
-
+	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/ingest"
 )
 
@@ -237,7 +235,9 @@ func (r *Reader) step() {
 		r.err = io.EOF
 		return
 	case err != nil:
-		r.err = fmt.Errorf("read adudump log %s: %w", r.name, err)
+		// For a compressed log err says where in the file (see OpenLog);
+		// the line says where in the text.
+		r.err = fmt.Errorf("read adudump log %s at line %d: %w", r.name, r.lineNo+1, err)
 		return
 	}
 	r.lineNo++
@@ -615,9 +615,13 @@ func (r *Reader) finish() {
 
 // OpenLog opens an adudump text log for NewReader, or standard input when
 // path is "-". gzip (1f 8b, concatenated members allowed) and zstd
-// (28 b5 2f fd) are detected by magic number, not by file name, and
-// decompressed; anything else is returned as it is. Closing the result
-// releases the decompressor and the file (standard input is not closed).
+// (28 b5 2f fd, concatenated frames allowed) are detected by magic number,
+// not by file name, and decompressed (by capture.Decompress, as captures
+// are); anything else is returned as it is. A fault of the compression
+// layer, from OpenLog or from reading, is or wraps a
+// *capture.DecompressError naming its byte offset in the compressed file.
+// Closing the result releases the decompressor and the file (standard
+// input is not closed).
 func OpenLog(path string) (io.ReadCloser, error) {
 	var (
 		in        io.Reader = os.Stdin
@@ -630,28 +634,11 @@ func OpenLog(path string) (io.ReadCloser, error) {
 		}
 		in, closeFile = f, f.Close
 	}
-	br := bufio.NewReaderSize(in, 64<<10)
-	head, err := br.Peek(4)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, errors.Join(fmt.Errorf("read adudump log %s: %w", path, err), closeFile())
+	rc, _, err := capture.Decompress(in)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("read %s: %w", path, err), closeFile())
 	}
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("open gzip stream %s: %w", path, err), closeFile())
-		}
-		// gzip's Close only repeats a read error already returned.
-		return &logFile{Reader: zr, close: func() error { _ = zr.Close(); return closeFile() }}, nil
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		// The window bound (as `zstd --long`) caps the decoder's memory.
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
-		if err != nil {
-			return nil, errors.Join(fmt.Errorf("open zstd stream %s: %w", path, err), closeFile())
-		}
-		return &logFile{Reader: zr, close: func() error { zr.Close(); return closeFile() }}, nil
-	}
-	return &logFile{Reader: br, close: closeFile}, nil
+	return &logFile{Reader: rc, close: func() error { return errors.Join(rc.Close(), closeFile()) }}, nil
 }
 
 // logFile is what OpenLog returns.

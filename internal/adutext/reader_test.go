@@ -434,7 +434,7 @@ func TestReaderReadError(t *testing.T) {
 	require.NoError(t, rd.Next(&rec))
 	err := rd.Next(&rec)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	require.EqualError(t, err, "read adudump log t.adu: unexpected EOF")
+	require.EqualError(t, err, "read adudump log t.adu at line 2: unexpected EOF")
 	require.Equal(t, err, rd.Next(&rec))
 }
 

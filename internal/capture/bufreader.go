@@ -93,7 +93,9 @@ func (b *bufReader) peek(n int) ([]byte, error) {
 // end of the stream or on a read error (which it then also returns).
 func (b *bufReader) peekUpTo(n int) ([]byte, error) {
 	err := b.fill(n)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	// Only fill's own end-of-stream values mean a short stream: a
+	// decompressor's io.ErrUnexpectedEOF, wrapped, is a truncated input.
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		err = nil
 	}
 	m := min(n, b.buffered())

@@ -60,24 +60,35 @@ type Source interface {
 	Close() error
 }
 
-// FormatError reports malformed input: the file, the byte offset (in the
-// decompressed stream) where the offending structure starts, and what was
-// wrong with it. Read errors of the underlying input (I/O, gzip or zstd
-// corruption) are reported as a FormatError too, with Err wrapping them; a
-// stream that ends inside a record wraps io.ErrUnexpectedEOF.
+// FormatError reports malformed input: the file, the byte offset where the
+// offending structure starts, and what was wrong with it. Read errors of
+// the underlying input (I/O, gzip or zstd corruption) are reported as a
+// FormatError too, with Err wrapping them; a stream that ends inside a
+// record wraps io.ErrUnexpectedEOF.
+//
+// For a compressed input Offset counts bytes of the decompressed stream
+// (zcat's output), and the text says so. When the fault is in the
+// compression layer itself, Err wraps a *DecompressError that carries the
+// offset in the compressed file as well.
 type FormatError struct {
-	File   string // input name as given by the user
-	Offset int64  // byte offset in the (decompressed) stream
-	Packet int64  // 1-based index of the packet being read; 0 for faults in a file header or before detection
-	Err    error  // what was wrong
+	File        string // input name as given by the user
+	Offset      int64  // byte offset in the stream: the file, or its decompressed content
+	Packet      int64  // 1-based index of the packet being read; 0 for faults in a file header or before detection
+	Compression string // "gzip" or "zstd" when Offset is in the decompressed stream; "" for a plain input
+	Err         error  // what was wrong
 }
 
-// Error formats the fault as "file: byte offset N (packet K): cause".
+// Error formats the fault as "file: byte offset N (packet K): cause", with
+// " of the decompressed stream" after N for a compressed input.
 func (e *FormatError) Error() string {
-	if e.Packet > 0 {
-		return fmt.Sprintf("%s: byte offset %d (packet %d): %v", e.File, e.Offset, e.Packet, e.Err)
+	where := fmt.Sprintf("byte offset %d", e.Offset)
+	if e.Compression != "" {
+		where += " of the decompressed stream"
 	}
-	return fmt.Sprintf("%s: byte offset %d: %v", e.File, e.Offset, e.Err)
+	if e.Packet > 0 {
+		where += fmt.Sprintf(" (packet %d)", e.Packet)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.File, where, e.Err)
 }
 
 // Unwrap returns the underlying cause.

@@ -16,6 +16,12 @@
 //     how far it has read, so it cannot say where a bad record starts. Every
 //     *FormatError here carries the byte offset (in the decompressed stream)
 //     of the record or block header at fault, and the 1-based packet index.
+//     A fault of the compression itself (corrupt or cut gzip or zstd data,
+//     a bad checksum, garbage after the last member) also carries, in a
+//     *DecompressError, the byte offset in the compressed file at which the
+//     decompressor detected it: "x.pcap.gz: byte offset 6833698 of the
+//     decompressed stream (packet 82583): read record header: decompress
+//     gzip at byte offset 1904987 of the file: gzip: invalid checksum".
 //   - Zero allocations per packet. One buffer per Source holds whole records;
 //     Packet.Data aliases it and it grows only when a larger record arrives.
 //   - Leniency where real captures are sloppy (listed below), counted in

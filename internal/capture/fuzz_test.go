@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,7 +27,10 @@ const (
 
 // FuzzOpenReader feeds arbitrary bytes to OpenReader and Next. Properties: no
 // panic; every error is io.EOF or a *FormatError (from Open: always a
-// *FormatError); errors are sticky; a packet never has more captured than
+// *FormatError) whose text names the file and a byte offset, said to be in
+// the decompressed stream for compressed input; a fault of the compression
+// layer also names its offset in the compressed file, which lies within
+// the input; errors are sticky; a packet never has more captured than
 // original bytes; for uncompressed input, fault offsets lie within the input;
 // Stats agree with what Next returned.
 //
@@ -74,8 +79,7 @@ func FuzzOpenReader(f *testing.F) {
 		}
 		src, err := OpenReaderOptions("fuzz", bytes.NewReader(in), Options{maxStream: maxFuzzStream})
 		if err != nil {
-			var fe *FormatError
-			require.True(t, errors.As(err, &fe), "open error %T: %v", err, err)
+			fe := requireLocatedError(t, err, in)
 			require.Zero(t, fe.Packet)
 			return
 		}
@@ -93,8 +97,7 @@ func FuzzOpenReader(f *testing.F) {
 		if err != nil {
 			require.Equal(t, err, src.Next(&p), "sticky error")
 			if !errors.Is(err, io.EOF) {
-				var fe *FormatError
-				require.True(t, errors.As(err, &fe), "next error %T: %v", err, err)
+				fe := requireLocatedError(t, err, in)
 				require.Equal(t, n+1, fe.Packet)
 				if !compressed {
 					require.GreaterOrEqual(t, fe.Offset, int64(0))
@@ -105,4 +108,29 @@ func FuzzOpenReader(f *testing.F) {
 		require.Equal(t, n, statsOf(t, src).Packets)
 		require.NoError(t, src.Close())
 	})
+}
+
+// requireLocatedError checks that err, from reading in, is a *FormatError
+// whose text starts "fuzz: byte offset N" (plus " of the decompressed
+// stream" for compressed input), and that a fault of the compression layer
+// names an offset within in.
+func requireLocatedError(t *testing.T, err error, in []byte) *FormatError {
+	t.Helper()
+	var fe *FormatError
+	require.True(t, errors.As(err, &fe), "error %T: %v", err, err)
+	prefix := fmt.Sprintf("fuzz: byte offset %d", fe.Offset)
+	if fe.Compression != "" {
+		prefix += " of the decompressed stream"
+	}
+	require.True(t, strings.HasPrefix(err.Error(), prefix), "error %q does not start %q", err, prefix)
+	var de *DecompressError
+	if errors.As(err, &de) {
+		require.Equal(t, fe.Compression, de.Compression)
+		require.GreaterOrEqual(t, de.Offset, int64(0))
+		require.LessOrEqual(t, de.Offset, int64(len(in)))
+		require.Contains(t, err.Error(), fmt.Sprintf("decompress %s at byte offset %d of the file: ", de.Compression, de.Offset))
+	} else {
+		require.NotRegexp(t, `(?:decompress|open) (?:gzip|zstd)`, err.Error(), "compression fault without its offset")
+	}
+	return fe
 }

@@ -1,15 +1,11 @@
 package capture
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	gzip "github.com/klauspost/pgzip"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Sentinel causes wrapped by *FormatError, for errors.Is.
@@ -19,15 +15,6 @@ var (
 	// ErrAbsurdLength means a length field exceeds the package's limits
 	// (MaxPcapRecord, MaxBlockLen) and the input is taken to be corrupt.
 	ErrAbsurdLength = errors.New("capture: absurd length")
-)
-
-// zstdMaxWindow bounds the zstd window (and so the decoder's memory). 128 MiB
-// is what `zstd --long` uses by default; larger windows are refused.
-const zstdMaxWindow = 128 << 20
-
-var (
-	magicGzip = []byte{0x1f, 0x8b}
-	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
 // Options tunes how an input is opened.
@@ -112,13 +99,13 @@ func (b *base) Close() error {
 
 // fail records and returns a FormatError at off for the packet being read.
 func (b *base) fail(off int64, err error) error {
-	b.err = &FormatError{File: b.name, Offset: off, Packet: b.stats.Packets + 1, Err: err}
+	b.err = &FormatError{File: b.name, Offset: off, Packet: b.stats.Packets + 1, Compression: b.stats.Compression, Err: err}
 	return b.err
 }
 
 // failHeader is fail for faults in a file header, before any packet.
 func (b *base) failHeader(off int64, err error) error {
-	b.err = &FormatError{File: b.name, Offset: off, Err: err}
+	b.err = &FormatError{File: b.name, Offset: off, Compression: b.stats.Compression, Err: err}
 	return b.err
 }
 
@@ -145,31 +132,15 @@ func (b *base) account(p *Packet) {
 func openStream(name string, r io.Reader, opts Options, closeFile func() error) (Source, error) {
 	b := &base{name: name}
 	raw := newBufReader(r)
-	head, err := raw.peekUpTo(4)
+	stream, comp, release, err := decompress(raw)
+	b.stats.Compression = comp // also when it fails: it says what Offset counts
 	if err != nil {
-		return nil, b.failHeader(0, fmt.Errorf("read magic: %w", err))
+		return nil, b.failHeader(0, err)
 	}
 	b.br = raw
-	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		zr, err := gzip.NewReader(raw)
-		if err != nil {
-			return nil, b.failHeader(0, fmt.Errorf("open gzip stream: %w", err))
-		}
-		b.stats.Compression = "gzip"
-		// gzip's Close only repeats the stream's read error, which Next has
-		// already reported; there is nothing to release.
-		b.closers = append(b.closers, func() error { _ = zr.Close(); return nil })
-		b.br = newBufReader(&labelReader{r: zr, label: "gzip"})
-	case bytes.HasPrefix(head, magicZstd):
-		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return nil, b.failHeader(0, fmt.Errorf("open zstd stream: %w", err))
-		}
-		b.stats.Compression = "zstd"
-		b.closers = append(b.closers, func() error { zr.Close(); return nil })
-		b.br = newBufReader(&labelReader{r: zr, label: "zstd"})
+	if comp != "" {
+		b.closers = append(b.closers, func() error { release(); return nil })
+		b.br = newBufReader(stream)
 	}
 	if opts.maxStream > 0 {
 		b.br.r = io.LimitReader(b.br.r, opts.maxStream-int64(b.br.buffered()))
@@ -236,19 +207,4 @@ func joinClose(err, closeErr error) error {
 		return err
 	}
 	return errors.Join(err, closeErr)
-}
-
-// labelReader prefixes a decompressor's errors (other than io.EOF) with the
-// compression name, so "reserved bit set on frame header" says it is zstd's.
-type labelReader struct {
-	r     io.Reader
-	label string
-}
-
-func (l *labelReader) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = fmt.Errorf("decompress %s: %w", l.label, err)
-	}
-	return n, err
 }

@@ -234,8 +234,8 @@ func TestUnknownFormat(t *testing.T) {
 		{"gif", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00"), Options{}, "first bytes 47 49 46 38"},
 		{"forced pcap", []byte("0123456789abcdefghijklmnopqrstuvwxyz"), Options{Format: FormatPcap}, "bad pcap magic 30 31 32 33"},
 		{"forced pcapng", buildPcap(binary.LittleEndian, magicPcapUs, 0, LinkEthernet, nil), Options{Format: FormatPcapNG}, "bad pcapng magic d4 c3 b2 a1"},
-		{"bad gzip", []byte{0x1f, 0x8b, 0x99, 0x00}, Options{}, "open gzip stream"},
-		{"bad zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff}, Options{}, "zstd"},
+		{"bad gzip", []byte{0x1f, 0x8b, 0x99, 0x00}, Options{}, "open gzip stream: decompress gzip at byte offset 4 of the file: unexpected EOF"},
+		{"bad zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff}, Options{}, "decompress zstd at byte offset 5 of the file: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,7 +247,13 @@ func TestUnknownFormat(t *testing.T) {
 			fe := requireFormatError(t, err, 0, 0)
 			require.ErrorContains(t, fe, tc.wantMsg)
 			require.Equal(t, "in", fe.File)
-			require.True(t, strings.HasPrefix(fe.Error(), "in: byte offset 0: "), fe.Error())
+			prefix := "in: byte offset 0: "
+			if fe.Compression != "" {
+				prefix = "in: byte offset 0 of the decompressed stream: "
+				var de *DecompressError
+				require.ErrorAs(t, err, &de)
+			}
+			require.True(t, strings.HasPrefix(fe.Error(), prefix), fe.Error())
 		})
 	}
 }
