@@ -163,6 +163,9 @@ func parquetFiles(t *testing.T, root string) []string {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() && d.Name() == catalog.MetaDir {
+			return fs.SkipDir // the archive's bookkeeping (a killed edit's staging directory, say)
+		}
 		if !d.IsDir() && strings.HasSuffix(d.Name(), ".parquet") {
 			rel, _ := filepath.Rel(root, path)
 			out = append(out, rel)

@@ -41,7 +41,9 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 			merged++
 			fmt.Fprintf(stderr, "adu2parquet: %s %s %s: %d parts -> 1 file, %d rows\n", r.Table, r.Sensor, r.Hour, r.Parts, r.Rows)
 		}
-		fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), skipped %d\n", merged, skipped)
+		if err == nil {
+			fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), skipped %d\n", merged, skipped)
+		}
 	}
 	if err == nil && o.rollup {
 		// Compaction renamed the days' parts: their rollups are rebuilt.

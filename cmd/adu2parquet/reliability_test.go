@@ -234,6 +234,26 @@ func replaceSetup(t *testing.T, input string) (string, view) {
 	return base, want
 }
 
+// compactSetup archives two captures whose rows share an hour, each with a
+// late part there (lateCapture), and the many hours of mercury_emix: hours
+// with several parts to compact. It returns the archive, what readers see,
+// and the inputs.
+func compactSetup(t *testing.T) (string, view, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "archive")
+	in1, in2 := filepath.Join(dir, "one.pcap"), filepath.Join(dir, "two.pcap")
+	lateCapture(t, in1, 1)
+	lateCapture(t, in2, 2)
+	mercury := capturePath("mercury_emix.pcap")
+	for _, in := range []string{in1, in2, mercury} {
+		mustArchive(t, out, "--grace", "1ms", in)
+	}
+	want := mustView(t, out)
+	require.Equal(t, int64(3), want.runs)
+	return out, want, []string{in1, in2, mercury}
+}
+
 // TestReplaceKilled kills a --replace at every step of it (failpoints) and
 // at moments of its run: readers then see the replaced run or its
 // replacement, never neither and never both, and the next --replace brings
@@ -291,8 +311,7 @@ func TestReplaceKilled(t *testing.T) {
 // while replacements and compactions run on it: no query fails, and every
 // one sees the same rows.
 func TestReadersDuringWrites(t *testing.T) {
-	input := capturePath("mercury_emix.pcap")
-	out, want := replaceSetup(t, input)
+	out, want, inputs := compactSetup(t)
 	bin := adu2parquetBinary(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -322,18 +341,21 @@ func TestReadersDuringWrites(t *testing.T) {
 			}
 		}()
 	}
-	for range 3 {
-		code, stderr := runBinary(t, bin, nil, "-q", "--out", out, "--sensor", testSensor, "--grace", "1s", "--replace", input)
+	for i, in := range append(inputs, inputs[0]) {
+		code, stderr := runBinary(t, bin, nil, "-q", "--out", out, "--sensor", testSensor, "--grace", "1ms", "--replace", in)
 		require.Equal(t, 0, code, stderr)
-		code, stderr = runBinary(t, bin, nil, "compact", "-q", "--out", out)
+		code, stderr = runBinary(t, bin, nil, "compact", "--out", out)
 		require.Equal(t, 0, code, stderr)
+		if in != inputs[2] { // mercury_emix shares no hour with the others
+			require.NotContains(t, stderr, "compacted 0 hour(s)", "compaction %d has work", i)
+		}
 	}
 	cancel()
 	wg.Wait()
 	if msg := failed.Load(); msg != nil {
 		t.Fatalf("a reader failed while the archive was written: %s", *msg)
 	}
-	t.Logf("%d queries during 3 replacements and 3 compactions", queries.Load())
+	t.Logf("%d queries during 4 replacements and 4 compactions", queries.Load())
 	require.Positive(t, queries.Load())
 	require.Equal(t, want, mustView(t, out))
 	requireSettled(t, out)
@@ -342,11 +364,9 @@ func TestReadersDuringWrites(t *testing.T) {
 // TestCompactKilled kills a compaction with its staging directory built:
 // the next compaction removes it, and nothing else changed.
 func TestCompactKilled(t *testing.T) {
-	out, want := replaceSetup(t, capturePath("mercury_emix.pcap"))
-	code, stderr := runBinary(t, adu2parquetBinary(t), nil, "-q", "--out", out, "--sensor", testSensor, "--replace", capturePath("mercury_emix.pcap"))
-	require.Equal(t, 0, code, stderr)
+	out, want, _ := compactSetup(t)
 	fp := failpointBinary(t)
-	code, stderr = runBinary(t, fp, []string{failpoint.EnvVar + "=edit-before-swap"}, "compact", "-q", "--out", out)
+	code, stderr := runBinary(t, fp, []string{failpoint.EnvVar + "=edit-before-swap"}, "compact", "-q", "--out", out)
 	require.Equal(t, -1, code, stderr)
 	require.NotEmpty(t, leftovers(t, out), "the killed compaction's staging directory")
 	require.Equal(t, want, mustView(t, out))
@@ -363,9 +383,7 @@ func TestCompactReadOnly(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("a read-only bind mount needs root")
 	}
-	out, want := replaceSetup(t, capturePath("mercury_emix.pcap"))
-	code, stderr := runBinary(t, adu2parquetBinary(t), nil, "-q", "--out", out, "--sensor", testSensor, "--replace", capturePath("mercury_emix.pcap"))
-	require.Equal(t, 0, code, stderr)
+	out, want, _ := compactSetup(t)
 	before := snapshot(t, out)
 	script := fmt.Sprintf("mount --bind %[1]s %[1]s && mount -o remount,ro,bind %[1]s && exec %[2]s compact --out %[1]s", out, adu2parquetBinary(t))
 	cmd := exec.Command("unshare", "-m", "sh", "-c", script)
