@@ -45,6 +45,11 @@ const fdReserve = 1024
 // private to the caller. A file that disappears between listing and opening
 // (retired by a writer) makes it list again.
 func Pin(root, dir string, sel Selection) (*Pinned, error) {
+	return pin(root, dir, sel, fdLimit())
+}
+
+// pin is Pin with a limit on the files held open.
+func pin(root, dir string, sel Selection, limit int) (*Pinned, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: %w", root, err)
@@ -54,7 +59,7 @@ func Pin(root, dir string, sel Selection) (*Pinned, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &Pinned{Snapshot: snap, Dir: dir, root: abs, limit: fdLimit()}
+		p := &Pinned{Snapshot: snap, Dir: dir, root: abs, limit: limit}
 		n := 0
 		for _, fs := range snap.Files {
 			n += len(fs)
