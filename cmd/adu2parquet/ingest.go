@@ -117,12 +117,12 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	var sum archive.Summary
 	var outErr error
 	if st.sink.arch != nil {
-		status := "complete"
+		status := archive.StatusComplete
 		if feedErr != nil {
 			status = "failed: " + feedErr.Error()
 		}
 		if errors.Is(feedErr, context.Canceled) {
-			status = "interrupted"
+			status = archive.StatusInterrupted
 		}
 		sum, outErr = st.sink.arch.Close(st.runInfo(status))
 		if outErr == nil && o.rollup && sum.ADUs > 0 {
@@ -205,8 +205,15 @@ func (st *runState) feedCapture(name string) error {
 		r    io.Reader
 		size int64 = -1
 	)
+	var stdinFP *archive.StreamFingerprint
 	if name == "-" {
 		r = st.stdin
+		if st.sink.arch != nil {
+			// Standard input is identified as it is read (see
+			// archive.Input).
+			stdinFP = &archive.StreamFingerprint{}
+			r = io.TeeReader(r, stdinFP)
+		}
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
@@ -240,6 +247,13 @@ func (st *runState) feedCapture(name string) error {
 	}
 	if in.Fingerprint, _ = fingerprintOf(name); err == nil {
 		err = advErr
+	}
+	if stdinFP != nil && !errors.Is(err, context.Canceled) {
+		// Read what the capture reader left (after a malformed record,
+		// say) so that the fingerprint covers the whole input.
+		if _, derr := io.Copy(io.Discard, r); derr == nil {
+			in.Fingerprint = stdinFP.Sum()
+		}
 	}
 	return err
 }

@@ -30,6 +30,11 @@ import (
 // and Options.Replace is not set.
 var ErrAlreadyArchived = errors.New("archive: input already archived")
 
+// ErrNotCommitted is returned by Close for an interrupted run that was to
+// commit at its end (a replacement, or one reading standard input): it is
+// dropped, and the archive is as it was before it.
+var ErrNotCommitted = errors.New("interrupted before it committed: nothing archived, the archive is as it was")
+
 // Options configure an archive run.
 type Options struct {
 	// Root is the archive directory (created if needed).
@@ -290,7 +295,7 @@ func (a *Archive) Advance(nowNs int64) error {
 
 // RunInfo describes the run for its row in the runs table.
 type RunInfo struct {
-	Status      string // "complete", or "failed: <why>"
+	Status      string // StatusComplete, StatusInterrupted, or "failed: <why>"
 	FirstPacket int64  // ns; NoTime when none
 	LastPacket  int64
 	Inputs      []schema.Input
@@ -347,6 +352,13 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 		return a.summary(nil), err
 	}
 	sum := a.summary(rw)
+	if a.uncommitted && info.Status == StatusInterrupted {
+		// A replacement stopped half way would replace whole runs with
+		// part of their rows: it is dropped, and they stay.
+		err := a.dropUncommitted()
+		a.Abort()
+		return Summary{}, errors.Join(ErrNotCommitted, err)
+	}
 	if a.uncommitted {
 		if err := a.commit(info.Inputs); err != nil {
 			a.Abort()

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -28,9 +29,17 @@ func (a *Archive) commit(read []schema.Input) error {
 	replaces := a.replaces
 	var late []Input
 	for i, in := range a.inputs {
-		if in.Fingerprint == "" && i < len(read) && read[i].Name == in.Name && read[i].Fingerprint != "" {
-			late = append(late, Input{Name: in.Name, Fingerprint: read[i].Fingerprint})
+		if in.Fingerprint != "" {
+			continue
 		}
+		if i >= len(read) || read[i].Name != in.Name || read[i].Fingerprint == "" {
+			// Not read to its end (interrupted): it cannot be recognised
+			// later, so archiving part of it would leave rows that a later
+			// run of the same input could neither refuse nor replace.
+			return errors.Join(fmt.Errorf("%s was not read to its end: nothing archived from it (an input read once is identified only at its end)", in.Name),
+				a.discard())
+		}
+		late = append(late, Input{Name: in.Name, Fingerprint: read[i].Fingerprint})
 	}
 	if len(late) > 0 {
 		st, err := readState(a.opts.Root, a.opts.RunID)
@@ -39,12 +48,7 @@ func (a *Archive) commit(read []schema.Input) error {
 		}
 		more, err := st.checkInputs(late, a.opts.Replace, a.opts.Logf)
 		if err != nil {
-			// Refused: nobody ever saw the run; forget it now.
-			parts, _, serr := scan(a.opts.Root)
-			if serr == nil && a.journal != nil {
-				serr = discardRun(a.opts.Root, parts, a.opts.RunID, a.journal.path)
-			}
-			return errors.Join(err, serr)
+			return errors.Join(err, a.discard())
 		}
 		replaces = append(replaces, more...)
 		slices.Sort(replaces)
@@ -95,4 +99,24 @@ func readState(root, self string) (*state, error) {
 		delete(st.crashed, id)
 	}
 	return st, nil
+}
+
+// discard forgets a run that will not commit: nobody ever saw its parts.
+// The caller holds the archive lock.
+func (a *Archive) discard() error {
+	parts, _, err := scan(a.opts.Root)
+	if err == nil && a.journal != nil {
+		err = discardRun(a.opts.Root, parts, a.opts.RunID, a.journal.path)
+	}
+	return err
+}
+
+// dropUncommitted discards the run under the archive lock.
+func (a *Archive) dropUncommitted() error {
+	lock, err := catalog.Lock(a.opts.Root)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return a.discard()
 }

@@ -271,7 +271,7 @@ func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...
 		if len(hit) == 0 {
 			continue
 		}
-		if r.Status != statusComplete {
+		if r.Status != StatusComplete {
 			why := r.Status
 			if strings.HasPrefix(why, "failed") {
 				why = "failed"
@@ -290,9 +290,12 @@ func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...
 	return slices.Compact(out), nil
 }
 
-// statusComplete is the runs table's status of a run that read all its
-// inputs.
-const statusComplete = "complete"
+// The runs table's status of a run that read all its inputs, and of one a
+// signal stopped (a run whose input was malformed is "failed: <why>").
+const (
+	StatusComplete    = "complete"
+	StatusInterrupted = "interrupted"
+)
 
 // removeStaleStages removes the staging directories of hour edits that are
 // no longer running (their lock is free).
