@@ -46,7 +46,7 @@ type RollupStats struct {
 
 // DB is an archive opened for querying.
 type DB struct {
-	db         *sql.DB
+	box        *duckbox.Box
 	conn       *sql.Conn
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
@@ -94,11 +94,12 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		dirs = append(dirs, wd)
 	}
-	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
 	if err != nil {
 		return nil, err
 	}
-	q := &DB{db: db, conn: conn, tables: map[string]bool{}, rollups: histStats, dayAligned: dayAligned(r)}
+	conn := box.Conn
+	q := &DB{box: box, conn: conn, tables: map[string]bool{}, rollups: histStats, dayAligned: dayAligned(r)}
 	for _, v := range append(views(files), hist...) {
 		if _, err := conn.ExecContext(ctx, v.sql); err != nil {
 			return nil, errors.Join(fmt.Errorf("define view %s: %w", v.name, err), q.Close())
@@ -111,10 +112,8 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	return q, nil
 }
 
-// Close releases DuckDB.
-func (q *DB) Close() error {
-	return errors.Join(q.conn.Close(), q.db.Close())
-}
+// Close releases DuckDB and removes its temporary directory.
+func (q *DB) Close() error { return q.box.Close() }
 
 // Has reports whether the view exists (its table has files in the range).
 func (q *DB) Has(view string) bool { return q.tables[view] }

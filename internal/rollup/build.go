@@ -32,7 +32,7 @@ const tmpPrefix = ".rollup-"
 // limited to the archive.
 type Builder struct {
 	root string
-	db   *sql.DB
+	box  *duckbox.Box
 	conn *sql.Conn
 }
 
@@ -43,15 +43,15 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	return &Builder{root: abs, db: db, conn: conn}, nil
+	return &Builder{root: abs, box: box, conn: box.Conn}, nil
 }
 
 // Close releases DuckDB.
-func (b *Builder) Close() error { return errors.Join(b.conn.Close(), b.db.Close()) }
+func (b *Builder) Close() error { return b.box.Close() }
 
 // Build writes the rollup of day d from its current adus and connections
 // parts, replacing
