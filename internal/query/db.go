@@ -3,14 +3,11 @@ package query
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
@@ -121,40 +118,12 @@ func (q *DB) Has(view string) bool { return q.tables[view] }
 // Rollups says how the view rollup_hist was made (zero without it).
 func (q *DB) Rollups() RollupStats { return q.rollups }
 
-// Check refuses a statement that is not a query: ad-hoc SQL may read the
-// archive but never write, attach, load, copy or reconfigure.
-func (q *DB) Check(ctx context.Context, stmt string) error {
-	return q.conn.Raw(func(dc any) error {
-		p, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return errors.New("query: driver cannot prepare statements")
-		}
-		st, err := p.PrepareContext(ctx, stmt)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		ds, ok := st.(*duckdb.Stmt)
-		if !ok {
-			return errors.New("query: unexpected statement type")
-		}
-		t, err := ds.StatementType()
-		if err != nil {
-			return err
-		}
-		switch t {
-		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-			return nil
-		}
-		return fmt.Errorf("only queries (SELECT, WITH ... SELECT, EXPLAIN) may run on the archive")
-	})
-}
-
-// Query runs a checked statement with bound parameters.
+// Query checks stmt (see Check) and runs it with bound parameters.
 func (q *DB) Query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
 	if err := q.Check(ctx, stmt); err != nil {
 		return nil, q.explain(err)
 	}
+	// The text Check saw: DuckDB parses it into the same one statement.
 	rows, err := q.conn.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, q.explain(err)
