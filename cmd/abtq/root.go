@@ -342,8 +342,10 @@ func noteRollups(db *query.DB, stderr io.Writer) {
 }
 
 // runQuery opens the archive for the range and writes the result of the
-// query pick chooses; rollups asks for the view rollup_hist.
-func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, error), rollups bool, args []any, stdout io.Writer) error {
+// query pick chooses; rollups asks for the view rollup_hist. A result for
+// --output is written beside it under a temporary name and renamed into
+// place only when complete.
+func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, error), rollups bool, args []any, stdout io.Writer) (err error) {
 	r, err := g.timeRange()
 	if err != nil {
 		return err
@@ -364,15 +366,11 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 	default:
 		return &usageError{fmt.Errorf("--format %q: must be table, tsv, csv, json or parquet", format)}
 	}
-	opts := query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups}
-	if format == "parquet" {
-		opts.WriteDir = dirOf(g.output)
-	}
-	db, err := query.Open(ctx, g.archive, r, opts)
+	db, err := query.Open(ctx, g.archive, r, query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	stmt, err := pick(db)
 	if err != nil {
 		return err
@@ -386,19 +384,17 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 		return err
 	}
 	defer rows.Close()
-	out := stdout
-	var file *os.File
-	if g.output != "" {
-		if file, err = os.Create(g.output); err != nil {
-			return fmt.Errorf("create output: %w", err)
-		}
-		out = file
+	if g.output == "" {
+		return writeRows(stdout, format, rows)
 	}
-	err = writeRows(out, format, rows)
-	if file != nil {
-		err = errors.Join(err, file.Close())
+	out, err := query.CreateOutput(g.output)
+	if err != nil {
+		return err
 	}
-	return err
+	if err := writeRows(out, format, rows); err != nil {
+		return errors.Join(err, out.Discard())
+	}
+	return errors.Join(out.Publish(), out.Discard())
 }
 
 // usedParams keeps the named parameters the statement mentions (DuckDB
@@ -411,13 +407,6 @@ func usedParams(stmt string, args []any) []any {
 		}
 	}
 	return out
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:max(i, 1)]
-	}
-	return "."
 }
 
 // mentions reports whether stmt uses the parameter $name (not merely a

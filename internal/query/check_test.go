@@ -2,9 +2,12 @@ package query
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/require"
 )
 
@@ -117,4 +120,37 @@ func TestTableFunctionsClassified(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Greater(t, n, 50)
 	require.Empty(t, missing, "classify these in tablefuncs.go")
+}
+
+// TestCopy: Copy takes a statement with its terminator and comments,
+// writes the file in place and leaves nothing in DuckDB's temporary
+// directory; a failing or refused query leaves an existing file as it was.
+func TestCopy(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.parquet")
+	require.NoError(t, os.WriteFile(out, []byte("old"), 0o644))
+
+	require.ErrorIs(t, db.Copy(ctx, "SELECT 1; COPY adus TO 'x.parquet'", out), ErrRefused)
+	require.Error(t, db.Copy(ctx, "SELECT * FROM read_csv('/etc/passwd')", out))
+	require.Error(t, db.Copy(ctx, "SELECT CASE WHEN i < 5000 THEN i ELSE error('boom') END FROM range(10000) t(i)", out))
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Equal(t, "old", string(b))
+
+	require.NoError(t, db.Copy(ctx, "SELECT count(*) AS n FROM adus; -- all of them", out))
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, es, 1, "no temporary file left beside the output")
+	es, err = os.ReadDir(db.box.TempDir)
+	require.NoError(t, err)
+	require.Empty(t, es)
+
+	got, err := parquet.ReadFile[struct {
+		N int64 `parquet:"n"`
+	}](out)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, int64(789), got[0].N, "the ADUs of TestSQL in cmd/abtq")
 }

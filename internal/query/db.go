@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/duckdb/duckdb-go/v2"
+
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
@@ -25,10 +27,6 @@ type Options struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty means DuckDB's
 	// default (80 % of RAM).
 	MemoryLimit string
-	// WriteDir, when set, is a directory DuckDB may also write to (the
-	// directory of an explicit output file). The archive itself is never
-	// writable through SQL: statements other than queries are refused.
-	WriteDir string
 	// Rollups defines the view rollup_hist (see package rollup) when the
 	// range is whole UTC days: current rollups for the days that have one,
 	// the same rows computed from the ADU rows for the others.
@@ -45,16 +43,18 @@ type RollupStats struct {
 type DB struct {
 	box        *duckbox.Box
 	conn       *sql.Conn
+	copies     int             // Copy's result files so far, to name the next one
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
 	dayAligned bool // the range is whole UTC days
 }
 
 // Open opens the archive read-only in an in-memory DuckDB: external access
-// is limited to the archive directory (and Options.WriteDir), extensions
-// cannot be installed or loaded, and the configuration is locked before
-// any caller SQL runs. The views adus, connections, runs (with derived
-// columns) and exchanges read exactly the files of r.
+// is limited to the archive directory and a private temporary directory
+// (for spilling, and Copy's result before it is moved into place),
+// extensions cannot be installed or loaded, and the configuration is
+// locked before any caller SQL runs. The views adus, connections, runs
+// (with derived columns) and exchanges read exactly the files of r.
 func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
 	abs, err := filepath.Abs(archive)
 	if err != nil {
@@ -83,15 +83,7 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		hist, histStats = []view{v}, st
 	}
-	dirs := []string{abs}
-	if o.WriteDir != "" {
-		wd, err := filepath.Abs(o.WriteDir)
-		if err != nil {
-			return nil, fmt.Errorf("output directory: %w", err)
-		}
-		dirs = append(dirs, wd)
-	}
-	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
 	if err != nil {
 		return nil, err
 	}
@@ -121,19 +113,88 @@ func (q *DB) Rollups() RollupStats { return q.rollups }
 // Query checks stmt (see Check) and runs it with bound parameters.
 func (q *DB) Query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
 	if err := q.Check(ctx, stmt); err != nil {
-		return nil, q.explain(err)
+		return nil, q.mapErr(err)
 	}
 	// The text Check saw: DuckDB parses it into the same one statement.
 	rows, err := q.conn.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, q.explain(err)
+		return nil, q.mapErr(err)
 	}
 	return rows, nil
 }
 
-// explain turns "table does not exist" errors about a view without files
+// Explain checks stmt (see Check) and returns DuckDB's plan for it: with
+// analyze, EXPLAIN ANALYZE, which runs it and reports each operator's rows
+// and time. EXPLAIN is offered only this way because EXPLAIN ANALYZE runs
+// whatever statement it is given, a COPY as well as a SELECT.
+func (q *DB) Explain(ctx context.Context, stmt string, analyze bool, args ...any) (*sql.Rows, error) {
+	if err := q.Check(ctx, stmt); err != nil {
+		return nil, q.mapErr(err)
+	}
+	// The newline ends a comment or token; stmt's terminator may stay.
+	x := "EXPLAIN\n" + stmt
+	if analyze {
+		x = "EXPLAIN ANALYZE\n" + stmt
+	}
+	if err := q.expectType(x, duckdb.STATEMENT_TYPE_EXPLAIN); err != nil {
+		return nil, q.mapErr(err)
+	}
+	rows, err := q.conn.QueryContext(ctx, x, args...)
+	if err != nil {
+		return nil, q.mapErr(err)
+	}
+	return rows, nil
+}
+
+// Copy checks stmt (see Check) and writes its result to the Parquet file
+// path (zstd). DuckDB writes the file in its private temporary directory,
+// the only one it may write to; Copy then moves it to path atomically
+// (see publishFile): on error path is untouched.
+func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
+	if err := q.Check(ctx, stmt); err != nil {
+		return q.mapErr(err)
+	}
+	// COPY (...) takes the statement without its terminator; what is left
+	// must still be the one SELECT Check allowed.
+	body := stripTerminator(stmt)
+	if body != stmt {
+		if err := q.Check(ctx, body); err != nil {
+			return q.mapErr(err)
+		}
+	}
+	q.copies++
+	tmp := filepath.Join(q.box.TempDir, fmt.Sprintf("copy-%d.parquet", q.copies))
+	x := "COPY (\n" + body + "\n) TO " + duckbox.Literal(tmp) + " (FORMAT parquet, COMPRESSION zstd)"
+	if err := q.expectType(x, duckdb.STATEMENT_TYPE_COPY); err != nil {
+		return q.mapErr(err)
+	}
+	if _, err := q.conn.ExecContext(ctx, x, args...); err != nil {
+		return errors.Join(q.mapErr(err), removeIfExists(tmp))
+	}
+	if err := publishFile(tmp, path); err != nil {
+		return errors.Join(err, removeIfExists(tmp))
+	}
+	return nil
+}
+
+// expectType refuses x, a checked statement behind a prefix or inside a
+// wrapper of ours, unless DuckDB parses it as one statement of type t.
+// It cannot fail for a statement Check allowed; it guards the reasoning
+// that says so.
+func (q *DB) expectType(x string, t duckdb.StmtType) error {
+	got, err := q.statementType(x)
+	if err != nil {
+		return err
+	}
+	if got != t {
+		return fmt.Errorf("query: wrapped statement is of type %d, not %d", got, t)
+	}
+	return nil
+}
+
+// mapErr turns "table does not exist" errors about a view without files
 // into ErrEmptyRange.
-func (q *DB) explain(err error) error {
+func (q *DB) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -150,17 +211,4 @@ func (q *DB) explain(err error) error {
 		}
 	}
 	return err
-}
-
-// Copy writes a checked query's result to a Parquet file.
-func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
-	if err := q.Check(ctx, stmt); err != nil {
-		return q.explain(err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	_, err = q.conn.ExecContext(ctx, "COPY ("+stmt+") TO "+duckbox.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)", args...)
-	return q.explain(err)
 }
