@@ -75,6 +75,29 @@ func writeRows(w io.Writer, format string, rows *sql.Rows) error {
 	return done()
 }
 
+// writePlan writes the plans of an EXPLAIN result (its last column, box
+// drawings over several lines) as they are.
+func writePlan(w io.Writer, rows *sql.Rows) error {
+	cols, err := rows.Columns()
+	if err != nil || len(cols) == 0 {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w, strings.TrimRight(text(vals[len(vals)-1]), "\n")); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // text formats a value: times as RFC 3339 (UTC), NULL as empty.
 func text(v any) string {
 	switch x := v.(type) {

@@ -49,7 +49,7 @@ func checkPlot(name, path string) error {
 
 // runPlot runs a canned query and draws its result into path instead of
 // printing it; a one-line note goes to stderr.
-func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB) (string, error), rollups bool, args []any, path string, stderr io.Writer) error {
+func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB) (string, error), rollups bool, args []any, path string, stderr io.Writer) (err error) {
 	if err := checkPlot(name, path); err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	stmt, err := pick(db)
 	if err != nil {
 		return err
@@ -81,11 +81,29 @@ func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB)
 	if err != nil {
 		return err
 	}
-	if err := p.Save(width, 4*vg.Inch, path); err != nil {
-		return fmt.Errorf("write plot: %w", err)
+	if err := savePlot(p, width, path); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "abtq: plotted %d rows of %s to %s\n", len(rs.rows), name, path)
 	return nil
+}
+
+// savePlot draws p into path (its format from the extension, which
+// checkPlot validated) through a temporary file renamed into place, as
+// --output is written: a failure leaves no half-drawn file.
+func savePlot(p *plot.Plot, width vg.Length, path string) error {
+	wt, err := p.WriterTo(width, 4*vg.Inch, strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), "."))
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	out, err := query.CreateOutput(path)
+	if err != nil {
+		return err
+	}
+	if _, err := wt.WriteTo(out); err != nil {
+		return errors.Join(fmt.Errorf("write plot: %w", err), out.Discard())
+	}
+	return errors.Join(out.Publish(), out.Discard())
 }
 
 // resultSet is a query result held in memory, addressed by column name.

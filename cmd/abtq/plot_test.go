@@ -26,6 +26,7 @@ func TestPlot(t *testing.T) {
 		{"response-time-cdf-all", []string{"response-time-cdf"}, ".png"},
 		{"response-times", []string{"response-times", "--limit", "5"}, ".png"},
 		{"exchanges-svg", []string{"exchanges"}, ".svg"},
+		{"exchanges-pdf", []string{"exchanges"}, ".pdf"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,6 +38,13 @@ func TestPlot(t *testing.T) {
 			b, err := os.ReadFile(file)
 			require.NoError(t, err)
 			require.NotEmpty(t, b)
+			es, err := os.ReadDir(filepath.Dir(file))
+			require.NoError(t, err)
+			require.Len(t, es, 1, "no temporary file left")
+			if tc.ext == ".pdf" {
+				require.True(t, bytes.HasPrefix(b, []byte("%PDF")))
+				return
+			}
 			if tc.ext == ".svg" {
 				require.Contains(t, string(b), "<svg")
 				return

@@ -73,9 +73,10 @@ and top-servers read the rollups for such ranges (quantiles are then the midpoin
 
 --from/--to select the time range: only the files of those hours are opened,
 and rows are filtered on their ts column. Filters are bound parameters. The
-archive is read-only: ad-hoc SQL may only query (SELECT, WITH, EXPLAIN);
-DuckDB's access is limited to the archive directory and its configuration
-is locked.
+archive is read-only: ad-hoc SQL is exactly one SELECT statement (see abtq
+sql --help); DuckDB may read only the archive, spills to a private
+temporary directory, and its configuration is locked. abtq writes nothing
+but the --output (or --plot) file, which appears whole or not at all.
 
 Output: an aligned table when standard output is a terminal, TSV otherwise;
 --format {table|tsv|csv|json|parquet}; parquet needs --output FILE.
@@ -125,7 +126,7 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 	fmt.Fprintf(stderr, "abtq: %s\n", msg)
 	var ue *usageError
 	switch {
-	case errors.As(err, &ue), strings.HasPrefix(msg, "unknown command"), strings.Contains(msg, "unknown flag"),
+	case errors.As(err, &ue), errors.Is(err, query.ErrRefused), strings.HasPrefix(msg, "unknown command"), strings.Contains(msg, "unknown flag"),
 		strings.Contains(msg, "accepts "), strings.Contains(msg, "requires "):
 		return 2
 	case errors.Is(err, context.Canceled):
@@ -178,7 +179,7 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 			if f.plot != "" {
 				return g.runPlot(ctx, c.name, pick, useRollup, args, f.plot, cmd.ErrOrStderr())
 			}
-			return g.runQuery(ctx, pick, useRollup, args, stdout)
+			return g.runQuery(ctx, pick, useRollup, args, stdout, runPlain)
 		},
 	}
 	fl := cmd.Flags()
@@ -213,17 +214,52 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 	return cmd
 }
 
+// sqlRefusedHint follows the error of a statement the sandbox refuses.
+const sqlRefusedHint = "abtq sql runs exactly one SELECT statement (SELECT, WITH, VALUES, FROM, DESCRIBE, SUMMARIZE, SHOW), EXPLAIN through --explain or --analyze"
+
 func newSQLCmd(ctx context.Context, g *globals, stdin io.Reader, stdout io.Writer) *cobra.Command {
-	var file string
+	var (
+		file             string
+		explain, analyze bool
+	)
 	cmd := &cobra.Command{
 		Use:   "sql [<query>]",
 		Short: "Run ad-hoc SQL (a query given as argument, in --file, or on standard input)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: strings.TrimSpace(`
+Run one SQL query on the archive's views. The query is exactly one SELECT
+statement: DuckDB's parser decides, before any of it runs, that the text is
+one statement and a SELECT (WITH ... SELECT, VALUES, FROM ..., DESCRIBE,
+SUMMARIZE and SHOW are SELECTs; a trailing ';' and comments are fine), and
+that its table functions only read or generate rows (not enable_profiling,
+enable_logging or checkpoint, which change DuckDB's settings, nor query or
+json_execute_serialized_sql, which run SQL from a string). Anything else is
+refused with exit status 2 and nothing run: several statements, COPY,
+ATTACH, CREATE, SET, PRAGMA, CALL, INSTALL, LOAD, EXPORT. A PIVOT needs an
+IN list (ON col IN (...)): without one DuckDB runs it as several
+statements. A query given as argument that starts with a comment goes after
+--.
+
+EXPLAIN is a flag, not a statement, because EXPLAIN ANALYZE runs the
+statement it explains, whatever it is: --explain prints the plan of the
+checked query, --analyze runs it and prints the plan with each operator's
+rows and time.`),
+		Example: strings.TrimSpace(`
+  # ADUs and bytes per direction
+  $ abtq --archive /data/abt sql "SELECT direction, count(*), sum(size) FROM adus GROUP BY ALL"
+
+  # A query kept in a file, written as Parquet
+  $ abtq --archive /data/abt --format parquet --output big.parquet sql --file big-servers.sql
+
+  # Where the time goes
+  $ abtq --archive /data/abt sql --analyze "SELECT server_ip, count(*) FROM exchanges GROUP BY ALL"`),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var stmt string
 			switch {
 			case len(args) == 1 && file != "":
 				return &usageError{errors.New("give the query as an argument or with --file, not both")}
+			case explain && analyze:
+				return &usageError{errors.New("give --explain or --analyze, not both")}
 			case len(args) == 1:
 				stmt = args[0]
 			case file != "":
@@ -239,14 +275,27 @@ func newSQLCmd(ctx context.Context, g *globals, stdin io.Reader, stdout io.Write
 				}
 				stmt = string(b)
 			}
-			stmt = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(stmt), ";"))
-			if stmt == "" {
+			if strings.TrimSpace(stmt) == "" {
 				return &usageError{errors.New("no query")}
 			}
-			return g.runQuery(ctx, func(*query.DB) (string, error) { return stmt, nil }, true, nil, stdout)
+			how := runPlain
+			switch {
+			case explain:
+				how = runExplain
+			case analyze:
+				how = runAnalyze
+			}
+			err := g.runQuery(ctx, func(*query.DB) (string, error) { return stmt, nil }, true, nil, stdout, how)
+			if errors.Is(err, query.ErrRefused) {
+				return fmt.Errorf("%w: %s", err, sqlRefusedHint)
+			}
+			return err
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "read the query from this `file`")
+	fl := cmd.Flags()
+	fl.StringVarP(&file, "file", "f", "", "read the query from this `file`")
+	fl.BoolVar(&explain, "explain", false, "print the query's plan instead of running it")
+	fl.BoolVar(&analyze, "analyze", false, "run the query and print its plan with each operator's rows and time (EXPLAIN ANALYZE)")
 	return cmd
 }
 
@@ -341,9 +390,30 @@ func noteRollups(db *query.DB, stderr io.Writer) {
 	}
 }
 
+// runHow is what runQuery does with the query.
+type runHow uint8
+
+const (
+	runPlain   runHow = iota // run it, print its result
+	runExplain               // print its plan (EXPLAIN)
+	runAnalyze               // run it, print its plan with rows and times (EXPLAIN ANALYZE)
+)
+
+func (h runHow) String() string {
+	switch h {
+	case runExplain:
+		return "explain"
+	case runAnalyze:
+		return "analyze"
+	}
+	return "run"
+}
+
 // runQuery opens the archive for the range and writes the result of the
-// query pick chooses; rollups asks for the view rollup_hist.
-func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, error), rollups bool, args []any, stdout io.Writer) error {
+// query pick chooses (or its plan, as how says); rollups asks for the view
+// rollup_hist. A result for --output is written beside it under a
+// temporary name and renamed into place only when complete.
+func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, error), rollups bool, args []any, stdout io.Writer, how runHow) (err error) {
 	r, err := g.timeRange()
 	if err != nil {
 		return err
@@ -361,18 +431,17 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 		if g.output == "" {
 			return &usageError{errors.New("--format parquet needs --output FILE")}
 		}
+		if how != runPlain {
+			return &usageError{fmt.Errorf("--%s prints a plan: give --format table, tsv, csv or json", how)}
+		}
 	default:
 		return &usageError{fmt.Errorf("--format %q: must be table, tsv, csv, json or parquet", format)}
 	}
-	opts := query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups}
-	if format == "parquet" {
-		opts.WriteDir = dirOf(g.output)
-	}
-	db, err := query.Open(ctx, g.archive, r, opts)
+	db, err := query.Open(ctx, g.archive, r, query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	stmt, err := pick(db)
 	if err != nil {
 		return err
@@ -381,24 +450,33 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 	if format == "parquet" {
 		return db.Copy(ctx, stmt, g.output, usedArgs...)
 	}
-	rows, err := db.Query(ctx, stmt, usedArgs...)
+	var rows *sql.Rows
+	if how == runPlain {
+		rows, err = db.Query(ctx, stmt, usedArgs...)
+	} else {
+		rows, err = db.Explain(ctx, stmt, how == runAnalyze, usedArgs...)
+	}
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	out := stdout
-	var file *os.File
-	if g.output != "" {
-		if file, err = os.Create(g.output); err != nil {
-			return fmt.Errorf("create output: %w", err)
+	write := func(w io.Writer) error {
+		if how != runPlain && (format == "table" || format == "tsv") {
+			return writePlan(w, rows)
 		}
-		out = file
+		return writeRows(w, format, rows)
 	}
-	err = writeRows(out, format, rows)
-	if file != nil {
-		err = errors.Join(err, file.Close())
+	if g.output == "" {
+		return write(stdout)
 	}
-	return err
+	out, err := query.CreateOutput(g.output)
+	if err != nil {
+		return err
+	}
+	if err := write(out); err != nil {
+		return errors.Join(err, out.Discard())
+	}
+	return errors.Join(out.Publish(), out.Discard())
 }
 
 // usedParams keeps the named parameters the statement mentions (DuckDB
@@ -411,13 +489,6 @@ func usedParams(stmt string, args []any) []any {
 		}
 	}
 	return out
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:max(i, 1)]
-	}
-	return "."
 }
 
 // mentions reports whether stmt uses the parameter $name (not merely a

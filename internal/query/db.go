@@ -7,7 +7,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -33,10 +32,6 @@ type Options struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "4GB"; empty means DuckDB's
 	// default (80 % of RAM).
 	MemoryLimit string
-	// WriteDir, when set, is a directory DuckDB may also write to (the
-	// directory of an explicit output file). The archive itself is never
-	// writable through SQL: statements other than queries are refused.
-	WriteDir string
 	// Rollups defines the view rollup_hist (see package rollup) when the
 	// range is whole UTC days: current rollups for the days that have one,
 	// the same rows computed from the ADU rows for the others.
@@ -51,10 +46,10 @@ type RollupStats struct {
 
 // DB is an archive opened for querying.
 type DB struct {
-	db         *sql.DB
+	box        *duckbox.Box
 	conn       *sql.Conn
 	pins       *catalog.Pinned
-	private    string          // the private directory holding pins
+	copies     int             // Copy's result files so far, to name the next one
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
 	dayAligned bool // the range is whole UTC days
@@ -64,10 +59,13 @@ type DB struct {
 // that a reader sees (package catalog: committed runs only, replaced runs
 // left out) are checked (footers) and pinned open for as long as the DB is
 // (catalog.Pin), so writers that compact or replace meanwhile never fail
-// its queries; DuckDB reads them through links in a private directory, and
-// may access only that directory and the archive. Extensions cannot be installed or loaded, and the configuration is
-// locked before any caller SQL runs. The views adus, connections, runs
-// (with derived columns) and exchanges read exactly those files.
+// its queries; DuckDB reads them through links in its private temporary
+// directory (duckbox.Box.TempDir, also where it spills and where Copy's
+// result waits before it is moved into place). DuckDB may access only that
+// directory and the archive, extensions cannot be installed or loaded, and
+// the configuration is locked before any caller SQL runs. The views adus,
+// connections, runs (with derived columns) and exchanges read exactly
+// those files.
 func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
 	abs, err := filepath.Abs(archive)
 	if err != nil {
@@ -79,13 +77,16 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 		}
 		return nil, fmt.Errorf("archive %s: %w", archive, err)
 	}
-	private, err := os.MkdirTemp("", "abtq-")
+	// DuckDB resolves links before it checks a path against its allowed
+	// directories: the archive must be among them for the pinned links
+	// to work (Check, not the directory list, keeps it read-only).
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
 	if err != nil {
-		return nil, fmt.Errorf("query: private directory: %w", err)
+		return nil, err
 	}
-	q := &DB{private: private, tables: map[string]bool{}, dayAligned: dayAligned(r)}
+	q := &DB{box: box, conn: box.Conn, tables: map[string]bool{}, dayAligned: dayAligned(r)}
 	fail := func(err error) (*DB, error) { return nil, errors.Join(err, q.Close()) }
-	pins := filepath.Join(private, "archive")
+	pins := filepath.Join(box.TempDir, "archive")
 	if err := os.Mkdir(pins, 0o700); err != nil {
 		return fail(fmt.Errorf("query: private directory: %w", err))
 	}
@@ -103,20 +104,6 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 			return fail(err)
 		}
 		hist, q.rollups = []view{v}, st
-	}
-	// DuckDB resolves links before it checks a path against its allowed
-	// directories: the archive must be among them for the links to work
-	// (the statement check, not the directory list, keeps it read-only).
-	dirs := []string{private, abs}
-	if o.WriteDir != "" {
-		wd, err := filepath.Abs(o.WriteDir)
-		if err != nil {
-			return fail(fmt.Errorf("output directory: %w", err))
-		}
-		dirs = append(dirs, wd)
-	}
-	if q.db, q.conn, err = duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros}); err != nil {
-		return fail(err)
 	}
 	for _, v := range append(views(files, q.pins.Hidden()), hist...) {
 		if _, err := q.conn.ExecContext(ctx, v.sql); err != nil {
@@ -138,16 +125,13 @@ func (q *DB) Pinned() bool { return q.pins.Held }
 // directory.
 func (q *DB) Close() error {
 	var err error
-	if q.conn != nil {
-		err = errors.Join(err, q.conn.Close())
-	}
-	if q.db != nil {
-		err = errors.Join(err, q.db.Close())
-	}
 	if q.pins != nil {
-		err = errors.Join(err, q.pins.Close())
+		err = q.pins.Close()
 	}
-	return errors.Join(err, os.RemoveAll(q.private))
+	if q.box != nil {
+		err = errors.Join(err, q.box.Close())
+	}
+	return err
 }
 
 // Has reports whether the view exists (its table has files in the range).
@@ -156,56 +140,97 @@ func (q *DB) Has(view string) bool { return q.tables[view] }
 // Rollups says how the view rollup_hist was made (zero without it).
 func (q *DB) Rollups() RollupStats { return q.rollups }
 
-// Check refuses a statement that is not a query: ad-hoc SQL may read the
-// archive but never write, attach, load, copy or reconfigure.
-func (q *DB) Check(ctx context.Context, stmt string) error {
-	return q.conn.Raw(func(dc any) error {
-		p, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return errors.New("query: driver cannot prepare statements")
-		}
-		st, err := p.PrepareContext(ctx, stmt)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		ds, ok := st.(*duckdb.Stmt)
-		if !ok {
-			return errors.New("query: unexpected statement type")
-		}
-		t, err := ds.StatementType()
-		if err != nil {
-			return err
-		}
-		switch t {
-		case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
-			return nil
-		}
-		return fmt.Errorf("only queries (SELECT, WITH ... SELECT, EXPLAIN) may run on the archive")
-	})
-}
-
-// Query runs a checked statement with bound parameters.
+// Query checks stmt (see Check) and runs it with bound parameters.
 func (q *DB) Query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
 	if err := q.Check(ctx, stmt); err != nil {
-		return nil, q.explain(err)
+		return nil, q.mapErr(err)
 	}
+	// The text Check saw: DuckDB parses it into the same one statement.
 	rows, err := q.conn.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, q.explain(err)
+		return nil, q.mapErr(err)
 	}
 	return rows, nil
 }
 
-// explain turns "table does not exist" errors about a view without files
+// Explain checks stmt (see Check) and returns DuckDB's plan for it: with
+// analyze, EXPLAIN ANALYZE, which runs it and reports each operator's rows
+// and time. EXPLAIN is offered only this way because EXPLAIN ANALYZE runs
+// whatever statement it is given, a COPY as well as a SELECT.
+func (q *DB) Explain(ctx context.Context, stmt string, analyze bool, args ...any) (*sql.Rows, error) {
+	if err := q.Check(ctx, stmt); err != nil {
+		return nil, q.mapErr(err)
+	}
+	// The newline ends a comment or token; stmt's terminator may stay.
+	x := "EXPLAIN\n" + stmt
+	if analyze {
+		x = "EXPLAIN ANALYZE\n" + stmt
+	}
+	if err := q.expectType(x, duckdb.STATEMENT_TYPE_EXPLAIN); err != nil {
+		return nil, q.mapErr(err)
+	}
+	rows, err := q.conn.QueryContext(ctx, x, args...)
+	if err != nil {
+		return nil, q.mapErr(err)
+	}
+	return rows, nil
+}
+
+// Copy checks stmt (see Check) and writes its result to the Parquet file
+// path (zstd). DuckDB writes the file in its private temporary directory,
+// the only one it may write to; Copy then moves it to path atomically
+// (see publishFile): on error path is untouched.
+func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
+	if err := q.Check(ctx, stmt); err != nil {
+		return q.mapErr(err)
+	}
+	// COPY (...) takes the statement without its terminator; what is left
+	// must still be the one SELECT Check allowed.
+	body := stripTerminator(stmt)
+	if body != stmt {
+		if err := q.Check(ctx, body); err != nil {
+			return q.mapErr(err)
+		}
+	}
+	q.copies++
+	tmp := filepath.Join(q.box.TempDir, fmt.Sprintf("copy-%d.parquet", q.copies))
+	x := "COPY (\n" + body + "\n) TO " + duckbox.Literal(tmp) + " (FORMAT parquet, COMPRESSION zstd)"
+	if err := q.expectType(x, duckdb.STATEMENT_TYPE_COPY); err != nil {
+		return q.mapErr(err)
+	}
+	if _, err := q.conn.ExecContext(ctx, x, args...); err != nil {
+		return errors.Join(q.mapErr(err), removeIfExists(tmp))
+	}
+	if err := publishFile(tmp, path); err != nil {
+		return errors.Join(err, removeIfExists(tmp))
+	}
+	return nil
+}
+
+// expectType refuses x, a checked statement behind a prefix or inside a
+// wrapper of ours, unless DuckDB parses it as one statement of type t.
+// It cannot fail for a statement Check allowed; it guards the reasoning
+// that says so.
+func (q *DB) expectType(x string, t duckdb.StmtType) error {
+	got, err := q.statementType(x)
+	if err != nil {
+		return err
+	}
+	if got != t {
+		return fmt.Errorf("query: wrapped statement is of type %d, not %d", got, t)
+	}
+	return nil
+}
+
+// mapErr turns "table does not exist" errors about a view without files
 // into ErrEmptyRange.
-func (q *DB) explain(err error) error {
+func (q *DB) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
 	if q.pins != nil && strings.Contains(msg, q.pins.Dir) {
-		err = errors.New(q.pins.Unpin(msg))
+		err = &renamedError{msg: q.pins.Unpin(msg), err: err}
 		msg = err.Error()
 	}
 	if !q.tables["rollup_hist"] && strings.Contains(msg, "Table with name rollup_hist does not exist") {
@@ -222,15 +247,12 @@ func (q *DB) explain(err error) error {
 	return err
 }
 
-// Copy writes a checked query's result to a Parquet file.
-func (q *DB) Copy(ctx context.Context, stmt, path string, args ...any) error {
-	if err := q.Check(ctx, stmt); err != nil {
-		return q.explain(err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	_, err = q.conn.ExecContext(ctx, "COPY ("+stmt+") TO "+duckbox.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)", args...)
-	return q.explain(err)
+// renamedError is an error whose message names archive files where the
+// original named their pinned links.
+type renamedError struct {
+	msg string
+	err error
 }
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }

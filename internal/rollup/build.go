@@ -35,8 +35,8 @@ const tmpPrefix = ".rollup-"
 // running meanwhile does not disturb it.
 type Builder struct {
 	root string
-	pins string // private directory of pinned parts
-	db   *sql.DB
+	box  *duckbox.Box
+	pins string // private directory of pinned parts, in box.TempDir
 	conn *sql.Conn
 }
 
@@ -47,21 +47,19 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	pins, err := os.MkdirTemp("", "abt-rollup-")
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	db, conn, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: threads, Init: Macros})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("rollup: %w", err), os.RemoveAll(pins))
+	pins := filepath.Join(box.TempDir, "pins")
+	if err := os.Mkdir(pins, 0o700); err != nil {
+		return nil, errors.Join(fmt.Errorf("rollup: %w", err), box.Close())
 	}
-	return &Builder{root: abs, pins: pins, db: db, conn: conn}, nil
+	return &Builder{root: abs, box: box, pins: pins, conn: box.Conn}, nil
 }
 
 // Close releases DuckDB and the private directory.
-func (b *Builder) Close() error {
-	return errors.Join(b.conn.Close(), b.db.Close(), os.RemoveAll(b.pins))
-}
+func (b *Builder) Close() error { return b.box.Close() }
 
 // Build writes the rollup of day d from its current adus and connections
 // parts, replacing any earlier one; a day without parts loses its rollup.
