@@ -145,7 +145,9 @@ func TestCopy(t *testing.T) {
 	require.Len(t, es, 1, "no temporary file left beside the output")
 	es, err = os.ReadDir(db.box.TempDir)
 	require.NoError(t, err)
-	require.Empty(t, es)
+	for _, e := range es {
+		require.Equal(t, "archive", e.Name(), "only the pinned links remain in DuckDB's temporary directory")
+	}
 
 	got, err := parquet.ReadFile[struct {
 		N int64 `parquet:"n"`
