@@ -25,7 +25,7 @@ func TestForgedPartNotRead(t *testing.T) {
 	db, err := sql.Open("duckdb", "")
 	require.NoError(t, err)
 	defer db.Close()
-	_, err = db.Exec(`COPY (SELECT a.* FROM read_parquet(?) a, range(30000)) TO '` + forged + `' (FORMAT parquet)`, parts[0])
+	_, err = db.Exec(`COPY (SELECT a.* FROM read_parquet(?) a, range(30000)) TO '`+forged+`' (FORMAT parquet)`, parts[0])
 	require.NoError(t, err)
 
 	for _, args := range [][]string{
