@@ -221,13 +221,21 @@ func TestInterruptedRerun(t *testing.T) {
 	}
 }
 
+// binArchive archives with the built binary (faster than the race-enabled
+// test binary for setting archives up).
+func binArchive(t *testing.T, out string, args ...string) {
+	t.Helper()
+	code, stderr := runBinary(t, adu2parquetBinary(t), nil, append([]string{"-q", "--out", out, "--sensor", testSensor}, args...)...)
+	require.Equal(t, 0, code, stderr)
+}
+
 // replaceSetup archives two inputs (the one replaced, and another that
 // shares none of its rows) and returns the archive and what readers see.
 func replaceSetup(t *testing.T, input string) (string, view) {
 	t.Helper()
 	base := filepath.Join(t.TempDir(), "base")
-	mustArchive(t, base, "--grace", "1s", input)
-	mustArchive(t, base, capturePath("trex_Oracle.pcap"))
+	binArchive(t, base, "--grace", "1s", input)
+	binArchive(t, base, capturePath("trex_Oracle.pcap"))
 	want := mustView(t, base)
 	require.Equal(t, int64(2), want.runs)
 	require.Equal(t, int64(2), want.aduRuns)
@@ -247,7 +255,7 @@ func compactSetup(t *testing.T) (string, view, []string) {
 	lateCapture(t, in2, 2)
 	mercury := capturePath("mercury_emix.pcap")
 	for _, in := range []string{in1, in2, mercury} {
-		mustArchive(t, out, "--grace", "1ms", in)
+		binArchive(t, out, "--grace", "1ms", in)
 	}
 	want := mustView(t, out)
 	require.Equal(t, int64(3), want.runs)
