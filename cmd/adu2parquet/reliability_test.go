@@ -410,3 +410,87 @@ func TestCompactReadOnly(t *testing.T) {
 	require.Equal(t, before, snapshot(t, out))
 	require.Equal(t, want, mustView(t, out))
 }
+
+// TestVerify checks a sound archive and archives damaged in the ways an
+// operator meets: verify finds each, names the file or run, and exits 1
+// for problems; leftovers the next run removes are notes (exit 0).
+func TestVerify(t *testing.T) {
+	base, _, _ := compactSetup(t)
+	code, stdout, stderr := runCmd(t, nil, "verify", "--out", base)
+	require.Equal(t, 0, code, stderr)
+	require.Regexp(t, `verified .*: \d+ files, \d+ rows, 3 runs; 0 problem\(s\)\n$`, stdout)
+
+	// aPart returns one adus part of the archive.
+	aPart := func(t *testing.T, out string) string {
+		parts, err := filepath.Glob(filepath.Join(out, "adus", "sensor="+testSensor, "date=*", "hour=*", "part-*-0001.parquet"))
+		require.NoError(t, err)
+		require.NotEmpty(t, parts)
+		return parts[0]
+	}
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, out string) string // returns what the finding names
+		problem bool
+		want    string
+	}{
+		{"a part removed", func(t *testing.T, out string) string {
+			p := aPart(t, out)
+			require.NoError(t, os.Remove(p))
+			return "run "
+		}, true, "the runs table says"},
+		{"a part copied as another part of its run", func(t *testing.T, out string) string {
+			p := aPart(t, out)
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(strings.Replace(p, "-0001.parquet", "-0099.parquet", 1), b, 0o444))
+			return "run "
+		}, true, "the runs table says"},
+		{"a truncated part", func(t *testing.T, out string) string {
+			p := aPart(t, out)
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.NoError(t, os.Remove(p))
+			require.NoError(t, os.WriteFile(p, b[:len(b)/2], 0o444))
+			return p
+		}, true, "no Parquet magic number"},
+		{"a forged part", func(t *testing.T, out string) string {
+			p := filepath.Join(filepath.Dir(aPart(t, out)), "part-forged-0001.parquet")
+			db := openDuck(t)
+			_, err := db.Exec("COPY (SELECT 1 AS x) TO '" + p + "' (FORMAT parquet)")
+			require.NoError(t, err)
+			return p
+		}, true, "footer abt.table"},
+		{"a stranger's file", func(t *testing.T, out string) string {
+			p := filepath.Join(filepath.Dir(aPart(t, out)), "notes.txt")
+			require.NoError(t, os.WriteFile(p, []byte("hi"), 0o644))
+			return p
+		}, true, "not a file adu2parquet writes"},
+		{"a dead run's temporary file", func(t *testing.T, out string) string {
+			p := filepath.Join(filepath.Dir(aPart(t, out)), ".part-gone-0001.parquet.tmp")
+			require.NoError(t, os.WriteFile(p, []byte("half"), 0o644))
+			return p
+		}, false, "the next adu2parquet removes it"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := copyArchive(t, base)
+			names := tc.damage(t, out)
+			code, stdout, stderr := runCmd(t, nil, "verify", "--out", out)
+			kind := "note: "
+			if tc.problem {
+				kind = "problem: "
+				require.Equal(t, 1, code, stdout)
+				require.Contains(t, stderr, "the archive has problems")
+			} else {
+				require.Equal(t, 0, code, stdout+stderr)
+			}
+			var found bool
+			for _, l := range strings.Split(stdout, "\n") {
+				if strings.HasPrefix(l, kind+names) && strings.Contains(l, tc.want) {
+					found = true
+				}
+			}
+			require.True(t, found, "want a line %q…%q in:\n%s", kind+names, tc.want, stdout)
+		})
+	}
+}

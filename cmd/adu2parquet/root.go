@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}, func(o *rollupOptions) error {
 		runErr = rollupMain(ctx, o, stderr)
 		return runErr
+	}, func(o *verifyOptions) error {
+		runErr = verifyMain(ctx, o, stdout)
+		return runErr
 	})
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
@@ -128,7 +131,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitFailure
 }
 
-func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error, rollupF func(*rollupOptions) error) *cobra.Command {
+func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error, rollupF func(*rollupOptions) error,
+	verifyF func(*verifyOptions) error) *cobra.Command {
 	o := &options{}
 	def := ingest.DefaultOptions()
 	cmd := &cobra.Command{
@@ -177,7 +181,10 @@ usage error, 130 when interrupted (after publishing what was read).`),
   $ adu2parquet compact --out /data/abt
 
   # Build the daily rollups of an archive written without them
-  $ adu2parquet rollup --out /data/abt`),
+  $ adu2parquet rollup --out /data/abt
+
+  # Check every file of the archive (footers, pages, row counts)
+  $ adu2parquet verify --out /data/abt`),
 		Args:          cobra.MinimumNArgs(1),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -218,7 +225,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
-	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF))
+	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF))
 	return cmd
 }
 
