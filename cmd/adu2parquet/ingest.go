@@ -207,7 +207,7 @@ func (st *runState) feedCapture(name string) error {
 	)
 	var stdinFP *archive.StreamFingerprint
 	if name == "-" {
-		r = st.stdin
+		r = newCtxReader(st.ctx, st.stdin)
 		if st.sink.arch != nil {
 			// Standard input is identified as it is read (see
 			// archive.Input).

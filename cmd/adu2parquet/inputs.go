@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -63,4 +64,73 @@ func inputKinds(inputs []string) (bool, error) {
 		return false, &usageError{fmt.Errorf("%s is an adudump text log but %s is a capture: archive them in separate runs", logs[0], caps[0])}
 	}
 	return len(logs) > 0, nil
+}
+
+// ctxReader reads r in a goroutine of its own, so that a Read waiting for
+// input returns as soon as ctx is cancelled (a signal) even when r blocks
+// (a quiet pipe on standard input). The goroutine itself stays blocked in
+// r until input comes or the process exits.
+type ctxReader struct {
+	ctx  context.Context
+	full chan ctxChunk
+	free chan []byte
+	cur  ctxChunk
+	off  int
+}
+
+type ctxChunk struct {
+	b   []byte
+	err error
+}
+
+// ctxReaderBuffers and ctxReaderSize: the goroutine reads ahead at most
+// this many buffers of this size.
+const (
+	ctxReaderBuffers = 4
+	ctxReaderSize    = 256 << 10
+)
+
+func newCtxReader(ctx context.Context, r io.Reader) *ctxReader {
+	c := &ctxReader{ctx: ctx, full: make(chan ctxChunk, ctxReaderBuffers), free: make(chan []byte, ctxReaderBuffers)}
+	for range ctxReaderBuffers {
+		c.free <- make([]byte, ctxReaderSize)
+	}
+	go func() {
+		for {
+			var b []byte
+			select {
+			case b = <-c.free:
+			case <-ctx.Done():
+				return
+			}
+			n, err := r.Read(b)
+			c.full <- ctxChunk{b[:n], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// Read implements io.Reader.
+func (c *ctxReader) Read(p []byte) (int, error) {
+	for c.off == len(c.cur.b) {
+		if c.cur.err != nil {
+			return 0, c.cur.err
+		}
+		if c.cur.b != nil {
+			c.free <- c.cur.b[:cap(c.cur.b)]
+		}
+		select {
+		case c.cur = <-c.full:
+			c.off = 0
+		case <-c.ctx.Done():
+			c.cur = ctxChunk{err: c.ctx.Err()}
+			return 0, c.cur.err
+		}
+	}
+	n := copy(p, c.cur.b[c.off:])
+	c.off += n
+	return n, nil
 }

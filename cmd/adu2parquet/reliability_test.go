@@ -494,3 +494,53 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestStdinIdentity: a capture read from standard input is identified as
+// it is read, the same way as the file holding it, so piping it twice (or
+// piping a file archived by name) archives it once; a pipe interrupted
+// before its end archives nothing.
+func TestStdinIdentity(t *testing.T) {
+	oracle := capturePath("trex_Oracle.pcap")
+	data, err := os.ReadFile(oracle)
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "archive")
+	code, _, stderr := runCmd(t, data, "-q", "--out", out, "--sensor", testSensor, "-")
+	require.Equal(t, 0, code, stderr)
+	want := mustView(t, out)
+	require.Equal(t, int64(1), want.runs)
+	files := parquetFiles(t, out)
+
+	code, _, stderr = runCmd(t, data, "-q", "--out", out, "--sensor", testSensor, "-")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "already archived")
+	code, _, stderr = runCmd(t, nil, "-q", "--out", out, "--sensor", testSensor, oracle)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "already archived", "the file is the capture piped before")
+	require.Equal(t, want, mustView(t, out))
+	require.Equal(t, files, parquetFiles(t, out))
+	requireSettled(t, out)
+
+	code, _, stderr = runCmd(t, data, "-q", "--out", out, "--sensor", testSensor, "--replace", "-")
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, want, mustView(t, out))
+	requireSettled(t, out)
+
+	// Interrupted half way through the pipe: nothing of it is archived.
+	big, err := os.ReadFile(benchInput(t))
+	require.NoError(t, err)
+	cmd := exec.Command(adu2parquetBinary(t), "--out", out, "--sensor", testSensor, "--grace", "1s", "-")
+	in, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	_, err = in.Write(big[:len(big)/2])
+	require.NoError(t, err)
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.Equal(t, 130, exitCode(t, cmd), errb.String())
+	_ = in.Close()
+	require.Contains(t, errb.String(), "nothing archived")
+	require.Equal(t, want, mustView(t, out))
+	requireSettled(t, out)
+}
