@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/abt-dev/abt/internal/partition"
@@ -34,6 +37,7 @@ type Pinned struct {
 	root  string
 	open  []*os.File
 	limit int
+	dirs  map[string]bool // directories of links made
 }
 
 // fdReserve is how many file descriptors pinning leaves to the rest of the
@@ -86,27 +90,61 @@ func (p *Pinned) pinAll() error {
 		tables = append(tables, t)
 	}
 	slices.Sort(tables)
+	var all []*File
 	for _, t := range tables {
 		for i := range p.Files[t] {
-			f := &p.Files[t][i]
-			file, err := os.Open(f.Path)
-			if err != nil {
-				return fmt.Errorf("open %s: %w", f.Path, err)
-			}
-			st, err := file.Stat()
-			if err != nil {
-				return errors.Join(fmt.Errorf("stat %s: %w", f.Path, err), file.Close())
-			}
-			f.Size = st.Size()
-			if err := CheckFooter(file, *f); err != nil {
-				return errors.Join(err, file.Close())
-			}
-			if err := p.link(file, f.Path, f.Rel()); err != nil {
-				return err
-			}
+			all = append(all, &p.Files[t][i])
 		}
 	}
-	return nil
+	// Opening and checking footers waits on the file system: a few
+	// workers overlap it.
+	opened := make([]*os.File, len(all))
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(pinWorkers, len(all)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(all); i = int(next.Add(1) - 1) {
+				opened[i], errs[i] = openChecked(all[i])
+			}
+		}()
+	}
+	wg.Wait()
+	var err error
+	for i, f := range all {
+		switch {
+		case err != nil || errs[i] != nil:
+			err = cmp.Or(err, errs[i])
+			if opened[i] != nil {
+				_ = opened[i].Close()
+			}
+		default:
+			err = p.link(opened[i], f.Path, f.Rel())
+		}
+	}
+	return err
+}
+
+// pinWorkers is how many files Pin opens and checks at once.
+const pinWorkers = 8
+
+// openChecked opens a listed file, notes its size and checks its footer.
+func openChecked(f *File) (*os.File, error) {
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", f.Path, err)
+	}
+	st, err := file.Stat()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("stat %s: %w", f.Path, err), file.Close())
+	}
+	f.Size = st.Size()
+	if err := CheckFooter(file, *f); err != nil {
+		return nil, errors.Join(err, file.Close())
+	}
+	return file, nil
 }
 
 // link makes the link for an open file (taking it over) at rel under Dir.
@@ -124,12 +162,27 @@ func (p *Pinned) link(file *os.File, path, rel string) error {
 		}
 	}
 	at := filepath.Join(p.Dir, rel)
-	if err := os.MkdirAll(filepath.Dir(at), 0o700); err != nil {
+	if err := p.mkdir(filepath.Dir(at)); err != nil {
 		return fmt.Errorf("pin %s: %w", path, err)
 	}
 	if err := os.Symlink(target, at); err != nil {
 		return fmt.Errorf("pin %s: %w", path, err)
 	}
+	return nil
+}
+
+// mkdir makes a directory of links (and its parents) once.
+func (p *Pinned) mkdir(dir string) error {
+	if p.dirs[dir] {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if p.dirs == nil {
+		p.dirs = map[string]bool{}
+	}
+	p.dirs[dir] = true
 	return nil
 }
 
@@ -162,7 +215,7 @@ func (p *Pinned) Add(path, rel string) (string, *os.File, error) {
 	}
 	p.open = append(p.open, file)
 	at := filepath.Join(p.Dir, rel)
-	if err := os.MkdirAll(filepath.Dir(at), 0o700); err != nil {
+	if err := p.mkdir(filepath.Dir(at)); err != nil {
 		return "", nil, fmt.Errorf("pin %s: %w", path, err)
 	}
 	if err := os.Symlink(target, at); err != nil {
@@ -212,6 +265,27 @@ func CheckFooter(file *os.File, f File) error {
 	}
 	return nil
 }
+
+// PinDir makes a private directory (mode 0700) for a reader's links: in
+// /dev/shm when it is there (a memory file system: the thousands of
+// directories and links of a month's range cost a few milliseconds there,
+// ten times less than on disk), else in the system's temporary directory.
+// The caller removes it.
+func PinDir() (string, error) {
+	if st, err := os.Stat(shmDir); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp(shmDir, "abt-pins-"); err == nil {
+			return d, nil
+		}
+	}
+	d, err := os.MkdirTemp("", "abt-pins-")
+	if err != nil {
+		return "", fmt.Errorf("pin directory: %w", err)
+	}
+	return d, nil
+}
+
+// shmDir is Linux's memory file system for shared memory, world-writable.
+const shmDir = "/dev/shm"
 
 // fdLimit returns how many files a reader may hold open.
 func fdLimit() int {

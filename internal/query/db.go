@@ -49,6 +49,7 @@ type DB struct {
 	box        *duckbox.Box
 	conn       *sql.Conn
 	pins       *catalog.Pinned
+	pinDir     string // where the links are (catalog.PinDir)
 	copies     int             // Copy's result files so far, to name the next one
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
@@ -59,10 +60,11 @@ type DB struct {
 // that a reader sees (package catalog: committed runs only, replaced runs
 // left out) are checked (footers) and pinned open for as long as the DB is
 // (catalog.Pin), so writers that compact or replace meanwhile never fail
-// its queries; DuckDB reads them through links in its private temporary
-// directory (duckbox.Box.TempDir, also where it spills and where Copy's
-// result waits before it is moved into place). DuckDB may access only that
-// directory and the archive, extensions cannot be installed or loaded, and
+// its queries; DuckDB reads them through links in a private directory
+// (catalog.PinDir). DuckDB may access only that directory, its own private
+// temporary directory (duckbox.Box.TempDir, where it spills and where
+// Copy's result waits before it is moved into place) and the archive;
+// extensions cannot be installed or loaded, and
 // the configuration is locked before any caller SQL runs. The views adus,
 // connections, runs (with derived columns) and exchanges read exactly
 // those files.
@@ -80,16 +82,16 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	// DuckDB resolves links before it checks a path against its allowed
 	// directories: the archive must be among them for the pinned links
 	// to work (Check, not the directory list, keeps it read-only).
-	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
+	pins, err := catalog.PinDir()
 	if err != nil {
 		return nil, err
 	}
-	q := &DB{box: box, conn: box.Conn, tables: map[string]bool{}, dayAligned: dayAligned(r)}
-	fail := func(err error) (*DB, error) { return nil, errors.Join(err, q.Close()) }
-	pins := filepath.Join(box.TempDir, "archive")
-	if err := os.Mkdir(pins, 0o700); err != nil {
-		return fail(fmt.Errorf("query: private directory: %w", err))
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(pins))
 	}
+	q := &DB{box: box, conn: box.Conn, pinDir: pins, tables: map[string]bool{}, dayAligned: dayAligned(r)}
+	fail := func(err error) (*DB, error) { return nil, errors.Join(err, q.Close()) }
 	if q.pins, err = catalog.Pin(abs, pins, catalog.Selection{Sensor: r.Sensor, From: r.From, To: r.To}); err != nil {
 		return fail(err)
 	}
@@ -131,7 +133,7 @@ func (q *DB) Close() error {
 	if q.box != nil {
 		err = errors.Join(err, q.box.Close())
 	}
-	return err
+	return errors.Join(err, os.RemoveAll(q.pinDir))
 }
 
 // Has reports whether the view exists (its table has files in the range).

@@ -36,7 +36,7 @@ const tmpPrefix = ".rollup-"
 type Builder struct {
 	root string
 	box  *duckbox.Box
-	pins string // private directory of pinned parts, in box.TempDir
+	pins string // private directory of pinned parts (catalog.PinDir)
 	conn *sql.Conn
 }
 
@@ -47,19 +47,19 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs}, Threads: threads, Init: Macros})
+	pins, err := catalog.PinDir()
 	if err != nil {
 		return nil, fmt.Errorf("rollup: %w", err)
 	}
-	pins := filepath.Join(box.TempDir, "pins")
-	if err := os.Mkdir(pins, 0o700); err != nil {
-		return nil, errors.Join(fmt.Errorf("rollup: %w", err), box.Close())
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: threads, Init: Macros})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("rollup: %w", err), os.RemoveAll(pins))
 	}
 	return &Builder{root: abs, box: box, pins: pins, conn: box.Conn}, nil
 }
 
 // Close releases DuckDB and the private directory.
-func (b *Builder) Close() error { return b.box.Close() }
+func (b *Builder) Close() error { return errors.Join(b.box.Close(), os.RemoveAll(b.pins)) }
 
 // Build writes the rollup of day d from its current adus and connections
 // parts, replacing any earlier one; a day without parts loses its rollup.
