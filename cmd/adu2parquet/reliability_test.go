@@ -70,28 +70,9 @@ func mustView(t *testing.T, out string) view {
 	return v
 }
 
-// Failpoint binary: adu2parquet built with -tags failpoints (see package
-// failpoint), once.
-var (
-	fpOnce sync.Once
-	fpPath string
-	fpErr  error
-)
-
-func failpointBinary(t *testing.T) string {
-	t.Helper()
-	adu2parquetBinary(t) // sharedDir
-	fpOnce.Do(func() {
-		fpPath = filepath.Join(sharedDir, "adu2parquet-failpoints")
-		cmd := exec.Command("go", "build", "-tags", "failpoints", "-o", fpPath, "./cmd/adu2parquet")
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fpErr = fmt.Errorf("build with failpoints: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, fpErr)
-	return fpPath
-}
+// failpointBinary returns the binary the failpoint tests run: the same
+// program (package failpoint arms points from the environment).
+func failpointBinary(t *testing.T) string { return adu2parquetBinary(t) }
 
 // runBinary runs a binary to its end and returns its exit status (-1 when
 // killed) and standard error.

@@ -107,9 +107,17 @@ func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func
 		count[k]++
 	}
 	var out []CompactResult
+	var retire *partition.RetireLock
+	defer func() { retire.Unlock() }() // the lock taken below, if any
 	for _, k := range keys {
 		if count[k] < 2 {
 			continue
+		}
+		if retire == nil {
+			// Readers reading in place finish first; later ones pin.
+			if retire, err = partition.LockRetire(filepath.Join(root, catalog.MetaDir)); err != nil {
+				return out, err
+			}
 		}
 		o := editOptions(root, k.table, k.sensor, k.hour, producer)
 		o.Merge, o.Show, o.Hide = true, show, hide

@@ -198,6 +198,13 @@ func finishReplacements(root string, view catalog.State, logf func(string, ...an
 		}
 	}
 	busy := 0
+	if len(hours) > 0 {
+		lock, err := partition.LockRetire(filepath.Join(root, catalog.MetaDir))
+		if err != nil {
+			return view, err
+		}
+		defer lock.Unlock()
+	}
 	for _, k := range hours {
 		o := editOptions(root, k.table, k.sensor, k.hour, "abt")
 		o.Show, o.Hide = show, hide

@@ -212,3 +212,54 @@ func TestPinManyFiles(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestOpenInPlaceOrPinned: a reader reads in place when no writer retires
+// files, and a writer that would waits for it; a reader that comes while a
+// writer holds or wants the retire lock pins its files instead of waiting.
+func TestOpenInPlaceOrPinned(t *testing.T) {
+	root := t.TempDir()
+	path := writePart(t, root, "adus", "part-r-0001.parquet", h0, "r", nil)
+	meta := filepath.Join(root, catalog.MetaDir)
+	require.NoError(t, os.MkdirAll(meta, 0o755))
+
+	// No writer of this version yet (no lock files): pinned, to be safe.
+	p, err := catalog.Open(root, catalog.Selection{}, "")
+	require.NoError(t, err)
+	require.False(t, p.InPlace)
+	require.NoError(t, p.Close())
+	require.NoDirExists(t, p.Dir, "Open's link directory is removed by Close")
+
+	require.NoError(t, partition.MakeRetireLocks(meta))
+	reader, err := catalog.Open(root, catalog.Selection{}, "")
+	require.NoError(t, err)
+	require.True(t, reader.InPlace)
+	require.Equal(t, []string{path}, reader.Paths("adus"))
+
+	locked := make(chan *partition.RetireLock)
+	go func() {
+		l, err := partition.LockRetire(meta)
+		if err != nil {
+			panic(err)
+		}
+		locked <- l
+	}()
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-locked:
+		t.Fatal("the writer did not wait for the reader reading in place")
+	default:
+	}
+	// Meanwhile a second reader pins rather than wait.
+	second, err := catalog.Open(root, catalog.Selection{}, "")
+	require.NoError(t, err)
+	require.False(t, second.InPlace)
+	require.True(t, second.Held)
+	require.NoError(t, reader.Close())
+	writer := <-locked
+	require.NoError(t, os.Remove(path), "the writer retires the file")
+	b, err := os.ReadFile(second.Paths("adus")[0])
+	require.NoError(t, err, "the pinned reader still reads it")
+	require.NotEmpty(t, b)
+	require.NoError(t, second.Close())
+	writer.Unlock()
+}

@@ -18,21 +18,28 @@ import (
 	"github.com/abt-dev/abt/schema"
 )
 
-// Pinned is a snapshot whose files the reader holds open while it reads
-// them. A writer that retires a file (compaction, a replacement) removes its
-// name, but the file stays readable to whoever holds it, so a query never
-// fails because a writer is working. An engine that opens files by path
-// (DuckDB) reads them through Dir: one symbolic link per file, at the
-// file's archive-relative path under its published name (Hive partition
-// directories included), pointing at /proc/self/fd/<n>.
+// Pinned is a snapshot whose files a reader can read for as long as it
+// needs, whatever writers do meanwhile (see Open). Pinned, the reader holds
+// the files open: a writer that retires a file (compaction, a
+// replacement) removes its name, but the file stays readable to whoever
+// holds it. An engine that opens files by path (DuckDB) reads them through
+// Dir: one symbolic link per file, at the file's archive-relative path
+// under its published name (Hive partition directories included), pointing
+// at /proc/self/fd/<n>.
 type Pinned struct {
 	*Snapshot
-	// Dir holds the links.
+	// Dir holds the links ("" when InPlace).
 	Dir string
 	// Held is false when there were more files than the process may hold
 	// open: the links then point at the files' paths in the archive, and a
 	// compaction running meanwhile can fail the reader.
 	Held bool
+	// InPlace: no writer was retiring files, and none will until Close:
+	// the files are read at their archive paths, without links.
+	InPlace bool
+
+	release func() // ends an in-place read
+	ownDir  bool   // Dir was made by Open: Close removes it
 
 	root  string
 	open  []*os.File
@@ -186,8 +193,89 @@ func (p *Pinned) mkdir(dir string) error {
 	return nil
 }
 
-// Path returns where a file of the snapshot is read from (its link).
-func (p *Pinned) Path(f File) string { return filepath.Join(p.Dir, f.Rel()) }
+// Path returns where a file of the snapshot is read from (its link, or
+// itself when InPlace).
+func (p *Pinned) Path(f File) string {
+	if p.InPlace {
+		return f.Path
+	}
+	return filepath.Join(p.Dir, f.Rel())
+}
+
+// Open gives a reader the selected files of the archive at root for as
+// long as it reads them, whatever writers do meanwhile. When no writer is
+// retiring files (partition.ReadInPlace), it reads them in place and
+// writers that would retire files wait until Close; otherwise it pins them
+// (Pin) into a new private directory under pinParent ("" for PinDir).
+// Either way every file's footer is checked (CheckFooter).
+func Open(root string, sel Selection, pinParent string) (*Pinned, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", root, err)
+	}
+	if release, ok := partition.ReadInPlace(filepath.Join(abs, MetaDir)); ok {
+		p, err := inPlace(abs, sel)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		p.release = release
+		return p, nil
+	}
+	dir := ""
+	if pinParent == "" {
+		dir, err = PinDir()
+	} else {
+		dir, err = os.MkdirTemp(pinParent, "pins-")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pin directory: %w", err)
+	}
+	p, err := Pin(abs, dir, sel)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	p.ownDir = true
+	return p, nil
+}
+
+// inPlace takes a snapshot and checks its files' footers, holding none.
+func inPlace(root string, sel Selection) (*Pinned, error) {
+	snap, err := Take(root, sel)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pinned{Snapshot: snap, root: root, InPlace: true}
+	var all []*File
+	for t := range p.Files {
+		for i := range p.Files[t] {
+			all = append(all, &p.Files[t][i])
+		}
+	}
+	slices.SortFunc(all, func(a, b *File) int { return strings.Compare(a.Path, b.Path) })
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(pinWorkers, len(all)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(all); i = int(next.Add(1) - 1) {
+				var f *os.File
+				if f, errs[i] = openChecked(all[i]); f != nil {
+					errs[i] = f.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
 
 // Paths returns the link paths of a table's files.
 func (p *Pinned) Paths(table string) []string {
@@ -206,6 +294,10 @@ func (p *Pinned) Add(path, rel string) (string, *os.File, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return "", nil, err
+	}
+	if p.InPlace {
+		p.open = append(p.open, file)
+		return path, file, nil
 	}
 	target := "/proc/self/fd/" + strconv.Itoa(int(file.Fd()))
 	if !p.Held || len(p.open) >= p.limit {
@@ -227,16 +319,28 @@ func (p *Pinned) Add(path, rel string) (string, *os.File, error) {
 // Unpin rewrites a message that names link paths so that it names the
 // files' places in the archive instead.
 func (p *Pinned) Unpin(msg string) string {
+	if p.Dir == "" {
+		return msg
+	}
 	return strings.ReplaceAll(msg, p.Dir+string(filepath.Separator), p.root+string(filepath.Separator))
 }
 
-// Close releases the files. The links stay (the caller removes Dir).
+// Close releases the files, and the in-place read. Links in a directory
+// Open made are removed; those of Pin stay (its caller removes Dir).
 func (p *Pinned) Close() error {
 	var err error
 	for _, f := range p.open {
 		err = errors.Join(err, f.Close())
 	}
 	p.open = nil
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
+	if p.ownDir {
+		err = errors.Join(err, os.RemoveAll(p.Dir))
+		p.ownDir = false
+	}
 	return err
 }
 

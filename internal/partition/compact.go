@@ -73,7 +73,9 @@ type EditResult struct {
 // reader listing the hour sees the old entries or the new ones, never a mix.
 // Entries it does not own (uncommitted parts of other runs, files that are
 // not parts) are carried over unchanged. An hour a writer is publishing
-// into is skipped (its lock is held); the caller tries again later.
+// into is skipped (its lock is held); the caller tries again later. The
+// old entries' names are gone once it returns: the caller holds the retire
+// lock (LockRetire), so that readers reading in place are not disturbed.
 func EditHour[T any](o EditOptions, cmp func(a, b *T) int, runOf func(*T) string) (EditResult, error) {
 	var res EditResult
 	if o.MinParts == 0 {

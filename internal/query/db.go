@@ -49,7 +49,6 @@ type DB struct {
 	box        *duckbox.Box
 	conn       *sql.Conn
 	pins       *catalog.Pinned
-	pinDir     string // where the links are (catalog.PinDir)
 	copies     int             // Copy's result files so far, to name the next one
 	tables     map[string]bool // views that have files
 	rollups    RollupStats
@@ -58,13 +57,13 @@ type DB struct {
 
 // Open opens the archive read-only in an in-memory DuckDB. The files of r
 // that a reader sees (package catalog: committed runs only, replaced runs
-// left out) are checked (footers) and pinned open for as long as the DB is
-// (catalog.Pin), so writers that compact or replace meanwhile never fail
-// its queries; DuckDB reads them through links in a private directory
-// (catalog.PinDir). DuckDB may access only that directory, its own private
+// left out) are checked (footers) and held for as long as the DB is
+// (catalog.Open: read in place, with writers that would retire files
+// waiting, or pinned when one is at work), so writers that compact or
+// replace meanwhile never fail its queries. DuckDB may access only the
+// archive, the directory of pinned links if any, and its own private
 // temporary directory (duckbox.Box.TempDir, where it spills and where
-// Copy's result waits before it is moved into place) and the archive;
-// extensions cannot be installed or loaded, and
+// Copy's result waits before it is moved into place); extensions cannot be installed or loaded, and
 // the configuration is locked before any caller SQL runs. The views adus,
 // connections, runs (with derived columns) and exchanges read exactly
 // those files.
@@ -82,19 +81,20 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	// DuckDB resolves links before it checks a path against its allowed
 	// directories: the archive must be among them for the pinned links
 	// to work (Check, not the directory list, keeps it read-only).
-	pins, err := catalog.PinDir()
+	pins, err := catalog.Open(abs, catalog.Selection{Sensor: r.Sensor, From: r.From, To: r.To}, "")
 	if err != nil {
 		return nil, err
 	}
-	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
+	dirs := []string{abs}
+	if pins.Dir != "" {
+		dirs = append(dirs, pins.Dir)
+	}
+	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: dirs, Threads: o.Threads, MemoryLimit: o.MemoryLimit, Init: rollup.Macros})
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(pins))
+		return nil, errors.Join(err, pins.Close())
 	}
-	q := &DB{box: box, conn: box.Conn, pinDir: pins, tables: map[string]bool{}, dayAligned: dayAligned(r)}
+	q := &DB{box: box, conn: box.Conn, pins: pins, tables: map[string]bool{}, dayAligned: dayAligned(r)}
 	fail := func(err error) (*DB, error) { return nil, errors.Join(err, q.Close()) }
-	if q.pins, err = catalog.Pin(abs, pins, catalog.Selection{Sensor: r.Sensor, From: r.From, To: r.To}); err != nil {
-		return fail(err)
-	}
 	files := map[string][]string{}
 	for _, t := range schema.Tables {
 		files[t] = q.pins.Paths(t)
@@ -119,21 +119,21 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	return q, nil
 }
 
-// Pinned says whether the files are held open (see catalog.Pinned.Held):
-// false only when the range has more files than the process may open.
-func (q *DB) Pinned() bool { return q.pins.Held }
+// Held says whether the files are safe from writers for the DB's life:
+// false only when a writer was at work and the range has more files than
+// the process may hold open (see catalog.Pinned).
+func (q *DB) Held() bool { return q.pins.InPlace || q.pins.Held }
 
-// Close releases DuckDB and the pinned files, and removes the private
-// directory.
+// Close releases DuckDB, then the files (catalog.Pinned.Close).
 func (q *DB) Close() error {
 	var err error
-	if q.pins != nil {
-		err = q.pins.Close()
-	}
 	if q.box != nil {
-		err = errors.Join(err, q.box.Close())
+		err = q.box.Close()
 	}
-	return errors.Join(err, os.RemoveAll(q.pinDir))
+	if q.pins != nil {
+		err = errors.Join(err, q.pins.Close())
+	}
+	return err
 }
 
 // Has reports whether the view exists (its table has files in the range).

@@ -72,15 +72,14 @@ func (b *Builder) Build(ctx context.Context, d Day) error {
 // current and force is false. It reports whether it built one, and whether
 // the day has parts at all.
 func (b *Builder) update(ctx context.Context, d Day, force bool) (dayResult, error) {
-	dir, err := os.MkdirTemp(b.pins, "day-")
+	p, err := Sources(b.root, b.pins, d)
 	if err != nil {
 		return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
 	}
-	defer os.RemoveAll(dir)
-	p, err := Sources(b.root, dir, d)
-	if err != nil {
-		return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
-	}
+	// The parts are read until the rollup is written; they are released
+	// before it replaces the old one, which takes the retire lock (see
+	// partition.LockRetire): a reader in place would otherwise wait on
+	// itself.
 	defer p.Close()
 	var files []catalog.File
 	for _, t := range SourceTables {
@@ -88,10 +87,8 @@ func (b *Builder) update(ctx context.Context, d Day, force bool) (dayResult, err
 	}
 	final := Path(b.root, d.Sensor, d.Date)
 	if len(files) == 0 {
-		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return dayEmpty, fmt.Errorf("rollup %s: %w", d, err)
-		}
-		return dayEmpty, nil
+		_ = p.Close()
+		return dayEmpty, b.retire(final, "")
 	}
 	fp := Fingerprint(files, p.Hidden())
 	if !force {
@@ -103,7 +100,36 @@ func (b *Builder) update(ctx context.Context, d Day, force bool) (dayResult, err
 			}
 		}
 	}
-	return dayBuilt, b.build(ctx, d, p, files, fp)
+	tmp, err := b.build(ctx, d, p, files, fp)
+	_ = p.Close()
+	if err == nil {
+		err = b.retire(final, tmp)
+	}
+	if err != nil {
+		if tmp != "" {
+			_ = os.Remove(tmp)
+		}
+		return dayBuilt, fmt.Errorf("rollup %s: %w", d, err)
+	}
+	return dayBuilt, nil
+}
+
+// retire replaces the rollup final with tmp (or removes it when tmp is
+// ""), holding the retire lock: a reader reading the old one in place
+// finishes first.
+func (b *Builder) retire(final, tmp string) error {
+	lock, err := partition.LockRetire(filepath.Join(b.root, catalog.MetaDir))
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if tmp == "" {
+		if err := os.Remove(final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return publish(tmp, final)
 }
 
 // dayResult is what update did with a day.
@@ -116,32 +142,29 @@ const (
 )
 
 // build writes the rollup of day d from its pinned parts, whose
-// Fingerprint is fp.
-func (b *Builder) build(ctx context.Context, d Day, p *catalog.Pinned, files []catalog.File, fp string) error {
+// Fingerprint is fp, into a temporary file beside its place, and returns
+// that file's path.
+func (b *Builder) build(ctx context.Context, d Day, p *catalog.Pinned, files []catalog.File, fp string) (string, error) {
 	final := Path(b.root, d.Sensor, d.Date)
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("rollup %s: %w", d, err)
+		return "", err
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%s.parquet.tmp", tmpPrefix, os.Getpid(), hex.EncodeToString(rnd[:])))
 	aduSrc, connSrc, err := SourceSQL(p, files)
 	if err != nil {
-		return err
+		return "", err
 	}
 	stmt := "COPY (SELECT * FROM (" + HistSQL(aduSrc, connSrc) + ") ORDER BY kind, server_ip NULLS FIRST, server_port NULLS FIRST, bin) TO " +
 		duckbox.Literal(tmp) + fmt.Sprintf(" (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE %d, KV_METADATA {%s: %s, %s: %s})",
 		RowGroupRows, duckbox.Literal(MetaVersion), duckbox.Literal(Version), duckbox.Literal(MetaSources), duckbox.Literal(fp))
 	if _, err := b.conn.ExecContext(ctx, stmt); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("rollup %s: %s", d, p.Unpin(err.Error()))
+		return "", errors.New(p.Unpin(err.Error()))
 	}
-	if err := publish(tmp, final); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("rollup %s: %w", d, err)
-	}
-	return nil
+	return tmp, nil
 }
 
 // publish syncs tmp, renames it to final (replacing an older rollup) and
@@ -219,7 +242,8 @@ func (b *Builder) Update(ctx context.Context, o UpdateOptions) (UpdateStats, err
 	}
 	for _, d := range have {
 		if !seen[d] {
-			if err := os.Remove(Path(b.root, d.Sensor, d.Date)); err == nil {
+			path := Path(b.root, d.Sensor, d.Date)
+			if _, err := os.Stat(path); err == nil && b.retire(path, "") == nil {
 				st.Removed++
 			}
 		}

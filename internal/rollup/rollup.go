@@ -204,10 +204,11 @@ func DayOf(f catalog.File) Day {
 // SourceTables are the tables a rollup summarises.
 var SourceTables = []string{schema.TableADUs, schema.TableConnections}
 
-// Sources pins, into dir (empty, private), the adus and connections parts
-// of one sensor's day that a reader sees (catalog.Pin).
-func Sources(root, dir string, d Day) (*catalog.Pinned, error) {
-	return catalog.Pin(root, dir, catalog.Selection{Tables: SourceTables, Sensor: d.Sensor, From: d.Date, To: d.Date.Add(24 * time.Hour)})
+// Sources holds the adus and connections parts of one sensor's day that a
+// reader sees, as catalog.Open does (pinned under pinParent when they must
+// be pinned; "" for catalog.PinDir).
+func Sources(root, pinParent string, d Day) (*catalog.Pinned, error) {
+	return catalog.Open(root, catalog.Selection{Tables: SourceTables, Sensor: d.Sensor, From: d.Date, To: d.Date.Add(24 * time.Hour)}, pinParent)
 }
 
 // Fingerprint identifies the rows of a set of pinned parts: their
@@ -275,12 +276,7 @@ func Current(f *os.File, fp string) bool {
 // IsCurrent reports whether day d has a current rollup, as Update and abtq
 // decide it.
 func IsCurrent(root string, d Day) (bool, error) {
-	dir, err := os.MkdirTemp("", "abt-rollup-check-")
-	if err != nil {
-		return false, fmt.Errorf("rollup: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	p, err := Sources(root, dir, d)
+	p, err := Sources(root, "", d)
 	if err != nil {
 		return false, err
 	}
