@@ -166,5 +166,6 @@ func heldLess(a, b *heldEntry) bool { return a.ts < b.ts }
 
 // valid reports whether e still describes its connection's holdings.
 func (e *heldEntry) valid() bool {
-	return e.c.id == e.id && e.c.heapGen == e.gen && (len(e.c.pending) > 0 || e.c.state == stReset)
+	x := e.c.x
+	return e.c.id == e.id && x != nil && x.heapGen == e.gen && (len(x.pending) > 0 || e.c.state == stReset)
 }
