@@ -77,7 +77,7 @@ func makeKey(src, dst netip.Addr, sp, dp uint16) (key, bool) {
 // state, held records and the like are in body, allocated only once the
 // connection is past its handshake (or carries data on its SYN), and
 // released at its END. A SYN flood's half-open entries therefore cost one
-// conn each.
+// conn each (see memory.go).
 type conn struct {
 	k key
 
@@ -94,6 +94,7 @@ type conn struct {
 	synAckNs int64 // time of the last SYN-ACK (second RTT leg base)
 
 	isn    [2]uint32 // initial sequence numbers, indexed by Dir-1
+	cost   uint32    // bytes charged for this entry (see memory.go)
 	state  connState
 	isnSet uint8 // bit d-1 set: isn[d-1] is known
 
@@ -114,6 +115,7 @@ type connBody struct {
 	rstNs     int64  // time of the RST (state stReset)
 	ordinal   uint32 // ordinal of the next ADU record
 	heapGen   uint32 // invalidates stale entries of the engine's held heap
+	heldCost  uint32 // bytes of pending charged in the account (memory.go)
 	rstDir    Dir    // sender of the RST
 	lastADU   Dir    // direction of the last released ADU (for exchange counting)
 }

@@ -47,6 +47,8 @@ type Engine struct {
 	freeConns  []*conn
 	freeBodies []*connBody
 
+	mem memAccount // the engine's account of its memory (memory.go)
+
 	nextID uint64
 	now    int64 // latest packet time seen
 	first  int64 // first packet time
@@ -91,9 +93,10 @@ func New(opts Options, sink Sink) (*Engine, error) {
 		hold:      int64(opts.Hold),
 		idle:      int64(opts.IdleTimeout),
 		hsTimeout: int64(opts.HandshakeTimeout),
-		table:     make(map[key]*conn, min(opts.MaxConns, 1<<16)),
+		table:     make(map[key]*conn, min(opts.MaxConns, initialSlots)),
 		held:      minHeap[heldEntry]{less: heldLess},
 		lastOut:   math.MinInt64,
+		mem:       newMemAccount(opts, min(opts.MaxConns, initialSlots)),
 	}, nil
 }
 
@@ -189,6 +192,7 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 	}
 	e.releaseHeld()
 	e.drain(false)
+	e.enforce()
 	return e.err
 }
 
@@ -272,6 +276,7 @@ func (e *Engine) release() {
 	e.freeConns, e.freeBodies, e.scratch = nil, nil, nil
 	e.held.items = nil
 	e.ready = readyHeap{}
+	e.mem = newMemAccount(e.opts, 0)
 }
 
 // finEntry is a connection of Finish's open list (by index) with held
@@ -342,38 +347,41 @@ func (e *Engine) expire() {
 	}
 }
 
-// maxFree is how many dropped entries, and released bodies, are kept for
-// reuse: enough that ordinary traffic allocates little, few enough that a
-// flood's entries are given back.
-const maxFree = 4096
-
-// alloc returns a zeroed conn for key k, shedding an entry if the table is
-// full.
+// alloc returns a zeroed conn for key k, shedding entries first if the
+// table is full (Options.MaxConns) or the new entry would not fit the
+// memory budget.
 func (e *Engine) alloc(k key) *conn {
 	if len(e.table) >= e.opts.MaxConns {
-		e.shed()
+		e.shed(false)
 	}
+	e.makeRoom(e.mem.newEntryBytes(len(e.table)))
 	var c *conn
 	if n := len(e.freeConns); n > 0 {
 		c = e.freeConns[n-1]
 		e.freeConns = e.freeConns[:n-1]
+		e.mem.free -= costConn
 	} else {
 		c = new(conn)
 	}
 	c.k = k
 	e.table[k] = c
+	e.mem.grew(len(e.table))
 	if n := len(e.table); n > e.stats.PeakConns {
 		e.stats.PeakConns = n
 	}
+	e.charge(c)
 	return c
 }
 
-// shed frees one table entry: a lingering closed key first, then an
-// untracked entry, then the longest-idle half-open connection, and only
-// then the longest-idle established one.
-func (e *Engine) shed() {
+// shed frees one table entry, cheapest first: a lingering closed key, an
+// untracked entry, the longest-idle half-open connection, then (for the
+// memory budget only) the records held longest, then a connection in its
+// grace after a RST, and only then the longest-idle established one. It
+// reports whether it freed anything.
+func (e *Engine) shed(forMemory bool) bool {
 	switch {
 	case e.closed.head != nil:
+		e.stats.EvictedClosed++
 		e.drop(e.closed.head)
 	case e.ignored.head != nil:
 		e.stats.EvictedSkipped++
@@ -383,6 +391,7 @@ func (e *Engine) shed() {
 		e.stats.EvictedHalfOpen++
 		e.end(e.embryonic.head, EndEvicted, e.now, DirNone)
 		e.dropIfClosed()
+	case forMemory && e.releaseOldestHeld():
 	case e.resetting.head != nil:
 		c := e.resetting.head
 		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir)
@@ -391,7 +400,10 @@ func (e *Engine) shed() {
 		e.stats.Evicted++
 		e.end(e.established.head, EndEvicted, e.now, DirNone)
 		e.dropIfClosed()
+	default:
+		return false
 	}
+	return true
 }
 
 // dropIfClosed removes the entry end() just parked on the closed list, so
@@ -409,9 +421,11 @@ func (e *Engine) drop(c *conn) {
 	}
 	delete(e.table, c.k)
 	e.dropBody(c)
+	e.mem.entries -= int64(c.cost)
 	*c = conn{} // also invalidates held-heap entries (id 0)
 	if len(e.freeConns) < maxFree {
 		e.freeConns = append(e.freeConns, c)
+		e.mem.free += costConn
 	}
 }
 
@@ -424,6 +438,7 @@ func (e *Engine) grow(c *conn) {
 	if n := len(e.freeBodies); n > 0 {
 		c.x = e.freeBodies[n-1]
 		e.freeBodies = e.freeBodies[:n-1]
+		e.mem.free -= costBody + int64(cap(c.x.pending))*costHeld
 	} else {
 		c.x = new(connBody)
 	}
@@ -433,6 +448,7 @@ func (e *Engine) grow(c *conn) {
 			c.flow(d).seq.init(c.isn[d-1] + 1)
 		}
 	}
+	e.charge(c)
 }
 
 // dropBody releases c's body (at its END: a closed key needs none).
@@ -441,7 +457,9 @@ func (e *Engine) dropBody(c *conn) {
 	if x == nil {
 		return
 	}
+	e.mem.held -= int64(x.heldCost)
 	c.x = nil
+	e.charge(c)
 	pending := x.pending[:0]
 	if cap(pending) > minPendingCap {
 		pending = nil
@@ -449,6 +467,7 @@ func (e *Engine) dropBody(c *conn) {
 	*x = connBody{pending: pending}
 	if len(e.freeBodies) < maxFree {
 		e.freeBodies = append(e.freeBodies, x)
+		e.mem.free += costBody + int64(cap(pending))*costHeld
 	}
 }
 

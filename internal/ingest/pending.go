@@ -2,12 +2,6 @@ package ingest
 
 import "slices"
 
-// Room kept for reuse, and beyond which it is given back.
-const (
-	minPendingCap = 4    // held-record room a connection keeps when it holds none
-	maxScratch    = 1024 // refold scratch kept, in held records
-)
-
 // An ADU record is decided as soon as a boundary is seen, but it is held for
 // up to Options.Hold before release, because later segments can show the
 // decision was wrong: a connection found concurrent re-joins the pieces the
@@ -34,6 +28,7 @@ func (e *Engine) holdADU(c *conn, p *heldADU) {
 		e.releasePending(c, len(x.pending)-e.opts.MaxPending)
 		e.trackHeld(c)
 	}
+	e.charge(c)
 }
 
 // trackHeld registers c's oldest held record with the engine's held heap.
@@ -76,6 +71,7 @@ func (e *Engine) releasePending(c *conn, n int) {
 		x.pending = kept
 	}
 	x.heapGen++
+	e.charge(c)
 }
 
 // releaseRecord numbers an ADU or INC record and queues it for output.
@@ -190,6 +186,7 @@ func (e *Engine) refold(c *conn) {
 		e.scratch = nil // a rare large refold: give its room back
 	}
 	e.trackHeld(c)
+	e.charge(c)
 }
 
 // concPiece finalises a held piece as a concurrent ADU whose direction

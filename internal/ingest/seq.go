@@ -23,7 +23,7 @@ const maxHoles = 4
 type hole struct{ lo, hi uint64 } // [lo, hi) missing bytes
 
 // holeSet is a direction's remembered holes. Most directions never have
-// one, so it is allocated at the first.
+// one, so it is allocated at the first (see memory.go).
 type holeSet [maxHoles]hole
 
 // seqSpace tracks one direction's sequence numbers.
@@ -36,7 +36,7 @@ type seqSpace struct {
 }
 
 // init sets offset 0 at sequence number base. The hole set, if the
-// direction has one, is kept for reuse.
+// direction has one, is kept for reuse (and stays charged, see memory.go).
 func (s *seqSpace) init(base uint32) {
 	*s = seqSpace{base: base, valid: true, holes: s.holes}
 }

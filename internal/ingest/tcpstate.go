@@ -63,6 +63,9 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 		r = x.seq.cover(x.seq.off(seq), s.PayloadLen)
 	}
 	st := c.dstats(d)
+	if r.gapBytes > 0 {
+		e.charge(c) // the gap may be its first hole
+	}
 	st.MissedBytes += r.gapBytes
 	st.MissedBytes -= min(st.MissedBytes, r.filled)
 	if r.rexmtBytes > 0 {
@@ -211,6 +214,7 @@ func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
 				e.openADU(x, prev, s.TsNs)
 				x.lastDataNs = s.TsNs
 			}
+			e.charge(c) // the gap may be its first hole
 		}
 	}
 	x.closed = true
@@ -243,6 +247,7 @@ func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
 		}
 		if delta > 1 && delta <= maxRSTGap && x.active {
 			c.dstats(d).MissedBytes += x.seq.advanceTo(x.seq.off(s.Seq))
+			e.charge(c) // the gap may be its first hole
 		}
 	}
 	c.dstats(d).RST = true
