@@ -373,13 +373,15 @@ func (e *Engine) alloc(k key) *conn {
 	return c
 }
 
-// shed frees one table entry, cheapest first: a lingering closed key, an
-// untracked entry, the longest-idle half-open connection, then (for the
-// memory budget only) the records held longest, then a connection in its
-// grace after a RST, and only then the longest-idle established one. It
-// reports whether it freed anything.
+// shed frees one table entry, cheapest first: (for the memory budget only)
+// the entries kept for reuse, a lingering closed key, an untracked entry,
+// the longest-idle half-open connection, then (for the memory budget only)
+// the records held longest, then a connection in its grace after a RST, and
+// only then the longest-idle established one. It reports whether it freed
+// anything.
 func (e *Engine) shed(forMemory bool) bool {
 	switch {
+	case forMemory && e.dropRecycled():
 	case e.closed.head != nil:
 		e.stats.EvictedClosed++
 		e.drop(e.closed.head)
@@ -423,7 +425,7 @@ func (e *Engine) drop(c *conn) {
 	e.dropBody(c)
 	e.mem.entries -= int64(c.cost)
 	*c = conn{} // also invalidates held-heap entries (id 0)
-	if len(e.freeConns) < maxFree {
+	if len(e.freeConns) < maxFree && !e.mem.shedding {
 		e.freeConns = append(e.freeConns, c)
 		e.mem.free += costConn
 	}
@@ -465,7 +467,7 @@ func (e *Engine) dropBody(c *conn) {
 		pending = nil
 	}
 	*x = connBody{pending: pending}
-	if len(e.freeBodies) < maxFree {
+	if len(e.freeBodies) < maxFree && !e.mem.shedding {
 		e.freeBodies = append(e.freeBodies, x)
 		e.mem.free += costBody + int64(cap(pending))*costHeld
 	}

@@ -111,6 +111,8 @@ type memAccount struct {
 	held    int64 // sum of connBody.heldCost
 	free    int64 // recycled entries and bodies
 	slots   int   // entries the map has room for: its largest size
+
+	shedding bool // dropped entries and bodies are not recycled (see noRecycle)
 }
 
 func newMemAccount(o Options, slots int) memAccount {
@@ -182,8 +184,33 @@ func (e *Engine) charge(c *conn) {
 
 // makeRoom sheds entries until need more bytes fit the table's share.
 func (e *Engine) makeRoom(need int64) {
-	for e.mem.budget > 0 && e.tableBytes()+need > e.mem.tableShare && e.shed(true) {
+	if e.mem.budget == 0 {
+		return
 	}
+	defer e.noRecycle(e.noRecycle(true))
+	for e.tableBytes()+need > e.mem.tableShare && e.shed(true) {
+	}
+}
+
+// noRecycle sets whether dropped entries and bodies are kept for reuse,
+// and returns the previous setting. They are not while the engine sheds
+// for its budget: kept, their memory would stay in the account, and
+// shedding would gain nothing.
+func (e *Engine) noRecycle(on bool) bool {
+	was := e.mem.shedding
+	e.mem.shedding = on
+	return was
+}
+
+// dropRecycled lets go of the entries and bodies kept for reuse, and
+// reports whether there were any.
+func (e *Engine) dropRecycled() bool {
+	if e.mem.free == 0 {
+		return false
+	}
+	e.freeConns, e.freeBodies = nil, nil
+	e.mem.free = 0
+	return true
 }
 
 // enforce brings the account back within the budget after a segment:
@@ -194,8 +221,10 @@ func (e *Engine) enforce() {
 	if e.mem.budget > 0 {
 		e.makeRoom(0)
 		e.drain(false)
+		was := e.noRecycle(true)
 		for e.ready.bytes() > e.mem.queueShare && e.releaseOldestHeld() {
 		}
+		e.noRecycle(was)
 	}
 	if e.held.len() == 0 && cap(e.held.items) > keepHeapRoom {
 		e.held.items = nil
