@@ -112,8 +112,9 @@ func (s *sorter[T]) add(rows []T) error {
 		if len(s.buf)+n > cap(s.buf) {
 			// Grow by doubling, but never past the chunk size: append's own
 			// growth would leave up to a quarter of the chunk unused.
-			want := max(len(s.buf)+n, min(s.max, max(2*cap(s.buf), 1024)))
-			s.buf = slices.Grow(s.buf, want-len(s.buf))
+			grown := make([]T, len(s.buf), max(len(s.buf)+n, min(s.max, max(2*cap(s.buf), 1024))))
+			copy(grown, s.buf)
+			s.buf = grown
 		}
 		s.buf = append(s.buf, rows[:n]...)
 		rows = rows[n:]
