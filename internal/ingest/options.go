@@ -39,12 +39,12 @@ type Options struct {
 	// its own account (see Memory): the connection table, the held records
 	// and the records waiting in the reorder stage. Three quarters go to the
 	// table and held records: an entry that would not fit sheds others
-	// first, cheapest first (closed keys, untracked entries, half-open
-	// connections, then held records are released early, then established
-	// connections are evicted). A quarter goes to the reorder stage: beyond
-	// it the records held longest are released early. 0 means no budget
-	// (only MaxConns bounds the table). Default DefaultMemoryBudget; at least
-	// MinMemoryBudget.
+	// first, cheapest first (entries kept for reuse, closed keys, untracked
+	// entries, half-open connections, then held records are released early,
+	// then established connections are evicted). A quarter goes to the
+	// reorder stage: beyond it the records held longest are released early.
+	// 0 means no budget (only MaxConns bounds the table). Default
+	// DefaultMemoryBudget; at least MinMemoryBudget.
 	MemoryBudget int64
 	// MaxPending caps the records one connection may hold back; past it the
 	// oldest is decided as it stands. Default DefaultMaxPending.
