@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +79,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	defer setMemoryLimit(softMemoryLimit(eo.MemoryBudget, o.format == "parquet"))()
 	start := time.Now()
 	logs, err := inputKinds(o.inputs)
 	if err != nil {
@@ -126,6 +129,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		}
 		sum, outErr = st.sink.arch.Close(st.runInfo(status))
 		if outErr == nil && o.rollup && sum.ADUs > 0 {
+			// The engine and the writers are done: give their memory back
+			// to the system before DuckDB, whose memory the Go runtime does
+			// not see, takes its own.
+			debug.FreeOSMemory()
 			// The days this sensor's run wrote; current ones are skipped.
 			outErr = refreshRollups(ctx, o.out, rollup.UpdateOptions{Sensor: st.sink.arch.Sensor()}, o.quiet, stderr)
 		}
@@ -136,6 +143,47 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		printSummary(stderr, st, sum, time.Since(start), outErr != nil)
 	}
 	return joinDistinct(feedErr, finErr, outErr)
+}
+
+// runtimeReserve is what a run holds besides the engine's state, in the Go
+// runtime's reckoning: readers' and writers' buffers, an archive's rows
+// being sorted (partition.SortBytes per open part), the runtime's own.
+const runtimeReserve = 64 << 20
+
+// archiveLimitFloor is the least soft memory limit of a run writing the
+// archive: publishing a part buffers a row group's columns (about 120 MiB
+// for 256 Ki connections rows) besides the rows being sorted, whatever the
+// engine's budget, and a limit below what is live makes the collector run
+// without pause.
+const archiveLimitFloor = 256 << 20
+
+// softMemoryLimit is the Go runtime's soft memory limit for an engine
+// memory budget (0: none, no limit): the budget, half as much again for
+// garbage not yet collected, and runtimeReserve; at least
+// archiveLimitFloor with the archive. Without a limit the collector lets
+// the heap grow to twice what is live, so a full budget would show as
+// twice its size in resident memory.
+func softMemoryLimit(budget int64, archive bool) int64 {
+	if budget == 0 {
+		return 0
+	}
+	limit := budget + budget/2 + runtimeReserve
+	if archive {
+		limit = max(limit, archiveLimitFloor)
+	}
+	return limit
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to limit bytes
+// (0: leave it) unless the environment set one (GOMEMLIMIT), and returns
+// the function that restores the previous limit.
+func setMemoryLimit(limit int64) func() {
+	prev := debug.SetMemoryLimit(-1)
+	if limit == 0 || prev != math.MaxInt64 {
+		return func() {}
+	}
+	debug.SetMemoryLimit(limit)
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 // joinDistinct joins errors, leaving out any that repeats one already

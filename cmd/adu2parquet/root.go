@@ -45,6 +45,7 @@ type options struct {
 	idle          time.Duration
 	handshake     time.Duration
 	maxConns      int
+	memoryBudget  byteSize
 	localNets     []string
 	inboundOnly   bool
 	trackPartial  bool
@@ -160,6 +161,15 @@ With --format adudump the records go to standard output as adudump text,
 the format of Table 2 of the adudump paper (the server first; '<' is
 client to server); with --format jsonl as JSON objects with every field.
 
+Memory: the connection state (table entries, ADUs held for --hold, records
+waiting to be written in time order) is kept within --memory-budget by the
+engine's own account; beyond it the cheapest entries are shed first (closed
+connections' keys, untracked ones, half-open connections, then held ADUs
+are decided early, and only then established connections are evicted),
+each counted in the summary and the runs table. Go's garbage collector is
+asked to keep the process within 1.5 times the budget plus 64 MiB (at least
+256 MiB with the archive) unless GOMEMLIMIT is set.
+
 Progress and the run's summary go to standard error. Exit status: 0 on
 success, 1 when an input is malformed or unreadable (what was inferred
 before the fault is still written) or the archive cannot be written, 2 on a
@@ -176,6 +186,9 @@ usage error, 130 when interrupted (after publishing what was read).`),
 
   # a-b-t records as adudump text, only connections entering the campus
   $ adu2parquet --format adudump --local-net 152.2.0.0/16 --inbound-only day1.pcap
+
+  # A small sensor: at most 64 MiB of connection state
+  $ adu2parquet --memory-budget 64MiB --out /data/abt live-*.pcap
 
   # Merge each hour's small part files into one
   $ adu2parquet compact --out /data/abt
@@ -218,7 +231,10 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.DurationVar(&o.hold, "hold", def.Hold, "how long a decided ADU may wait for later segments to revise it (0: decide at once)")
 	f.DurationVar(&o.idle, "idle-timeout", def.IdleTimeout, "end an established connection idle this long")
 	f.DurationVar(&o.handshake, "handshake-timeout", def.HandshakeTimeout, "end a connection whose handshake is incomplete after this long idle")
-	f.IntVar(&o.maxConns, "max-conns", def.MaxConns, "connection table cap; the longest-idle entries are shed beyond it")
+	f.IntVar(&o.maxConns, "max-conns", def.MaxConns, "most entries in the connection table; the cheapest, longest-idle ones are shed beyond it")
+	o.memoryBudget = byteSize(def.MemoryBudget)
+	f.Var(&o.memoryBudget, "memory-budget",
+		"memory for connection state (table, held and queued records; 0: none); the cheapest entries are shed beyond it")
 	f.StringArrayVar(&o.localNets, "local-net", nil, "a local network `CIDR` (repeatable); labels connections in/out/local/external")
 	f.BoolVar(&o.inboundOnly, "inbound-only", false, "keep only connections whose SYN enters the local networks")
 	f.BoolVar(&o.trackPartial, "track-partial", false, "track connections whose handshake was not seen (default: skip and count them)")
@@ -273,6 +289,7 @@ func (o *options) engineOptions() (ingest.Options, error) {
 	eo.IdleTimeout = o.idle
 	eo.HandshakeTimeout = o.handshake
 	eo.MaxConns = o.maxConns
+	eo.MemoryBudget = int64(o.memoryBudget)
 	eo.InboundOnly = o.inboundOnly
 	eo.TrackPartial = o.trackPartial
 	for _, s := range o.localNets {

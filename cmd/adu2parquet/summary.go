@@ -48,6 +48,8 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 	add("conns_evicted", st.Evicted)
 	add("conns_evicted_half_open", st.EvictedHalfOpen)
 	add("untracked_entries_evicted", st.EvictedSkipped)
+	add("closed_keys_evicted", st.EvictedClosed)
+	add("held_released_early", st.HeldEarly)
 	add("sequence_anomalies", st.SeqAnomalies)
 	add("rst_ignored", st.RSTIgnored)
 	add("boundaries_ambiguous", st.Ambiguous)
@@ -69,9 +71,11 @@ var describe = map[string]string{
 	"conns_filtered_inbound_only": "connections filtered by --inbound-only",
 	"segments_untracked":          "segments of untracked connections",
 	"segments_after_end":          "segments after their connection ended",
-	"conns_evicted":               "connections shed at the table cap",
+	"conns_evicted":               "connections shed (table full: --max-conns or --memory-budget)",
 	"conns_evicted_half_open":     "  of which half-open",
-	"untracked_entries_evicted":   "untracked entries shed at the table cap",
+	"untracked_entries_evicted":   "untracked entries shed (table full)",
+	"closed_keys_evicted":         "closed connections' keys shed before their linger (table full)",
+	"held_released_early":         "held ADUs released before --hold passed (--memory-budget)",
 	"sequence_anomalies":          "sequence-number anomalies (resynchronised)",
 	"rst_ignored":                 "implausible RSTs ignored",
 	"boundaries_ambiguous":        "boundaries decided on incomplete evidence",
@@ -106,6 +110,12 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 			len(st.inputs), d.Packets, d.Segments, float64(bytes)/1e6, secs, float64(d.Packets)/max(secs, 1e-9))
 		fmt.Fprintf(w, "  connections: %d tracked (%d began at the SYN-ACK, %d partial), peak table %d\n",
 			es.Conns, es.ConnsSynAck, es.ConnsPartial, es.PeakConns)
+		if st.eo.MemoryBudget > 0 {
+			fmt.Fprintf(w, "  engine memory: peak %.1f MiB of the %.1f MiB budget\n",
+				float64(es.PeakMemory)/(1<<20), float64(st.eo.MemoryBudget)/(1<<20))
+		} else {
+			fmt.Fprintf(w, "  engine memory: peak %.1f MiB (no budget)\n", float64(es.PeakMemory)/(1<<20))
+		}
 		var recs []string
 		for _, c := range recordCounters(&es) {
 			recs = append(recs, fmt.Sprintf("%s %d", c.Name, c.Value))

@@ -42,7 +42,12 @@ type Engine struct {
 	// Lists ordered by last activity, one per kind of entry, so that idle
 	// sweeps look only at list heads and eviction sheds the cheapest first.
 	ignored, embryonic, established, resetting, closed connList
-	free                                               []*conn
+
+	// Recycled entries and bodies, at most maxFree of each.
+	freeConns  []*conn
+	freeBodies []*connBody
+
+	mem memAccount // the engine's account of its memory (memory.go)
 
 	nextID uint64
 	now    int64 // latest packet time seen
@@ -52,7 +57,7 @@ type Engine struct {
 	ready   readyHeap
 	held    minHeap[heldEntry] // connections holding records, by oldest held time (stale entries skipped)
 	out     Record
-	scratch []pendingADU
+	scratch []heldADU
 
 	// la is the look-ahead segment: each segment is processed when the
 	// next one arrives, so that an isolated timestamp far off the stream's
@@ -88,9 +93,10 @@ func New(opts Options, sink Sink) (*Engine, error) {
 		hold:      int64(opts.Hold),
 		idle:      int64(opts.IdleTimeout),
 		hsTimeout: int64(opts.HandshakeTimeout),
-		table:     make(map[key]*conn, min(opts.MaxConns, 1<<16)),
+		table:     make(map[key]*conn, min(opts.MaxConns, initialSlots)),
 		held:      minHeap[heldEntry]{less: heldLess},
 		lastOut:   math.MinInt64,
+		mem:       newMemAccount(opts, min(opts.MaxConns, initialSlots)),
 	}, nil
 }
 
@@ -186,6 +192,7 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 	}
 	e.releaseHeld()
 	e.drain(false)
+	e.enforce()
 	return e.err
 }
 
@@ -204,7 +211,7 @@ func (e *Engine) Finish() error {
 	}
 	// Connections in their grace period after a RST end as reset.
 	for c := e.resetting.head; c != nil; c = e.resetting.head {
-		e.end(c, EndRST, c.sum.LastNs, c.rstDir)
+		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir)
 	}
 	var open []*conn
 	for _, l := range []*connList{&e.embryonic, &e.established} {
@@ -213,9 +220,7 @@ func (e *Engine) Finish() error {
 		}
 	}
 	// Held records first: they are older than anything decided now.
-	for _, c := range open {
-		e.releasePending(c, len(c.pending))
-	}
+	e.releaseAll(open)
 	type inc struct {
 		c *conn
 		d Dir
@@ -223,7 +228,7 @@ func (e *Engine) Finish() error {
 	var incs []inc
 	for _, c := range open {
 		for _, d := range []Dir{DirC2S, DirS2C} {
-			if c.flow(d).active {
+			if c.x != nil && c.flow(d).active {
 				incs = append(incs, inc{c, d})
 			}
 		}
@@ -240,10 +245,12 @@ func (e *Engine) Finish() error {
 	})
 	for _, x := range incs {
 		f := x.c.flow(x.d)
-		r := e.aduRecord(x.c, x.d, f.seq.next, -1, e.now)
+		p := e.aduHeld(x.c, x.d, f.seq.next, -1, e.now)
+		r := e.aduRecord(x.c, &p)
 		r.Kind = KindINC
 		f.active = false
 		e.releaseRecord(x.c, &r)
+		e.drain(true) // nothing is held any more: each record goes out at once
 	}
 	slices.SortFunc(open, func(a, b *conn) int {
 		if a.sum.LastNs != b.sum.LastNs {
@@ -253,9 +260,61 @@ func (e *Engine) Finish() error {
 	})
 	for _, c := range open {
 		e.end(c, EndEOF, e.now, DirNone)
+		e.drain(true)
 	}
 	e.drain(true)
+	e.release()
 	return e.err
+}
+
+// release lets go of the engine's state once the input is finished, so
+// that what runs after it (an archive publishing its last files) does not
+// hold the connection table too. Stats keep their values.
+func (e *Engine) release() {
+	e.table = nil
+	e.ignored, e.embryonic, e.established, e.resetting, e.closed = connList{}, connList{}, connList{}, connList{}, connList{}
+	e.freeConns, e.freeBodies, e.scratch = nil, nil, nil
+	e.held.items = nil
+	e.ready = readyHeap{}
+	e.mem = newMemAccount(e.opts, 0)
+}
+
+// finEntry is a connection of Finish's open list (by index) with held
+// records, keyed by the time its next one will have when released.
+type finEntry struct {
+	ts int64
+	i  int
+}
+
+func finLess(a, b *finEntry) bool { return a.ts < b.ts || (a.ts == b.ts && a.i < b.i) }
+
+// releaseAll releases every held record of the connections in open, in the
+// order that releasing them all at once would give them in the output (by
+// time, then by the connection's place in open, then by their order), but
+// one at a time, writing each as soon as no other can precede it: the
+// records never wait in the reorder stage all together.
+func (e *Engine) releaseAll(open []*conn) {
+	h := minHeap[finEntry]{less: finLess}
+	next := func(c *conn) int64 { return max(c.x.pending[0].tsNs, c.x.lastRelNs) } // as releaseRecord stamps it
+	for i, c := range open {
+		if c.x != nil && len(c.x.pending) > 0 {
+			h.push(finEntry{ts: next(c), i: i})
+		}
+	}
+	for h.len() > 0 {
+		top := *h.top()
+		h.pop()
+		c := open[top.i]
+		e.releasePending(c, 1)
+		if len(c.x.pending) > 0 {
+			h.push(finEntry{ts: next(c), i: top.i})
+		}
+		w := int64(math.MaxInt64)
+		if h.len() > 0 {
+			w = h.top().ts
+		}
+		e.drainTo(w)
+	}
 }
 
 func cmpInt64(a, b int64) int {
@@ -281,43 +340,50 @@ func (e *Engine) expire() {
 		e.end(c, EndIdle, c.sum.LastNs+e.hsTimeout, DirNone)
 	}
 	for c := e.resetting.head; c != nil && now-c.sum.LastNs > e.idle; c = e.resetting.head {
-		e.end(c, EndRST, c.sum.LastNs, c.rstDir) // normally ended by releaseHeld long before
+		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir) // normally ended by releaseHeld long before
 	}
 	for c := e.established.head; c != nil && now-c.sum.LastNs > e.idle; c = e.established.head {
 		e.end(c, EndIdle, c.sum.LastNs+e.idle, DirNone)
 	}
 }
 
-// alloc returns a zeroed conn for key k, shedding an entry if the table is
-// full.
+// alloc returns a zeroed conn for key k, shedding entries first if the
+// table is full (Options.MaxConns) or the new entry would not fit the
+// memory budget.
 func (e *Engine) alloc(k key) *conn {
 	if len(e.table) >= e.opts.MaxConns {
-		e.shed()
+		e.shed(false)
 	}
+	e.makeRoom(e.mem.newEntryBytes(len(e.table)))
 	var c *conn
-	if n := len(e.free); n > 0 {
-		c = e.free[n-1]
-		e.free = e.free[:n-1]
-		pending := c.pending[:0]
-		*c = conn{pending: pending}
+	if n := len(e.freeConns); n > 0 {
+		c = e.freeConns[n-1]
+		e.freeConns = e.freeConns[:n-1]
+		e.mem.free -= costConn
 	} else {
-		c = &conn{}
+		c = new(conn)
 	}
 	c.k = k
-	c.lastRelNs = math.MinInt64
 	e.table[k] = c
+	e.mem.grew(len(e.table))
 	if n := len(e.table); n > e.stats.PeakConns {
 		e.stats.PeakConns = n
 	}
+	e.charge(c)
 	return c
 }
 
-// shed frees one table entry: a lingering closed key first, then an
-// untracked entry, then the longest-idle half-open connection, and only
-// then the longest-idle established one.
-func (e *Engine) shed() {
+// shed frees one table entry, cheapest first: (for the memory budget only)
+// the entries kept for reuse, a lingering closed key, an untracked entry,
+// the longest-idle half-open connection, then (for the memory budget only)
+// the records held longest, then a connection in its grace after a RST, and
+// only then the longest-idle established one. It reports whether it freed
+// anything.
+func (e *Engine) shed(forMemory bool) bool {
 	switch {
+	case forMemory && e.dropRecycled():
 	case e.closed.head != nil:
+		e.stats.EvictedClosed++
 		e.drop(e.closed.head)
 	case e.ignored.head != nil:
 		e.stats.EvictedSkipped++
@@ -327,14 +393,19 @@ func (e *Engine) shed() {
 		e.stats.EvictedHalfOpen++
 		e.end(e.embryonic.head, EndEvicted, e.now, DirNone)
 		e.dropIfClosed()
+	case forMemory && e.releaseOldestHeld():
 	case e.resetting.head != nil:
-		e.end(e.resetting.head, EndRST, e.resetting.head.sum.LastNs, e.resetting.head.rstDir)
+		c := e.resetting.head
+		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir)
 		e.dropIfClosed()
 	case e.established.head != nil:
 		e.stats.Evicted++
 		e.end(e.established.head, EndEvicted, e.now, DirNone)
 		e.dropIfClosed()
+	default:
+		return false
 	}
+	return true
 }
 
 // dropIfClosed removes the entry end() just parked on the closed list, so
@@ -351,8 +422,55 @@ func (e *Engine) drop(c *conn) {
 		c.list.remove(c)
 	}
 	delete(e.table, c.k)
-	c.id = 0 // invalidates held-heap entries
-	e.free = append(e.free, c)
+	e.dropBody(c)
+	e.mem.entries -= int64(c.cost)
+	*c = conn{} // also invalidates held-heap entries (id 0)
+	if len(e.freeConns) < maxFree && !e.mem.shedding {
+		e.freeConns = append(e.freeConns, c)
+		e.mem.free += costConn
+	}
+}
+
+// grow gives c its body (flow state) if it has none, each direction placed
+// at its ISN when that is known.
+func (e *Engine) grow(c *conn) {
+	if c.x != nil {
+		return
+	}
+	if n := len(e.freeBodies); n > 0 {
+		c.x = e.freeBodies[n-1]
+		e.freeBodies = e.freeBodies[:n-1]
+		e.mem.free -= costBody + int64(cap(c.x.pending))*costHeld
+	} else {
+		c.x = new(connBody)
+	}
+	c.x.lastRelNs = math.MinInt64
+	for d := DirC2S; d <= DirS2C; d++ {
+		if c.isnSet&(1<<(d-1)) != 0 {
+			c.flow(d).seq.init(c.isn[d-1] + 1)
+		}
+	}
+	e.charge(c)
+}
+
+// dropBody releases c's body (at its END: a closed key needs none).
+func (e *Engine) dropBody(c *conn) {
+	x := c.x
+	if x == nil {
+		return
+	}
+	e.mem.held -= int64(x.heldCost)
+	c.x = nil
+	e.charge(c)
+	pending := x.pending[:0]
+	if cap(pending) > minPendingCap {
+		pending = nil
+	}
+	*x = connBody{pending: pending}
+	if len(e.freeBodies) < maxFree && !e.mem.shedding {
+		e.freeBodies = append(e.freeBodies, x)
+		e.mem.free += costBody + int64(cap(pending))*costHeld
+	}
 }
 
 // newConnID assigns the next connection id.
@@ -378,6 +496,12 @@ func (e *Engine) label(client, server netip.Addr) Label {
 	return LabelExternal
 }
 
+// connLabel computes c's locality label.
+func (e *Engine) connLabel(c *conn) Label {
+	client, server := c.endpoints()
+	return e.label(client.Addr(), server.Addr())
+}
+
 func (e *Engine) isLocal(a netip.Addr) bool {
 	for _, p := range e.opts.LocalNets {
 		if p.Contains(a) {
@@ -396,19 +520,25 @@ func (e *Engine) emit(r *Record) {
 // otherwise those no held record can precede.
 func (e *Engine) drain(final bool) {
 	w := e.now
-	if !final {
-		for e.held.len() > 0 {
-			top := e.held.top()
-			if !top.valid() {
-				e.held.pop()
-				continue
-			}
-			w = min(w, top.ts)
-			break
-		}
+	if final {
+		w = math.MaxInt64
 	}
+	for !final && e.held.len() > 0 {
+		top := e.held.top()
+		if !top.valid() {
+			e.held.pop()
+			continue
+		}
+		w = min(w, top.ts)
+		break
+	}
+	e.drainTo(w)
+}
+
+// drainTo passes the released records up to time w to the sink.
+func (e *Engine) drainTo(w int64) {
 	for e.ready.len() > 0 && e.err == nil {
-		if !final && e.ready.topTs() > w {
+		if e.ready.topTs() > w {
 			break
 		}
 		e.ready.pop(&e.out)

@@ -88,7 +88,8 @@ func (c *checker) done() {
 // endpoints (so 4-tuples collide and get reused) and checks the record
 // stream's invariants: time order, one END per connection and nothing after
 // it, consecutive ordinals, non-empty ADUs, and ADU sizes adding up exactly
-// to each direction's sequence space.
+// to each direction's sequence space; and after every segment the engine's
+// memory account matches a recount of its entries.
 func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0x02, 0, 0, 0, 0, 0x12, 1, 0, 0, 0, 0x10, 0, 1, 1, 0, 0x18, 0, 1, 1, 100, 0x18, 1, 1, 101, 200, 0x11, 0, 101, 201, 0})
 	f.Add(bytes.Repeat([]byte{0x18, 0, 9, 9, 50, 0x18, 1, 9, 9, 70, 0x04, 1, 0, 0, 0}, 8))
@@ -146,6 +147,9 @@ func FuzzEngine(f *testing.F) {
 			}
 			if e.Conns() > opts.MaxConns {
 				t.Fatalf("table holds %d entries, cap %d", e.Conns(), opts.MaxConns)
+			}
+			if err := ingest.AuditMemory(e); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if err := e.Finish(); err != nil {

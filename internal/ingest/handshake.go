@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"net/netip"
-
 	"github.com/abt-dev/abt/internal/decode"
 )
 
@@ -19,14 +17,12 @@ func synKind(f uint8) uint8 {
 // create makes a table entry for a segment of an unknown 4-tuple.
 func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 	c := e.alloc(k)
-	src := netip.AddrPortFrom(s.Src, s.SrcPort)
-	dst := netip.AddrPortFrom(s.Dst, s.DstPort)
 	c.sum.FirstNs, c.sum.LastNs = s.TsNs, s.TsNs
 	c.sum.RTTNs, c.sum.AckRTTNs = -1, -1
-	c.flows[0].stats.WScale, c.flows[1].stats.WScale = -1, -1
+	c.sum.C2S.WScale, c.sum.S2C.WScale = -1, -1
 	switch synKind(s.Flags) {
 	case flagsSynOnly:
-		c.client, c.server, c.clientIsA = src, dst, srcIsA
+		c.clientIsA = srcIsA
 		if !e.admit(c) {
 			return nil
 		}
@@ -38,15 +34,16 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 		e.embryonic.pushBack(c)
 		c.sum.SynNs = s.TsNs
 		e.clientSYN(c, s)
-		e.count(c.flow(DirC2S), s)
+		count(&c.sum.C2S, s)
 		r := e.connRecord(c, KindSYN, s.TsNs, DirC2S)
 		e.emit(&r)
 		if s.PayloadLen > 0 { // TCP Fast Open: data on the SYN
+			e.grow(c)
 			e.data(c, DirC2S, s)
 		}
 		return c
 	case flagsSynAck:
-		c.client, c.server, c.clientIsA = dst, src, !srcIsA
+		c.clientIsA = !srcIsA
 		if !e.admit(c) {
 			return nil
 		}
@@ -58,11 +55,9 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 		e.stats.ConnsSynAck++
 		e.embryonic.pushBack(c)
 		e.serverSYNACK(c, s)
-		e.count(c.flow(DirS2C), s)
+		count(&c.sum.S2C, s)
 		// The SYN was missed: the SYN-ACK's ack field names the client's ISN.
-		cf := c.flow(DirC2S)
-		cf.isn = s.Ack - 1
-		cf.seq.init(s.Ack)
+		c.setISN(DirC2S, s.Ack-1)
 		return c
 	}
 	// No handshake seen: skipped (or tracked as partial from its first data
@@ -70,13 +65,13 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 	// registered port is the server; otherwise the receiver of this segment.
 	c.sum.Partial = true
 	if serverIsSrc(s.SrcPort, s.DstPort) {
-		c.client, c.server, c.clientIsA = dst, src, !srcIsA
+		c.clientIsA = !srcIsA
 	} else {
-		c.client, c.server, c.clientIsA = src, dst, srcIsA
+		c.clientIsA = srcIsA
 	}
 	c.state = stIgnored
 	e.ignored.pushBack(c)
-	if e.opts.InboundOnly && e.label(c.client.Addr(), c.server.Addr()) != LabelIn {
+	if e.opts.InboundOnly && e.connLabel(c) != LabelIn {
 		c.sum.Partial = false // filtered: never tracked, even as partial
 		e.stats.SkippedFilter++
 		e.stats.SegsUntracked++
@@ -108,7 +103,7 @@ func serverIsSrc(sp, dp uint16) bool {
 // admit applies the locality label and the inbound-only filter to a new
 // connection; a filtered one becomes an ignored entry.
 func (e *Engine) admit(c *conn) bool {
-	c.sum.Label = e.label(c.client.Addr(), c.server.Addr())
+	c.sum.Label = e.connLabel(c)
 	if e.opts.InboundOnly && c.sum.Label != LabelIn {
 		c.state = stIgnored
 		e.ignored.pushBack(c)
@@ -132,6 +127,7 @@ func (e *Engine) startPartial(c *conn, srcIsA bool, s *decode.Segment) {
 	e.stats.Conns++
 	e.stats.ConnsPartial++
 	e.established.pushBack(c)
+	e.grow(c)
 	d := c.dirOf(srcIsA)
 	c.flow(d).seq.init(s.Seq)
 	if s.Flags&decode.FlagACK != 0 {
@@ -147,39 +143,43 @@ func (e *Engine) startPartial(c *conn, srcIsA bool, s *decode.Segment) {
 func (e *Engine) clientSYN(c *conn, s *decode.Segment) {
 	c.sum.SynAttempts++
 	c.synNs = s.TsNs
-	synFrom(c.flow(DirC2S), s, c.sum.SynAttempts == 1)
+	synFrom(c, DirC2S, s, c.sum.SynAttempts == 1)
 }
 
 // serverSYNACK records a (possibly repeated) SYN-ACK from the server.
 func (e *Engine) serverSYNACK(c *conn, s *decode.Segment) {
 	c.sum.SynAckAttempts++
 	c.synAckNs = s.TsNs
-	synFrom(c.flow(DirS2C), s, c.sum.SynAckAttempts == 1)
+	synFrom(c, DirS2C, s, c.sum.SynAckAttempts == 1)
 }
 
-// synFrom takes a side's ISN and SYN options from its SYN or SYN-ACK.
-func synFrom(f *flow, s *decode.Segment, first bool) {
-	if first || f.isn != s.Seq {
+// synFrom takes side d's ISN and SYN options from its SYN or SYN-ACK.
+func synFrom(c *conn, d Dir, s *decode.Segment, first bool) {
+	if first || c.isn[d-1] != s.Seq {
 		// A new ISN restarts the attempt: data sent with the old one is void.
-		f.isn = s.Seq
-		f.seq.init(s.Seq + 1)
-		f.active = false
+		c.setISN(d, s.Seq)
+		if c.x != nil {
+			c.flow(d).active = false
+		}
 	}
+	st := c.dstats(d)
 	if s.MSS != 0 {
-		f.stats.MSS = s.MSS
+		st.MSS = s.MSS
 	}
 	if s.WScale >= 0 {
-		f.stats.WScale = s.WScale
+		st.WScale = s.WScale
 	}
 }
 
 // connRecord builds a connection-level record.
 func (e *Engine) connRecord(c *conn, k Kind, ts int64, d Dir) Record {
-	return Record{Kind: k, TsNs: ts, ConnID: c.id, Client: c.client, Server: c.server, Dir: d, Label: c.sum.Label, ThinkNs: -1, AckRTTNs: -1}
+	client, server := c.endpoints()
+	return Record{Kind: k, TsNs: ts, ConnID: c.id, Client: client, Server: server, Dir: d, Label: c.sum.Label, ThinkNs: -1, AckRTTNs: -1}
 }
 
 // establish completes the handshake at segment s (SEQ record).
 func (e *Engine) establish(c *conn, s *decode.Segment, d Dir, ackLeg bool) {
+	e.grow(c)
 	c.state = stEstablished
 	e.established.touch(c)
 	c.sum.EstablishedNs = s.TsNs
@@ -194,12 +194,11 @@ func (e *Engine) establish(c *conn, s *decode.Segment, d Dir, ackLeg bool) {
 // segment dispatches a segment of a tracked connection.
 func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 	d := c.dirOf(srcIsA)
+	count(c.dstats(d), s)
 	if c.state == stReset {
-		e.count(c.flow(d), s)
 		e.afterReset(c, d, s)
 		return
 	}
-	e.count(c.flow(d), s)
 	if s.TsNs > c.sum.LastNs {
 		c.sum.LastNs = s.TsNs
 	}
@@ -220,9 +219,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			case s.Flags&decode.FlagACK != 0 && s.Flags&decode.FlagSYN == 0:
 				// The SYN-ACK was missed by the monitor; the client's ACK
 				// names the server's ISN.
-				sf := c.flow(DirS2C)
-				sf.isn = s.Ack - 1
-				sf.seq.init(s.Ack)
+				c.setISN(DirS2C, s.Ack-1)
 				e.establish(c, s, d, false)
 			default:
 				return
@@ -231,10 +228,9 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			switch {
 			case sk == flagsSynAck:
 				e.serverSYNACK(c, s)
-				if cf := c.flow(DirC2S); s.Ack != cf.isn+1 && cf.seq.next == 0 && !cf.active {
+				if s.Ack != c.isn[0]+1 && c.seqOf(DirC2S).next == 0 && (c.x == nil || !c.flow(DirC2S).active) {
 					// Answers a SYN the monitor did not see: trust the server.
-					cf.isn = s.Ack - 1
-					cf.seq.init(s.Ack)
+					c.setISN(DirC2S, s.Ack-1)
 				}
 				c.state = stSynAck
 				c.sum.RTTNs = s.TsNs - c.synNs
@@ -248,6 +244,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			case s.Flags&decode.FlagSYN == 0 && s.Flags&decode.FlagACK != 0 && s.PayloadLen > 0:
 				// Server data although no SYN-ACK was seen: both the SYN-ACK
 				// and the handshake ACK were missed.
+				e.grow(c)
 				c.flow(DirS2C).seq.init(s.Seq)
 				e.establish(c, s, d, false)
 			default:
@@ -273,7 +270,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			}
 		} else {
 			switch {
-			case sk == flagsSynOnly && c.sum.SynAttempts == 0 && s.Seq == c.flow(DirC2S).isn:
+			case sk == flagsSynOnly && c.sum.SynAttempts == 0 && s.Seq == c.isn[0]:
 				// The SYN was captured after its SYN-ACK (reordered): the
 				// handshake was seen after all, but no RTT can be measured.
 				c.sum.Handshake = HandshakeSYN
@@ -291,10 +288,8 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			case s.Flags&decode.FlagACK != 0 && s.Flags&decode.FlagSYN == 0:
 				// The handshake ACK, possibly carrying data or a FIN. Its ack
 				// field says which SYN-ACK ISN was real.
-				sf := c.flow(DirS2C)
-				if sf.seq.off(s.Ack) != 0 && sf.seq.next == 0 {
-					sf.isn = s.Ack - 1
-					sf.seq.init(s.Ack)
+				if sf := c.seqOf(DirS2C); sf.off(s.Ack) != 0 && sf.next == 0 {
+					c.setISN(DirS2C, s.Ack-1)
 				}
 				e.establish(c, s, d, true)
 			default:
@@ -317,7 +312,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 // retransmissions are absorbed; a client SYN with a new ISN means the
 // 4-tuple was reused by a new connection.
 func (e *Engine) synOnOpen(c *conn, d Dir, s *decode.Segment) {
-	if synKind(s.Flags) != flagsSynOnly || d != DirC2S || s.Seq == c.flow(DirC2S).isn {
+	if synKind(s.Flags) != flagsSynOnly || d != DirC2S || s.Seq == c.isn[0] {
 		if d == DirC2S {
 			c.sum.SynAttempts++
 		} else {
@@ -333,10 +328,10 @@ func (e *Engine) synOnOpen(c *conn, d Dir, s *decode.Segment) {
 }
 
 // count adds a segment to its direction's packet and byte counters.
-func (e *Engine) count(x *flow, s *decode.Segment) {
-	x.stats.Pkts++
+func count(st *DirStats, s *decode.Segment) {
+	st.Pkts++
 	if s.PayloadLen > 0 {
-		x.stats.DataPkts++
-		x.stats.Bytes += uint64(s.PayloadLen)
+		st.DataPkts++
+		st.Bytes += uint64(s.PayloadLen)
 	}
 }

@@ -28,13 +28,26 @@ type Options struct {
 	// after this long without a packet. Default 75 s (the classic BSD
 	// connection-establishment timer, long enough for SYN retries).
 	HandshakeTimeout time.Duration
-	// MaxConns caps the connection table. When it is full, the entry idle the
-	// longest is shed, preferring untracked and half-open entries over
-	// established ones (END reason evicted). Default 1,000,000 entries
-	// (about 400 MB).
+	// MaxConns caps the number of entries in the connection table (tracked
+	// connections, untracked 4-tuples, closed connections' lingering keys).
+	// When it is full, the entry idle the longest is shed, preferring closed
+	// keys, untracked and half-open entries over established ones (END
+	// reason evicted). Default DefaultMaxConns. MemoryBudget usually binds
+	// first.
 	MaxConns int
+	// MemoryBudget bounds, in bytes, the memory the engine's state takes by
+	// its own account (see Memory): the connection table, the held records
+	// and the records waiting in the reorder stage. Three quarters go to the
+	// table and held records: an entry that would not fit sheds others
+	// first, cheapest first (entries kept for reuse, closed keys, untracked
+	// entries, half-open connections, then held records are released early,
+	// then established connections are evicted). A quarter goes to the
+	// reorder stage: beyond it the records held longest are released early.
+	// 0 means no budget (only MaxConns bounds the table). Default
+	// DefaultMemoryBudget; at least MinMemoryBudget.
+	MemoryBudget int64
 	// MaxPending caps the records one connection may hold back; past it the
-	// oldest is decided as it stands. Default 64.
+	// oldest is decided as it stands. Default DefaultMaxPending.
 	MaxPending int
 	// LocalNets are the networks considered local (masks applied). With none,
 	// connections carry LabelUnknown.
@@ -48,6 +61,21 @@ type Options struct {
 	TrackPartial bool
 }
 
+// Defaults of the limits.
+const (
+	// DefaultMaxConns is the default Options.MaxConns.
+	DefaultMaxConns = 1_000_000
+	// DefaultMemoryBudget is the default Options.MemoryBudget, 256 MiB: a
+	// small sensor's share for connection state. It holds about 426,000
+	// half-open entries or 300,000 established connections
+	// (docs/inference.md, "Memory bound").
+	DefaultMemoryBudget = 256 << 20
+	// MinMemoryBudget is the smallest Options.MemoryBudget but 0.
+	MinMemoryBudget = 1 << 20
+	// DefaultMaxPending is the default Options.MaxPending.
+	DefaultMaxPending = 64
+)
+
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
 	return Options{
@@ -55,8 +83,9 @@ func DefaultOptions() Options {
 		Hold:             time.Second,
 		IdleTimeout:      5 * time.Minute,
 		HandshakeTimeout: 75 * time.Second,
-		MaxConns:         1_000_000,
-		MaxPending:       64,
+		MaxConns:         DefaultMaxConns,
+		MemoryBudget:     DefaultMemoryBudget,
+		MaxPending:       DefaultMaxPending,
 	}
 }
 
@@ -73,6 +102,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("handshake timeout %v: must be positive", o.HandshakeTimeout)
 	case o.MaxConns < 1:
 		return fmt.Errorf("max connections %d: must be at least 1", o.MaxConns)
+	case o.MemoryBudget != 0 && o.MemoryBudget < MinMemoryBudget:
+		return fmt.Errorf("memory budget %d bytes: must be 0 (none) or at least %d", o.MemoryBudget, MinMemoryBudget)
 	case o.MaxPending < 1:
 		return fmt.Errorf("max pending %d: must be at least 1", o.MaxPending)
 	case o.InboundOnly && len(o.LocalNets) == 0:

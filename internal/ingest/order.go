@@ -83,6 +83,7 @@ type readyHeap struct {
 	slab []Record
 	free []int32
 	seq  uint64
+	ends int // queued records carrying a connection summary (END)
 }
 
 func (h *readyHeap) push(r *Record) {
@@ -95,6 +96,9 @@ func (h *readyHeap) push(r *Record) {
 		idx = int32(len(h.slab) - 1)
 	}
 	h.slab[idx] = *r
+	if r.Conn != nil {
+		h.ends++
+	}
 	h.seq++
 	ref := readyRef{ts: r.TsNs, seq: h.seq, idx: idx}
 	if n := len(h.fifo); n == h.head || h.fifo[n-1].ts <= r.TsNs {
@@ -140,17 +144,35 @@ func (h *readyHeap) pop(out *Record) {
 			h.fifo, h.head = h.fifo[:n], 0
 		}
 		h.take(idx, out)
-		return
+	} else {
+		h.take(h.refs.top().idx, out)
+		h.refs.pop()
 	}
-	h.take(h.refs.top().idx, out)
-	h.refs.pop()
+}
+
+// trim gives back the queue's room when it is empty and its room costs more
+// than keep bytes (after a burst).
+func (h *readyHeap) trim(keep int64) {
+	if h.len() == 0 && h.bytes() > keep {
+		*h = readyHeap{refs: minHeap[readyRef]{less: refLess}, seq: h.seq}
+	}
 }
 
 // take moves slab entry idx into out and frees it.
 func (h *readyHeap) take(idx int32, out *Record) {
 	*out = h.slab[idx]
+	if out.Conn != nil {
+		h.ends--
+	}
 	h.slab[idx] = Record{}
 	h.free = append(h.free, idx)
+}
+
+// bytes is the queue's cost in the engine's memory account: its room, and
+// the summaries of the END records in it.
+func (h *readyHeap) bytes() int64 {
+	return int64(cap(h.slab))*costRecord + int64(cap(h.fifo)+cap(h.refs.items))*costRef +
+		int64(cap(h.free))*costSlabIndex + int64(h.ends)*costSummary
 }
 
 // heldEntry points at a connection whose oldest held record has time ts.
@@ -166,5 +188,6 @@ func heldLess(a, b *heldEntry) bool { return a.ts < b.ts }
 
 // valid reports whether e still describes its connection's holdings.
 func (e *heldEntry) valid() bool {
-	return e.c.id == e.id && e.c.heapGen == e.gen && (len(e.c.pending) > 0 || e.c.state == stReset)
+	x := e.c.x
+	return e.c.id == e.id && x != nil && x.heapGen == e.gen && (len(x.pending) > 0 || e.c.state == stReset)
 }

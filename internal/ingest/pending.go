@@ -10,31 +10,38 @@ import "slices"
 
 // holdADU queues p on c, releasing at once when holding is disabled or the
 // connection holds too many records.
-func (e *Engine) holdADU(c *conn, p *pendingADU) {
+func (e *Engine) holdADU(c *conn, p *heldADU) {
 	if e.hold == 0 {
-		e.releaseRecord(c, &p.rec)
+		r := e.aduRecord(c, p)
+		e.releaseRecord(c, &r)
 		return
 	}
-	c.pending = append(c.pending, *p)
-	if len(c.pending) == 1 {
+	x := c.x
+	if x.pending == nil {
+		x.pending = make([]heldADU, 0, minPendingCap)
+	}
+	x.pending = append(x.pending, *p)
+	if len(x.pending) == 1 {
 		e.trackHeld(c)
 	}
-	if len(c.pending) > e.opts.MaxPending {
-		e.releasePending(c, len(c.pending)-e.opts.MaxPending)
+	if len(x.pending) > e.opts.MaxPending {
+		e.releasePending(c, len(x.pending)-e.opts.MaxPending)
 		e.trackHeld(c)
 	}
+	e.charge(c)
 }
 
 // trackHeld registers c's oldest held record with the engine's held heap.
 func (e *Engine) trackHeld(c *conn) {
-	c.heapGen++
+	x := c.x
+	x.heapGen++
 	switch {
-	case c.state == stReset && len(c.pending) > 0:
-		e.held.push(heldEntry{ts: min(c.pending[0].rec.TsNs, c.rstNs), c: c, gen: c.heapGen, id: c.id})
+	case c.state == stReset && len(x.pending) > 0:
+		e.held.push(heldEntry{ts: min(x.pending[0].tsNs, x.rstNs), c: c, gen: x.heapGen, id: c.id})
 	case c.state == stReset:
-		e.held.push(heldEntry{ts: c.rstNs, c: c, gen: c.heapGen, id: c.id})
-	case len(c.pending) > 0:
-		e.held.push(heldEntry{ts: c.pending[0].rec.TsNs, c: c, gen: c.heapGen, id: c.id})
+		e.held.push(heldEntry{ts: x.rstNs, c: c, gen: x.heapGen, id: c.id})
+	case len(x.pending) > 0:
+		e.held.push(heldEntry{ts: x.pending[0].tsNs, c: c, gen: x.heapGen, id: c.id})
 	}
 }
 
@@ -43,38 +50,50 @@ func (e *Engine) releasePending(c *conn, n int) {
 	if n <= 0 {
 		return
 	}
+	x := c.x
 	for i := 0; i < n; i++ {
-		p := &c.pending[i]
+		p := &x.pending[i]
 		if p.needThink {
 			e.stats.HeldExpired++
 		}
-		e.releaseRecord(c, &p.rec)
+		r := e.aduRecord(c, p)
+		e.releaseRecord(c, &r)
 	}
-	m := copy(c.pending, c.pending[n:])
-	clear(c.pending[m:])
-	c.pending = c.pending[:m]
-	c.heapGen++
+	m := copy(x.pending, x.pending[n:])
+	clear(x.pending[m:])
+	x.pending = x.pending[:m]
+	if k := cap(x.pending); k > minPendingCap && m <= k/4 {
+		// A burst of held records is over: give its room back.
+		var kept []heldADU
+		if m > 0 {
+			kept = append(make([]heldADU, 0, max(minPendingCap, 2*m)), x.pending...)
+		}
+		x.pending = kept
+	}
+	x.heapGen++
+	e.charge(c)
 }
 
 // releaseRecord numbers an ADU or INC record and queues it for output.
 func (e *Engine) releaseRecord(c *conn, r *Record) {
-	if r.TsNs < c.lastRelNs {
+	x := c.x
+	if r.TsNs < x.lastRelNs {
 		// Keep a connection's ADUs in ordinal order through the time-ordered
 		// output even when the input is not time-ordered.
-		r.TsNs = c.lastRelNs
+		r.TsNs = x.lastRelNs
 		e.stats.RecordsRestamped++
 	}
-	c.lastRelNs = r.TsNs
-	r.Ordinal = c.ordinal
-	c.ordinal++
+	x.lastRelNs = r.TsNs
+	r.Ordinal = x.ordinal
+	x.ordinal++
 	switch {
-	case r.Dir == DirC2S && c.lastADU != DirC2S:
+	case r.Dir == DirC2S && x.lastADU != DirC2S:
 		c.sum.Exchanges++
-	case r.Dir == DirS2C && c.lastADU == DirNone:
+	case r.Dir == DirS2C && x.lastADU == DirNone:
 		c.sum.Exchanges++ // the server spoke first: an epoch with an empty request
 	}
-	c.lastADU = r.Dir
-	c.flow(r.Dir).stats.ADUs++
+	x.lastADU = r.Dir
+	c.dstats(r.Dir).ADUs++
 	e.emit(r)
 }
 
@@ -91,13 +110,13 @@ func (e *Engine) releaseHeld() {
 		}
 		e.held.pop()
 		c := top.c
-		if c.state == stReset && e.now-c.rstNs > e.hold {
+		if c.state == stReset && e.now-c.x.rstNs > e.hold {
 			// The grace after the RST is over: in-flight data has arrived.
-			e.end(c, EndRST, c.sum.LastNs, c.rstDir)
+			e.end(c, EndRST, c.sum.LastNs, c.x.rstDir)
 			continue
 		}
 		n := 0
-		for n < len(c.pending) && e.now-c.pending[n].rec.TsNs > e.hold {
+		for n < len(c.x.pending) && e.now-c.x.pending[n].tsNs > e.hold {
 			n++
 		}
 		e.releasePending(c, max(n, 1))
@@ -114,25 +133,24 @@ func (e *Engine) refold(c *conn) {
 	e.stats.Refolds++
 	out := e.scratch[:0]
 	for _, d := range [2]Dir{DirC2S, DirS2C} {
-		var cur pendingADU
+		var cur heldADU
 		have := false
-		for i := range c.pending {
-			p := c.pending[i]
-			if p.rec.Dir != d {
+		for i := range c.x.pending {
+			p := c.x.pending[i]
+			if p.dir != d {
 				continue
 			}
 			switch {
 			case !have:
 				cur, have = p, true
-			case p.rec.FirstNs-cur.rec.LastNs <= e.quiet:
+			case p.firstNs-cur.lastNs <= e.quiet:
 				e.stats.MergedPieces++
 				cur.endOff = p.endOff
-				cur.rec.Size = cur.endOff - cur.startOff
-				cur.rec.LastNs = p.rec.LastNs
-				cur.rec.TsNs = p.rec.TsNs
+				cur.lastNs = p.lastNs
+				cur.tsNs = p.tsNs
 				cur.needThink = p.needThink
 			default:
-				out = append(out, e.concPiece(cur, p.rec.FirstNs))
+				out = append(out, e.concPiece(cur, p.firstNs))
 				cur = p
 			}
 		}
@@ -141,10 +159,10 @@ func (e *Engine) refold(c *conn) {
 		}
 		x := c.flow(d)
 		switch {
-		case x.active && x.aduFirstNs-cur.rec.LastNs <= e.quiet:
+		case x.active && x.aduFirstNs-cur.lastNs <= e.quiet:
 			e.stats.MergedPieces++
 			x.aduStart = cur.startOff
-			x.aduFirstNs = cur.rec.FirstNs
+			x.aduFirstNs = cur.firstNs
 		case x.active:
 			out = append(out, e.concPiece(cur, x.aduFirstNs))
 		case !x.closed && cur.endOff == x.seq.next:
@@ -152,28 +170,32 @@ func (e *Engine) refold(c *conn) {
 			// still open, waiting for a quiet gap.
 			x.active = true
 			x.aduStart = cur.startOff
-			x.aduFirstNs = cur.rec.FirstNs
+			x.aduFirstNs = cur.firstNs
 		default:
-			cur.rec.Concurrent = true
-			cur.rec.ThinkToPeer = false
-			cur.rec.ThinkNs = -1
+			cur.concurrent = true
+			cur.thinkToPeer = false
+			cur.thinkNs = -1
 			cur.needThink = false
 			out = append(out, cur)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b pendingADU) int { return cmpInt64(a.rec.TsNs, b.rec.TsNs) })
-	c.pending = append(c.pending[:0], out...)
+	slices.SortStableFunc(out, func(a, b heldADU) int { return cmpInt64(a.tsNs, b.tsNs) })
+	c.x.pending = append(c.x.pending[:0], out...)
 	e.scratch = out[:0]
+	if cap(e.scratch) > maxScratch {
+		e.scratch = nil // a rare large refold: give its room back
+	}
 	e.trackHeld(c)
+	e.charge(c)
 }
 
 // concPiece finalises a held piece as a concurrent ADU whose direction
 // resumed at next.
-func (e *Engine) concPiece(p pendingADU, next int64) pendingADU {
-	p.rec.Concurrent = true
-	p.rec.ThinkToPeer = false
-	p.rec.ThinkNs = next - p.rec.LastNs
-	p.rec.TsNs = next
+func (e *Engine) concPiece(p heldADU, next int64) heldADU {
+	p.concurrent = true
+	p.thinkToPeer = false
+	p.thinkNs = next - p.lastNs
+	p.tsNs = next
 	p.needThink = false
 	return p
 }

@@ -22,18 +22,23 @@ const maxHoles = 4
 
 type hole struct{ lo, hi uint64 } // [lo, hi) missing bytes
 
+// holeSet is a direction's remembered holes. Most directions never have
+// one, so it is allocated at the first (see memory.go).
+type holeSet [maxHoles]hole
+
 // seqSpace tracks one direction's sequence numbers.
 type seqSpace struct {
-	base  uint32 // sequence number of offset 0
-	next  uint64 // offset just past the highest byte seen
-	valid bool   // base is set
-	holes [maxHoles]hole
-	nh    int
+	next  uint64   // offset just past the highest byte seen
+	holes *holeSet // nil until the first hole
+	base  uint32   // sequence number of offset 0
+	nh    uint8    // holes in use
+	valid bool     // base is set
 }
 
-// init sets offset 0 at sequence number base.
+// init sets offset 0 at sequence number base. The hole set, if the
+// direction has one, is kept for reuse (and stays charged, see memory.go).
 func (s *seqSpace) init(base uint32) {
-	*s = seqSpace{base: base, valid: true}
+	*s = seqSpace{base: base, valid: true, holes: s.holes}
 }
 
 // off returns the signed offset of seq relative to the base, placed within
@@ -112,6 +117,9 @@ func (s *seqSpace) resync(seq uint32) {
 }
 
 func (s *seqSpace) addHole(lo, hi uint64) {
+	if s.holes == nil {
+		s.holes = new(holeSet)
+	}
 	if s.nh == maxHoles {
 		// Forget the oldest gap: its bytes stay counted as missed.
 		copy(s.holes[:], s.holes[1:])
@@ -125,7 +133,7 @@ func (s *seqSpace) addHole(lo, hi uint64) {
 // it filled.
 func (s *seqSpace) fill(lo, hi uint64) uint64 {
 	var filled uint64
-	for i := 0; i < s.nh; i++ {
+	for i := 0; i < int(s.nh); i++ {
 		h := s.holes[i]
 		a, b := max(lo, h.lo), min(hi, h.hi)
 		if a >= b {

@@ -15,10 +15,13 @@ type Stats struct {
 	SkippedFilter   uint64 // connections skipped by InboundOnly
 	SegsUntracked   uint64 // segments of skipped connections
 	SegsAfterEnd    uint64 // segments of a connection after its END (late ACKs, FIN retransmissions)
-	Evicted         uint64 // connections shed because the table was full
+	Evicted         uint64 // connections shed because the table was full (MaxConns or MemoryBudget)
 	EvictedHalfOpen uint64 // of which had not completed the handshake
 	EvictedSkipped  uint64 // untracked entries shed (no record is lost with them)
+	EvictedClosed   uint64 // closed connections' lingering keys shed (their late packets then look untracked)
+	HeldEarly       uint64 // held records released, or RST graces ended, before Hold passed, to keep within MemoryBudget
 	PeakConns       int    // largest table size seen
+	PeakMemory      int64  // largest Memory().Total() seen after a segment, bytes
 
 	SeqAnomalies     uint64 // data segments outside ±2^30 of the expected position (resynchronised)
 	RSTIgnored       uint64 // RSTs whose sequence number was implausible

@@ -25,8 +25,9 @@ func (e *Engine) open(c *conn, d Dir, s *decode.Segment) {
 	if x.closed {
 		// Data or a FIN after this side's FIN: a retransmission.
 		if s.PayloadLen > 0 {
-			x.stats.RexmtPkts++
-			x.stats.RexmtBytes += uint64(s.PayloadLen)
+			st := c.dstats(d)
+			st.RexmtPkts++
+			st.RexmtBytes += uint64(s.PayloadLen)
 		}
 		return
 	}
@@ -61,11 +62,15 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 		x.seq.resync(seq)
 		r = x.seq.cover(x.seq.off(seq), s.PayloadLen)
 	}
-	x.stats.MissedBytes += r.gapBytes
-	x.stats.MissedBytes -= min(x.stats.MissedBytes, r.filled)
+	st := c.dstats(d)
+	if r.gapBytes > 0 {
+		e.charge(c) // the gap may be its first hole
+	}
+	st.MissedBytes += r.gapBytes
+	st.MissedBytes -= min(st.MissedBytes, r.filled)
 	if r.rexmtBytes > 0 {
-		x.stats.RexmtPkts++
-		x.stats.RexmtBytes += r.rexmtBytes
+		st.RexmtPkts++
+		st.RexmtBytes += r.rexmtBytes
 	}
 	if r.newBytes == 0 {
 		// A retransmission or a late filler: it moves no boundary, but it
@@ -82,7 +87,7 @@ func (e *Engine) data(c *conn, d Dir, s *decode.Segment) {
 		e.closeADU(c, d, prev, ts-x.lastDataNs, ts, false, false)
 		e.openADU(x, prev, ts)
 	case x.active:
-	case c.concurrent:
+	case c.sum.Concurrent:
 		e.openADU(x, prev, ts)
 	default:
 		e.openADU(x, prev, ts)
@@ -136,35 +141,42 @@ func (e *Engine) openADU(x *flow, start uint64, ts int64) {
 	x.aduFirstNs = ts
 }
 
-// aduRecord builds the record of flow d's open ADU ending at offset end.
-func (e *Engine) aduRecord(c *conn, d Dir, end uint64, think, ts int64) Record {
+// aduHeld describes flow d's open ADU ending at offset end, decided at ts
+// with think time think (-1: unknown).
+func (e *Engine) aduHeld(c *conn, d Dir, end uint64, think, ts int64) heldADU {
 	x := c.flow(d)
-	r := e.connRecord(c, KindADU, ts, d)
-	r.Size = end - x.aduStart
-	r.Concurrent = c.concurrent
 	if think < -1 {
 		think = 0 // a segment older than the ADU's last one closed it
 	}
-	r.ThinkNs = think
-	r.FirstNs = x.aduFirstNs
-	r.LastNs = max(x.lastDataNs, x.aduFirstNs)
+	return heldADU{tsNs: ts, firstNs: x.aduFirstNs, lastNs: max(x.lastDataNs, x.aduFirstNs), thinkNs: think,
+		startOff: x.aduStart, endOff: end, dir: d, concurrent: c.sum.Concurrent}
+}
+
+// aduRecord builds the ADU record p describes.
+func (e *Engine) aduRecord(c *conn, p *heldADU) Record {
+	r := e.connRecord(c, KindADU, p.tsNs, p.dir)
+	r.Size = p.size()
+	r.Concurrent = p.concurrent
+	r.ThinkNs = p.thinkNs
+	r.ThinkToPeer = p.thinkToPeer
+	r.FirstNs = p.firstNs
+	r.LastNs = p.lastNs
 	return r
 }
 
 // closeADU ends flow d's open ADU at offset end and holds its record; peer
 // says the think time ends at the other side's data.
 func (e *Engine) closeADU(c *conn, d Dir, end uint64, think, ts int64, needThink, peer bool) {
-	x := c.flow(d)
-	p := pendingADU{rec: e.aduRecord(c, d, end, think, ts), startOff: x.aduStart, endOff: end, needThink: needThink}
-	p.rec.ThinkToPeer = peer && p.rec.ThinkNs >= 0
-	x.active = false
+	p := e.aduHeld(c, d, end, think, ts)
+	p.needThink = needThink
+	p.thinkToPeer = peer && p.thinkNs >= 0
+	c.flow(d).active = false
 	e.holdADU(c, &p)
 }
 
 // becomeConcurrent marks c concurrent at a segment from d and re-reads the
 // held pieces with the concurrent rules.
 func (e *Engine) becomeConcurrent(c *conn, d Dir, ts int64) {
-	c.concurrent = true
 	c.sum.Concurrent = true
 	c.sum.ConcurrentNs = ts
 	r := e.connRecord(c, KindCONC, ts, d)
@@ -175,11 +187,12 @@ func (e *Engine) becomeConcurrent(c *conn, d Dir, ts int64) {
 // resolveThink gives the ADU that d's FIN closed its think time, now that
 // the other side answered at ts.
 func (e *Engine) resolveThink(c *conn, d Dir, ts int64) {
-	for i := len(c.pending) - 1; i >= 0; i-- {
-		p := &c.pending[i]
-		if p.rec.Dir == d && p.needThink {
-			p.rec.ThinkNs = max(ts-p.rec.LastNs, 0)
-			p.rec.ThinkToPeer = true
+	pending := c.x.pending
+	for i := len(pending) - 1; i >= 0; i-- {
+		p := &pending[i]
+		if p.dir == d && p.needThink {
+			p.thinkNs = max(ts-p.lastNs, 0)
+			p.thinkToPeer = true
 			p.needThink = false
 			return
 		}
@@ -189,22 +202,22 @@ func (e *Engine) resolveThink(c *conn, d Dir, ts int64) {
 // fin handles a FIN from d (after any data it carried).
 func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
 	x, y := c.flow(d), c.flow(d.Reverse())
-	x.stats.FIN = true
+	st := c.dstats(d)
+	st.FIN = true
 	if x.seq.valid {
 		finOff := x.seq.off(s.Seq) + int64(s.PayloadLen)
 		prev := x.seq.next
 		if gap := x.seq.advanceTo(finOff); gap > 0 {
 			// Bytes before the FIN that the monitor never saw.
-			x.stats.MissedBytes += gap
+			st.MissedBytes += gap
 			if !x.active {
 				e.openADU(x, prev, s.TsNs)
 				x.lastDataNs = s.TsNs
 			}
+			e.charge(c) // the gap may be its first hole
 		}
-		x.finOff = finOff
 	}
 	x.closed = true
-	x.finNs = s.TsNs
 	if c.state == stReset {
 		return
 	}
@@ -212,7 +225,7 @@ func (e *Engine) fin(c *conn, d Dir, s *decode.Segment) {
 		// The sender can say no more: this ADU is complete. In a sequential
 		// connection its think time is the wait for the other side's reply,
 		// which may still come.
-		e.closeADU(c, d, x.seq.next, -1, s.TsNs, !c.concurrent && !y.closed, false)
+		e.closeADU(c, d, x.seq.next, -1, s.TsNs, !c.sum.Concurrent && !y.closed, false)
 	}
 	if y.closed {
 		e.end(c, EndFIN, s.TsNs, d)
@@ -233,10 +246,11 @@ func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
 			delta = 0
 		}
 		if delta > 1 && delta <= maxRSTGap && x.active {
-			x.stats.MissedBytes += x.seq.advanceTo(x.seq.off(s.Seq))
+			c.dstats(d).MissedBytes += x.seq.advanceTo(x.seq.off(s.Seq))
+			e.charge(c) // the gap may be its first hole
 		}
 	}
-	x.stats.RST = true
+	c.dstats(d).RST = true
 	x.closed = true
 	if e.hold == 0 {
 		e.end(c, EndRST, s.TsNs, d)
@@ -246,7 +260,7 @@ func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
 	// it; the monitor still sees it, and its application did send it. Keep
 	// counting the peer's data for the hold time, then END.
 	c.state = stReset
-	c.rstNs, c.rstDir = s.TsNs, d
+	c.x.rstNs, c.x.rstDir = s.TsNs, d
 	e.resetting.touch(c)
 	e.trackHeld(c)
 }
@@ -264,7 +278,7 @@ func (e *Engine) afterReset(c *conn, d Dir, s *decode.Segment) {
 		e.data(c, d, s)
 	}
 	if s.Flags&decode.FlagFIN != 0 {
-		x.stats.FIN = true
+		c.dstats(d).FIN = true
 		x.closed = true
 		if x.active {
 			e.closeADU(c, d, x.seq.next, -1, s.TsNs, false, false)
@@ -274,31 +288,34 @@ func (e *Engine) afterReset(c *conn, d Dir, s *decode.Segment) {
 
 // end closes c at time ts: held records are released, open ADUs are
 // reported without think time, and an END record follows. The entry stays
-// in the table as a closed key for closedLinger.
+// in the table as a closed key for closedLinger; its body is released.
 func (e *Engine) end(c *conn, reason EndReason, ts int64, d Dir) {
 	if ts < c.sum.LastNs {
 		ts = c.sum.LastNs
 	}
-	e.releasePending(c, len(c.pending))
-	first, second := DirC2S, DirS2C
-	if c.flow(DirS2C).lastDataNs < c.flow(DirC2S).lastDataNs {
-		first, second = second, first
-	}
-	for _, dd := range [2]Dir{first, second} {
-		if f := c.flow(dd); f.active {
-			r := e.aduRecord(c, dd, f.seq.next, -1, ts)
-			f.active = false
-			e.releaseRecord(c, &r)
+	if c.x != nil {
+		e.releasePending(c, len(c.x.pending))
+		first, second := DirC2S, DirS2C
+		if c.flow(DirS2C).lastDataNs < c.flow(DirC2S).lastDataNs {
+			first, second = second, first
+		}
+		for _, dd := range [2]Dir{first, second} {
+			if f := c.flow(dd); f.active {
+				p := e.aduHeld(c, dd, f.seq.next, -1, ts)
+				r := e.aduRecord(c, &p)
+				f.active = false
+				e.releaseRecord(c, &r)
+			}
 		}
 	}
 	c.sum.End = reason
 	c.sum.EndNs = ts
 	sum := new(ConnSummary)
 	*sum = c.sum
-	sum.C2S = c.flows[0].stats
-	sum.S2C = c.flows[1].stats
-	sum.C2S.UniqueBytes = c.flows[0].seq.next
-	sum.S2C.UniqueBytes = c.flows[1].seq.next
+	if c.x != nil {
+		sum.C2S.UniqueBytes = c.flow(DirC2S).seq.next
+		sum.S2C.UniqueBytes = c.flow(DirS2C).seq.next
+	}
 	if d == DirNone {
 		d = c.lastDir
 	}
@@ -307,7 +324,7 @@ func (e *Engine) end(c *conn, reason EndReason, ts int64, d Dir) {
 	r.Reason = reason
 	e.emit(&r)
 	c.state = stClosed
-	c.pending = c.pending[:0]
+	e.dropBody(c)
 	c.sum.LastNs = ts // the closed key lingers from the END on
 	e.closed.touch(c)
 }

@@ -5,18 +5,61 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
+// DefaultSortRows is the default Options.SortRows: how many rows one part
+// sorts in memory before spilling them, unless SortBytes binds first.
+const DefaultSortRows = 256 << 10
+
+// SortBytes bounds the memory of the rows one part sorts in memory, by the
+// estimate of rowBytes: 32 MiB is about 56,000 connections rows or 140,000
+// adus rows. A part's memory is that, one batch of output rows and the
+// buffers of a spill file's row group (spillRowGroupRows rows), so that an
+// archive run holds about SortBytes per open part (usually one or two per
+// table) whatever the rows' rate; spilling more often costs little, since
+// the spilled chunks are merged in one pass when the part is published.
+const SortBytes = 32 << 20
+
+// spillRowGroupRows is the row group size of spill files. parquet-go buffers
+// a row group's columns in memory until the group is complete, so a spill
+// written as one group would hold its whole chunk a second time.
+const spillRowGroupRows = 8192
+
+// spillCodec compresses every spill file. One codec for all keeps one pool
+// of encoders (each holds megabytes of history) instead of making one per
+// spill file.
+var spillCodec = zstd.Codec{Level: zstd.SpeedFastest}
+
+// rowBytes estimates the memory of one row of type T: the struct, and 16
+// bytes (the smallest allocation of a short string or a pointer's target)
+// for each string and pointer field it refers to.
+func rowBytes[T any]() int {
+	t := reflect.TypeFor[T]()
+	n := int(t.Size())
+	if t.Kind() != reflect.Struct {
+		return n
+	}
+	for i := range t.NumField() {
+		switch t.Field(i).Type.Kind() {
+		case reflect.String, reflect.Pointer, reflect.Slice, reflect.Map:
+			n += 16
+		}
+	}
+	return n
+}
+
 // sorter sorts the rows of one part with bounded memory: rows are kept as
-// typed values, sorted in memory in chunks of at most max rows, each full
-// chunk spilled to a temporary Parquet file, and the chunks merged into the
-// output when the part is published. It works on typed rows throughout
-// (parquet-go's SortingWriter deconstructs every row into generic values,
-// several times slower and hungrier).
+// typed values, sorted in memory in chunks of at most max rows (maxRows, and
+// no more than SortBytes of them), each full chunk spilled to a temporary
+// Parquet file, and the chunks merged into the output when the part is
+// published. It works on typed rows throughout (parquet-go's SortingWriter
+// deconstructs every row into generic values, several times slower and
+// hungrier).
 type sorter[T any] struct {
 	cmp    func(a, b *T) int
 	max    int
@@ -28,8 +71,8 @@ type sorter[T any] struct {
 	pat    string
 }
 
-func newSorter[T any](cmp func(a, b *T) int, max int, dir, pattern string) *sorter[T] {
-	return &sorter[T]{cmp: cmp, max: max, dir: dir, pat: pattern}
+func newSorter[T any](cmp func(a, b *T) int, maxRows int, dir, pattern string) *sorter[T] {
+	return &sorter[T]{cmp: cmp, max: max(1, min(maxRows, SortBytes/rowBytes[T]())), dir: dir, pat: pattern}
 }
 
 // sortBuf sorts the buffered rows: a permutation of them, since moving the
@@ -66,6 +109,13 @@ func (s *sorter[T]) writeSorted(w *parquet.GenericWriter[T]) error {
 func (s *sorter[T]) add(rows []T) error {
 	for len(rows) > 0 {
 		n := min(len(rows), s.max-len(s.buf))
+		if len(s.buf)+n > cap(s.buf) {
+			// Grow by doubling, but never past the chunk size: append's own
+			// growth would leave up to a quarter of the chunk unused.
+			grown := make([]T, len(s.buf), max(len(s.buf)+n, min(s.max, max(2*cap(s.buf), 1024))))
+			copy(grown, s.buf)
+			s.buf = grown
+		}
 		s.buf = append(s.buf, rows[:n]...)
 		rows = rows[n:]
 		if len(s.buf) >= s.max {
@@ -84,8 +134,7 @@ func (s *sorter[T]) spill() error {
 		return fmt.Errorf("create spill file: %w", err)
 	}
 	s.spills = append(s.spills, f)
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
-		parquet.MaxRowsPerRowGroup(int64(s.max)))
+	w := parquet.NewGenericWriter[T](f, parquet.Compression(&spillCodec), parquet.MaxRowsPerRowGroup(spillRowGroupRows))
 	if err := s.writeSorted(w); err != nil {
 		w.Reset(io.Discard)
 		return fmt.Errorf("write spill file: %w", err)

@@ -30,7 +30,8 @@ type Options struct {
 	// RowGroupRows is the number of rows per row group. Default 256 Ki.
 	RowGroupRows int64
 	// SortRows is how many rows are sorted in memory before being spilled
-	// (compressed) to SpillDir for the final merge. Default 256 Ki.
+	// (compressed) to SpillDir for the final merge, at most (see also
+	// SortBytes). Default DefaultSortRows.
 	SortRows int64
 	// Sorting orders the rows within a file.
 	Sorting []parquet.SortingColumn
@@ -60,7 +61,7 @@ func (o *Options) defaults() {
 		o.RowGroupRows = 1 << 20
 	}
 	if o.SortRows == 0 {
-		o.SortRows = 256 << 10
+		o.SortRows = DefaultSortRows
 	}
 	if o.SpillDir == "" {
 		o.SpillDir = o.Root
