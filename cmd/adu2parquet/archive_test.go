@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -653,6 +655,20 @@ func TestArchiveDiskFull(t *testing.T) {
 	readTables(t, out)
 	// The cause is said once, not once per layer that saw it.
 	require.Equal(t, 1, strings.Count(stderr, "no space left on device"), stderr)
+
+	// Without -q the summary says what was published before the error.
+	published := len(parquetFiles(t, out))
+	require.NoError(t, exec.Command("umount", mnt).Run())
+	require.NoError(t, exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).Run()) // room for some hours
+	code, _, stderr = runCmd(t, nil, "--out", out, "--sensor", testSensor, "--grace", "1s", benchInput(t))
+	require.Equal(t, 1, code, stderr)
+	m := regexp.MustCompile(`failed; published before the error: (\d+) ADUs, \d+ connections, (\d+) files`).FindStringSubmatch(stderr)
+	require.NotNil(t, m, stderr)
+	files, _ := strconv.Atoi(m[2])
+	require.Equal(t, len(parquetFiles(t, out)), files, "the summary counts the files published")
+	require.Positive(t, files, "some hours were published before the disk filled (earlier: %d)", published)
+	adus, _ := strconv.Atoi(m[1])
+	require.Positive(t, adus)
 }
 
 // lateCapture writes a pcap whose records come partly late for their hour
