@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -169,9 +168,6 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
-	if err := partition.MakeRetireLocks(filepath.Join(opts.Root, catalog.MetaDir)); err != nil {
-		return nil, err
-	}
 	// Rollup builders killed mid-file leave hidden temporary files.
 	if err := rollup.RemoveDeadTemps(opts.Root); err != nil {
 		return nil, err

@@ -31,6 +31,10 @@ type state struct {
 // runs that were to commit at their end but died first, removes the
 // temporary files of runs that are not running, and reads the run log.
 func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
+	// Readers read in place only once the retire locks exist.
+	if err := partition.MakeRetireLocks(filepath.Join(root, catalog.MetaDir)); err != nil {
+		return nil, err
+	}
 	catalog.RemoveStateTemps(root)
 	js, err := readJournals(root)
 	if err != nil {

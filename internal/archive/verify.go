@@ -79,6 +79,13 @@ func Verify(ctx context.Context, root, sensor string) (VerifyReport, error) {
 	for _, j := range js {
 		journal[j.entry.RunID] = j
 	}
+	// Read in place, with writers that would retire files waiting; if one
+	// is at work already, what it changes meanwhile may show up.
+	if release, ok := partition.ReadInPlace(filepath.Join(abs, catalog.MetaDir)); ok {
+		defer release()
+	} else if _, err := os.Stat(filepath.Join(abs, catalog.MetaDir, "lock")); err == nil {
+		note(abs, "a writer was retiring files when verify began: a finding about a file it moved is not a problem of the archive (run verify again)")
+	}
 	snap, err := catalog.Take(abs, catalog.Selection{Sensor: sensor})
 	if err != nil {
 		return rep, err
