@@ -31,7 +31,8 @@ if [ "$FUZZTIME" != "0" ]; then
 		./internal/decode:FuzzDecode \
 		./internal/ingest:FuzzEngine \
 		./internal/ingest:FuzzIngest \
-		./internal/adutext:FuzzReader; do
+		./internal/adutext:FuzzReader \
+		./internal/partition:FuzzReadFooter; do
 		pkg=${target%%:*}
 		name=${target##*:}
 		echo "== fuzz $name ($FUZZTIME)"
