@@ -261,50 +261,67 @@ func dayParts(dayDir string) ([]string, error) {
 // file its creation time), so the names and sizes identify the rows; file
 // times are left out so that a copied archive keeps its rollups current.
 func Fingerprint(root string, files []string) (string, error) {
+	fp, _, err := fingerprint(root, files)
+	return fp, err
+}
+
+// fingerprint returns Fingerprint and the files' total size.
+func fingerprint(root string, files []string) (fp string, bytes int64, err error) {
 	sorted := append([]string(nil), files...)
 	sort.Strings(sorted)
 	h := sha256.New()
 	for _, f := range sorted {
 		st, err := os.Stat(f)
 		if err != nil {
-			return "", fmt.Errorf("rollup: %w", err)
+			return "", 0, fmt.Errorf("rollup: %w", err)
 		}
 		rel, err := filepath.Rel(root, f)
 		if err != nil {
-			return "", fmt.Errorf("rollup: %w", err)
+			return "", 0, fmt.Errorf("rollup: %w", err)
 		}
 		fmt.Fprintf(h, "%s\t%d\n", filepath.ToSlash(rel), st.Size())
+		bytes += st.Size()
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), bytes, nil
 }
 
 // Current reports whether the day's rollup exists, is of this Version and
 // was built from exactly files (the day's adus and connections parts).
 func Current(root string, d Day, files []string) (bool, error) {
-	path := Path(root, d.Sensor, d.Date)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("rollup: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("rollup: %w", err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return false, nil // unreadable: rebuilt by Update, never used
-	}
-	if v, _ := pf.Lookup(MetaVersion); v != Version {
-		return false, nil
+	got, ok, err := builtFrom(root, d)
+	if err != nil || !ok {
+		return false, err
 	}
 	want, err := Fingerprint(root, files)
 	if err != nil {
 		return false, err
 	}
-	got, _ := pf.Lookup(MetaSources)
 	return got == want, nil
+}
+
+// builtFrom returns the sources fingerprint recorded in the day's rollup;
+// ok is false when there is no rollup of this Version.
+func builtFrom(root string, d Day) (fp string, ok bool, err error) {
+	path := Path(root, d.Sensor, d.Date)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("rollup: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", false, fmt.Errorf("rollup: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return "", false, nil // unreadable: rebuilt by Update, never used
+	}
+	if v, _ := pf.Lookup(MetaVersion); v != Version {
+		return "", false, nil
+	}
+	fp, _ = pf.Lookup(MetaSources)
+	return fp, true, nil
 }
