@@ -328,7 +328,7 @@ func writerOptions(schema *parquet.Schema, zstdLevel int, rowGroupRows int64, pa
 	sorting []parquet.SortingColumn, pages parquet.BufferPool) []parquet.WriterOption {
 	return []parquet.WriterOption{
 		schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.Level(zstdLevel)}),
+		parquet.Compression(zstdCodecOf(zstd.Level(zstdLevel))),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.PageBufferSize(pageBytes),
 		// Where pages wait until their row group is written: in memory up
