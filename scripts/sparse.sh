@@ -6,11 +6,12 @@
 #   scripts/sparse.sh                            # N = 2000, 5000, 20000
 #   SPARSE_CONNS="2000 5000" scripts/sparse.sh   # other sizes
 #   SPARSE_RUNS=3 scripts/sparse.sh              # runs per case (default 1)
-#   SPARSE_BIN=/tmp/adu2parquet-old scripts/sparse.sh   # another build
+#   SPARSE_BIN="/tmp/old bin/adu2parquet" scripts/sparse.sh   # other builds
 #   SPARSE_STRACE=1 scripts/sparse.sh            # also count system calls
 #
 # Steps:
-#  1. build bin/adu2parquet (unless SPARSE_BIN names a program);
+#  1. build bin/adu2parquet (unless SPARSE_BIN names the programs to
+#     compare, e.g. a build of the commit before a change and one after);
 #  2. write bench/sparse-N.pcap with scripts/mksparse for each N: N
 #     connections (SYN, SYN-ACK, a 100-byte request, FIN: 4 packets each) at
 #     uniformly random, sorted times over 2020-2022, seed 1; the same N gives
@@ -18,8 +19,10 @@
 #     the generator's sources;
 #  3. archive each capture into a new bench/sparse-archive, with rollups
 #     (the default) and with --rollup=false, SPARSE_RUNS times each under
-#     /usr/bin/time -v, keeping the fastest run's wall and CPU time (the one
-#     least disturbed by other load) and the largest peak RSS; with
+#     /usr/bin/time -v (the programs' runs interleaved, so that they share
+#     whatever else loads the machine), keeping the fastest run's wall and
+#     CPU times (the one least disturbed by other load) and the largest
+#     peak RSS; with
 #     SPARSE_STRACE=1, once more under strace -f -c to count the file system
 #     calls (strace slows the run down: its times are not reported);
 #  4. print a Markdown table to stdout and save it to bench/sparse-results.md.
@@ -54,13 +57,15 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP" "$ARCH"' EXIT
 mkdir -p "$OUT"
 
-BIN=${SPARSE_BIN:-}
-if [ -z "$BIN" ]; then
+read -r -a BINS <<<"${SPARSE_BIN:-}"
+if [ ${#BINS[@]} -eq 0 ]; then
 	note "building bin/adu2parquet"
 	go build -o bin/adu2parquet ./cmd/adu2parquet
-	BIN=bin/adu2parquet
+	BINS=(bin/adu2parquet)
 fi
-[ -x "$BIN" ] || die "$BIN: not an executable"
+for b in "${BINS[@]}"; do
+	[ -x "$b" ] || die "$b: not an executable"
+done
 
 for n in $CONNS; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "SPARSE_CONNS: $n is not a positive integer"
@@ -82,17 +87,18 @@ secs_to_ms() {
 # ms V: milliseconds V as seconds with one decimal.
 ms() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
-# run_once N ROLLUP: archive sparse-N.pcap once into a new $ARCH; sets
-# wall and cpu (ms), rss (KiB) and rollsec (the program's own figure).
+# run_once BIN N ROLLUP: archive sparse-N.pcap once with BIN into a new
+# $ARCH; sets wall, user and sys (ms), rss (KiB) and rollsec (the
+# program's own figure).
 run_once() {
-	local n=$1 rollup=$2 line user=0 sys=0 t h m s parts
+	local bin=$1 n=$2 rollup=$3 line t h m s parts
 	rm -rf "$ARCH"
-	if ! "$TIME" -v -o "$TMP/time" "$BIN" --out "$ARCH" --sensor s --rollup="$rollup" "$OUT/sparse-$n.pcap" \
+	if ! "$TIME" -v -o "$TMP/time" "$bin" --out "$ARCH" --sensor s --rollup="$rollup" "$OUT/sparse-$n.pcap" \
 		>/dev/null 2>"$TMP/err"; then
 		cat "$TMP/err" "$TMP/time" >&2
-		die "N=$n: $BIN failed"
+		die "N=$n: $bin failed"
 	fi
-	wall=0 rss=0 rollsec=-
+	wall=0 user=0 sys=0 rss=0 rollsec=-
 	while IFS= read -r line; do
 		case $line in
 		*"Elapsed (wall clock) time"*)
@@ -107,7 +113,6 @@ run_once() {
 		*"Maximum resident set size (kbytes): "*) rss=${line##*: } ;;
 		esac
 	done <"$TMP/time"
-	cpu=$((user + sys))
 	while IFS= read -r line; do
 		if [[ $line =~ rollups\ of\ .*\ in\ ([0-9.]+)s ]]; then rollsec=${BASH_REMATCH[1]}; fi
 	done <"$TMP/err"
@@ -115,31 +120,40 @@ run_once() {
 
 ROWS=()
 
-# measure N ROLLUP: run a case RUNS times, append a table row.
+# measure N ROLLUP: run a case RUNS times with each program (interleaved),
+# append a table row per program.
 measure() {
-	local n=$1 rollup=$2 i wall cpu rss rollsec files calls= sc cnt
-	local bwall=0 bcpu=0 brss=0 broll=-
+	local n=$1 rollup=$2 i k wall user sys rss rollsec calls sc cnt
+	local -a bwall buser bsys brss broll bfiles
 	for ((i = 1; i <= RUNS; i++)); do
-		note "N=$n, rollups $rollup, run $i/$RUNS"
-		run_once "$n" "$rollup"
-		if ((i == 1 || wall < bwall)); then
-			bwall=$wall
-			broll=$rollsec
-		fi
-		if ((i == 1 || cpu < bcpu)); then bcpu=$cpu; fi
-		if ((rss > brss)); then brss=$rss; fi
-	done
-	files=$(find "$ARCH" -name '*.parquet' | wc -l)
-	if [ "${SPARSE_STRACE:-0}" = 1 ]; then
-		rm -rf "$ARCH"
-		strace -f -c -o "$TMP/strace" "$BIN" -q --out "$ARCH" --sensor s --rollup="$rollup" "$OUT/sparse-$n.pcap" >/dev/null
-		for sc in openat unlinkat fsync mkdirat; do
-			# "% time seconds usecs/call calls [errors] syscall"
-			cnt=$(awk -v s="$sc" '$NF == s { print $4 }' "$TMP/strace")
-			calls="$calls | ${cnt:-0}"
+		for k in "${!BINS[@]}"; do
+			note "${BINS[k]}: N=$n, rollups $rollup, run $i/$RUNS"
+			run_once "${BINS[k]}" "$n" "$rollup"
+			if ((i == 1 || wall < bwall[k])); then
+				bwall[k]=$wall
+				broll[k]=$rollsec
+			fi
+			if ((i == 1 || user + sys < buser[k] + bsys[k])); then
+				buser[k]=$user
+				bsys[k]=$sys
+			fi
+			if ((i == 1 || rss > brss[k])); then brss[k]=$rss; fi
+			bfiles[k]=$(find "$ARCH" -name '*.parquet' | wc -l)
 		done
-	fi
-	ROWS+=("| $n | $rollup | $(ms "$bwall") | $(ms "$bcpu") | $((brss / 1024)) | $files | $broll$calls |")
+	done
+	for k in "${!BINS[@]}"; do
+		calls=
+		if [ "${SPARSE_STRACE:-0}" = 1 ]; then
+			rm -rf "$ARCH"
+			strace -f -c -o "$TMP/strace" "${BINS[k]}" -q --out "$ARCH" --sensor s --rollup="$rollup" "$OUT/sparse-$n.pcap" >/dev/null
+			for sc in openat unlinkat fsync mkdirat; do
+				# "% time seconds usecs/call calls [errors] syscall"
+				cnt=$(awk -v s="$sc" '$NF == s { print $4 }' "$TMP/strace")
+				calls="$calls | ${cnt:-0}"
+			done
+		fi
+		ROWS+=("| \`${BINS[k]}\` | $n | $rollup | $(ms "${bwall[k]}") | $(ms "${buser[k]}") | $(ms "${bsys[k]}") | $((brss[k] / 1024)) | ${bfiles[k]} | ${broll[k]}$calls |")
+	done
 }
 
 for n in $CONNS; do
@@ -154,16 +168,16 @@ fi
 {
 	echo "## Sparse timestamps: N connections over 2020-2022"
 	echo
-	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit: $commit; program: \`$BIN\`; $(nproc) CPU(s)"
-	echo "- command: \`$BIN --out $ARCH --sensor s --rollup={true|false} $OUT/sparse-N.pcap\`"
-	echo "- fastest of $RUNS run(s) per case (wall; CPU = user + system), largest peak RSS"
+	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); commit: $commit; $(nproc) CPU(s)"
+	echo "- command: \`PROGRAM --out $ARCH --sensor s --rollup={true|false} $OUT/sparse-N.pcap\`"
+	echo "- fastest of $RUNS run(s) per case (wall; CPU user + system), largest peak RSS"
 	echo
 	if [ "${SPARSE_STRACE:-0}" = 1 ]; then
-		echo "| N | rollups | wall s | CPU s | max RSS MiB | parquet files | rollups s | openat | unlinkat | fsync | mkdirat |"
-		echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| program | N | rollups | wall s | user s | sys s | max RSS MiB | parquet files | rollups s | openat | unlinkat | fsync | mkdirat |"
+		echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	else
-		echo "| N | rollups | wall s | CPU s | max RSS MiB | parquet files | rollups s |"
-		echo "|---:|---|---:|---:|---:|---:|---:|"
+		echo "| program | N | rollups | wall s | user s | sys s | max RSS MiB | parquet files | rollups s |"
+		echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 	fi
 	printf '%s\n' "${ROWS[@]}"
 } >"$OUT/sparse-results.md.tmp"
