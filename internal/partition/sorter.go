@@ -90,7 +90,7 @@ func (s *sorter[T]) sortBuf() {
 func (s *sorter[T]) writeSorted(w *parquet.GenericWriter[T]) error {
 	s.sortBuf()
 	if s.out == nil {
-		s.out = make([]T, 0, 8192)
+		s.out = make([]T, 0, min(8192, len(s.idx))) // a small part needs a small batch
 	}
 	for i, j := range s.idx {
 		s.out = append(s.out, s.buf[j])

@@ -27,7 +27,7 @@ type Options struct {
 	// ends before it is published; rows for it arriving later go to a new
 	// part of that hour, published Grace after it was opened. Default 5 min.
 	Grace time.Duration
-	// RowGroupRows is the number of rows per row group. Default 256 Ki.
+	// RowGroupRows is the number of rows per row group. Default 1 Mi.
 	RowGroupRows int64
 	// SortRows is how many rows are sorted in memory before being spilled
 	// (compressed) to SpillDir for the final merge, at most (see also
@@ -49,8 +49,13 @@ type Options struct {
 	Uncommitted bool
 	// PageBytes is the target size of a data page before compression. Pages
 	// are the unit zstd compresses: large pages let it find the repetition
-	// across many rows of a column. Default 16 MiB.
+	// across many rows of a column. Default 1 MiB.
 	PageBytes int
+	// PageMemoryBytes bounds the memory, in bytes, that holds the
+	// compressed pages of the row group being written until it is
+	// complete; pages beyond it wait in temporary files in SpillDir. A part
+	// of a few rows creates no file. Default 32 MiB.
+	PageMemoryBytes int64
 }
 
 func (o *Options) defaults() {
@@ -74,6 +79,9 @@ func (o *Options) defaults() {
 	}
 	if o.PageBytes == 0 {
 		o.PageBytes = 1 << 20
+	}
+	if o.PageMemoryBytes == 0 {
+		o.PageMemoryBytes = 32 << 20
 	}
 }
 
@@ -103,6 +111,7 @@ type Writer[T any] struct {
 	ts     func(*T) int64 // the row's partition time, µs since the epoch
 	cmp    func(a, b *T) int
 	wopts  []parquet.WriterOption
+	pages  *pagePool
 	open   map[Hour]*part[T]
 	seq    map[Hour]int
 	done   map[Hour]bool // hours with a published main part
@@ -129,10 +138,10 @@ func NewWriter[T any](opts Options, ts func(*T) int64, cmp func(a, b *T) int) (*
 	}
 	var zero T
 	schema := parquet.SchemaOf(zero)
-	wopts := writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting,
-		parquet.NewFileBufferPool(opts.SpillDir, SpillPattern(opts.RunID)))
-	wopts = withMetadata(wopts, opts.Metadata)
-	return &Writer[T]{opts: opts, ts: ts, cmp: cmp, wopts: wopts, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
+	pages := newPagePool(opts.SpillDir, SpillPattern(opts.RunID), opts.PageMemoryBytes)
+	wopts := withMetadata(writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting, pages),
+		opts.Metadata)
+	return &Writer[T]{opts: opts, ts: ts, cmp: cmp, wopts: wopts, pages: pages, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
 		done: map[Hour]bool{}, schema: schema}, nil
 }
 
@@ -248,7 +257,12 @@ func (w *Writer[T]) publish(p *part[T]) error {
 	}
 	defer p.lock.unlock()
 	defer p.sort.close()
-	opts := append(append([]parquet.WriterOption{}, w.wopts...), parquet.KeyValueMetadata("abt.hour", p.hour.String()))
+	// A new parquet writer per part: parquet-go v0.32.0's Writer.Reset
+	// clears path_in_schema and the sorting columns of every file after the
+	// first (parquet-go issue #602; TestWriterPages would catch it).
+	opts := append(append([]parquet.WriterOption{}, w.wopts...),
+		parquet.PageBufferSize(pageBufferSize(p.rows, w.opts.PageBytes)),
+		parquet.KeyValueMetadata("abt.hour", p.hour.String()))
 	pw := parquet.NewGenericWriter[T](p.pf, opts...)
 	err := p.sort.writeTo(pw)
 	if err == nil {
@@ -258,7 +272,7 @@ func (w *Writer[T]) publish(p *part[T]) error {
 		err = p.pf.Publish()
 	}
 	if err != nil {
-		pw.Reset(io.Discard) // releases its page buffers (spill files)
+		pw.Reset(io.Discard) // releases its page buffers (and their files)
 		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
 		return w.err
 	}
@@ -301,17 +315,32 @@ func (w *Writer[T]) Published() []Published { return w.out }
 // Schema returns the table's Parquet schema.
 func (w *Writer[T]) Schema() *parquet.Schema { return w.schema }
 
+// maxRowBytes bounds the bytes a row adds to any one column's page buffer
+// in the adus and connections tables (the widest values are IPv6 addresses
+// and run ids, under 64 bytes). A runs row's lists can be longer: their
+// pages may then be cut earlier, which changes only the page count.
+const maxRowBytes = 256
+
+// pageBufferSize is the page buffer size for a file of rows rows: pageBytes,
+// or less when the whole file fits in less. parquet-go allocates column
+// buffers of this size up front (for a dictionary column, 4 bytes per byte
+// of it: 4 MiB for 1 MiB pages), which for a part of a few rows cost more
+// than writing it. Pages are cut at the same rows as with pageBytes, since
+// no column of rows rows reaches either size.
+func pageBufferSize(rows int64, pageBytes int) int {
+	return int(min(int64(pageBytes), max(rows*maxRowBytes, 16<<10)))
+}
+
 // writerOptions are the Parquet options of every file the archive writes.
 func writerOptions(schema *parquet.Schema, zstdLevel int, rowGroupRows int64, pageBytes int,
 	sorting []parquet.SortingColumn, pages parquet.BufferPool) []parquet.WriterOption {
 	return []parquet.WriterOption{
 		schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.Level(zstdLevel)}),
+		parquet.Compression(zstdCodecOf(zstd.Level(zstdLevel))),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.PageBufferSize(pageBytes),
-		// Pages accumulate on disk, not in memory, until their row group is
-		// written: a row group of a million rows would otherwise hold tens
-		// of MB per open part.
+		// Where pages wait until their row group is written: in memory up
+		// to a budget, on disk beyond it (see pagePool).
 		parquet.ColumnPageBuffers(pages),
 		parquet.DataPageStatistics(true),
 		// Records the order in the row groups' metadata.

@@ -154,8 +154,8 @@ FROM (
 }
 
 // SourceSQL returns the two relations HistSQL takes over a day's parts as
-// pinned in p (their links): read_parquet calls, leaving out the rows of
-// the runs the snapshot hides.
+// held in p (their links, or their paths when read in place): read_parquet
+// calls, leaving out the rows of the runs the snapshot hides.
 func SourceSQL(p *catalog.Pinned, files []catalog.File) (aduSrc, connSrc string, err error) {
 	var adus, conns []string
 	for _, f := range files {
@@ -168,8 +168,15 @@ func SourceSQL(p *catalog.Pinned, files []catalog.File) (aduSrc, connSrc string,
 			return "", "", fmt.Errorf("rollup: %s is not an adus or connections part", f.Path)
 		}
 	}
+	aduSrc, connSrc = sourceSQL(adus, conns, p.Hidden())
+	return aduSrc, connSrc, nil
+}
+
+// sourceSQL reads the adus and connections files given, leaving out the
+// rows of hidden runs.
+func sourceSQL(adus, conns, hidden []string) (aduSrc, connSrc string) {
 	where := ""
-	if hidden := p.Hidden(); len(hidden) > 0 {
+	if len(hidden) > 0 {
 		where = " WHERE run_id NOT IN (SELECT unnest(" + duckbox.LiteralList(hidden) + "))"
 	}
 	read := func(l []string) string {
@@ -178,7 +185,7 @@ func SourceSQL(p *catalog.Pinned, files []catalog.File) (aduSrc, connSrc string,
 		}
 		return "(SELECT * FROM read_parquet(" + duckbox.LiteralList(l) + ", hive_partitioning = false)" + where + ")"
 	}
-	return read(adus), read(conns), nil
+	return read(adus), read(conns)
 }
 
 // Path returns the rollup file of one sensor's day.
@@ -294,4 +301,31 @@ func IsCurrent(root string, d Day) (bool, error) {
 	}
 	defer f.Close()
 	return Current(f, Fingerprint(files, p.Hidden())), nil
+}
+
+// builtFrom returns the sources fingerprint recorded in the day's rollup;
+// ok is false when there is no rollup of this Version.
+func builtFrom(root string, d Day) (fp string, ok bool, err error) {
+	path := Path(root, d.Sensor, d.Date)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("rollup: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", false, fmt.Errorf("rollup: %w", err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return "", false, nil // unreadable: rebuilt by Update, never used
+	}
+	if v, _ := pf.Lookup(MetaVersion); v != Version {
+		return "", false, nil
+	}
+	fp, _ = pf.Lookup(MetaSources)
+	return fp, true, nil
 }
