@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -109,7 +110,7 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 	f.Float64Var(&cfg.concurrent, "concurrent", cfg.concurrent, "share of concurrent connections")
 	f.StringVar(&cfg.sensor, "sensor", cfg.sensor, "sensor name")
 	f.StringVar(&cfg.csv, "csv", "", "also write the ADU rows to this gzip'd CSV `file`")
-	f.Int64Var(&cfg.rowGroupRows, "row-group-rows", 256<<10, "Parquet row group size in rows (for measurements)")
+	f.Int64Var(&cfg.rowGroupRows, "row-group-rows", partition.DefaultRowGroupRows, "Parquet row group size in rows (for measurements)")
 	f.BoolVar(&rollups, "rollup", true, "build the daily rollups, as adu2parquet does")
 	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress lines")
 	cmd.SetArgs(args)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/internal/partition"
 )
 
 // Exit statuses.
@@ -225,7 +226,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.StringVar(&o.sensor, "sensor", "", "sensor (monitor) name in the archive's paths (default: the host name)")
 	f.BoolVar(&o.replace, "replace", false, "archive inputs again that an earlier run archived, replacing that run")
 	f.DurationVar(&o.grace, "grace", 5*time.Minute, "publish an hour once packet time is this far past its end; later rows go to a new part")
-	f.Int64Var(&o.rowGroupRows, "row-group-rows", 256<<10, "Parquet row group size in rows")
+	f.Int64Var(&o.rowGroupRows, "row-group-rows", partition.DefaultRowGroupRows, "Parquet row group size in rows")
 	_ = f.MarkHidden("row-group-rows")
 	f.DurationVar(&o.quietTime, "quiet-time", def.QuietTime, "split an ADU when its sender is silent for longer than this")
 	f.DurationVar(&o.hold, "hold", def.Hold, "how long a decided ADU may wait for later segments to revise it (0: decide at once)")

@@ -47,7 +47,8 @@ type Options struct {
 	// Grace is how long after an hour ends (in packet time) its files are
 	// published. Default 5 min.
 	Grace time.Duration
-	// RowGroupRows is the Parquet row group size. Default 256 Ki rows.
+	// RowGroupRows is the Parquet row group size. Default
+	// partition.DefaultRowGroupRows.
 	RowGroupRows int64
 	// Sorting overrides the order of rows within adus files (see
 	// aduSorting); for measurements.

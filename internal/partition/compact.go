@@ -22,10 +22,9 @@ import (
 type EditOptions struct {
 	Root, Table, Sensor string
 	Hour                Hour
-	// Sorting, RowGroupRows, SortRows and ZstdLevel are as for Writer.
+	// Sorting, RowGroupRows and ZstdLevel are as for Writer.
 	Sorting      []parquet.SortingColumn
 	RowGroupRows int64
-	SortRows     int64
 	ZstdLevel    int
 	// StageDir is where the new hour directory is built before it is
 	// swapped in; it must be on the archive's file system and outside the
@@ -270,10 +269,7 @@ func mergeParts[T any](o EditOptions, parts []string, final string, cmp func(a, 
 	}
 	defer func() { err = errors.Join(err, pf.Cleanup()) }()
 	if o.RowGroupRows == 0 {
-		o.RowGroupRows = 1 << 20
-	}
-	if o.SortRows == 0 {
-		o.SortRows = 256 << 10
+		o.RowGroupRows = DefaultRowGroupRows
 	}
 	if o.ZstdLevel == 0 {
 		o.ZstdLevel = 3
@@ -306,8 +302,8 @@ func mergeParts[T any](o EditOptions, parts []string, final string, cmp func(a, 
 	}
 	sort.Strings(ids)
 	var zero T
-	opts := writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, 1<<20, o.Sorting,
-		parquet.NewFileBufferPool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*"))
+	opts := writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, DefaultPageBytes, o.Sorting,
+		newPagePool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*", defaultPageMemoryBytes))
 	opts = withMetadata(opts, o.Metadata)
 	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(ids, ",")),
 		parquet.KeyValueMetadata("abt.hour", o.Hour.String()))

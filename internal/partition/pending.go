@@ -23,6 +23,35 @@ type PendingFile struct {
 	size      int64
 }
 
+// pendingBuffer is a pending file's write buffer: large enough to turn
+// parquet-go's small writes into few system calls, small enough not to
+// matter when a run opens thousands of parts (a 1 MiB buffer was most of
+// the bytes allocated on scattered captures).
+const pendingBuffer = 64 << 10
+
+// MkdirSynced creates dir and its missing parents, syncing each parent it
+// adds an entry to, so that a directory made for a part survives a crash
+// as surely as the part linked into it (the part's own directory is synced
+// when it is published).
+func MkdirSynced(dir string) error {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := MkdirSynced(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil // made meanwhile by another writer
+		}
+		return fmt.Errorf("create partition directory: %w", err)
+	}
+	return SyncDir(parent)
+}
+
 // PartMode is the permission of published files: read-only for everyone.
 const PartMode = 0o444
 
@@ -31,8 +60,8 @@ const PartMode = 0o444
 // are never replaced.
 func CreatePending(final string) (*PendingFile, error) {
 	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create partition directory: %w", err)
+	if err := MkdirSynced(dir); err != nil {
+		return nil, err
 	}
 	if _, err := os.Lstat(final); err == nil {
 		return nil, fmt.Errorf("create %s: %w", final, os.ErrExist)
@@ -42,7 +71,7 @@ func CreatePending(final string) (*PendingFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary part: %w", err)
 	}
-	return &PendingFile{f: f, w: bufio.NewWriterSize(f, 1<<20), tmp: tmp, final: final}, nil
+	return &PendingFile{f: f, w: bufio.NewWriterSize(f, pendingBuffer), tmp: tmp, final: final}, nil
 }
 
 // Write appends to the file.
