@@ -175,14 +175,6 @@ func (c *conn) seqOf(d Dir) seqSpace {
 	return seqSpace{}
 }
 
-// pending returns the connection's held records (none without a body).
-func (c *conn) pending() []heldADU {
-	if c.x == nil {
-		return nil
-	}
-	return c.x.pending
-}
-
 // dirOf returns the direction of a segment whose source is the key's "a"
 // endpoint when srcIsA.
 func (c *conn) dirOf(srcIsA bool) Dir {
