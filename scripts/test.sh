@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # test.sh - the project's test command (README; .ci/run calls it).
 #
-# Runs go vet, the whole test suite with the race detector, then each fuzz
-# target for a short time (FUZZTIME, default 10s; 0 skips fuzzing). Needs
-# only Go: DuckDB is embedded, and the captures and their tcptrace/tshark
-# ground truth are committed under testdata/.
+# Runs gofmt and go vet, the whole test suite, then each fuzz target for a
+# short time (FUZZTIME, default 10s; 0 skips fuzzing). The race detector
+# runs on the packages whose goroutines share state (RACE_PKGS below: the
+# pinning workers, the decompressors' read-ahead, the programs' signal
+# handling and cancellable standard input), and not on the others, where it
+# only multiplies the time of single-goroutine code; both sets run at once.
+# Every test prints a line as it ends (gotestsum, a tool of go.mod), so a
+# long package is never silent. Needs only Go: DuckDB is embedded, and the
+# captures and their tcptrace/tshark ground truth are committed under
+# testdata/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +27,36 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== go test -race"
-go test -race -count=1 ./...
+# Packages whose goroutines share state: tested with -race.
+RACE_PKGS=(
+	github.com/abt-dev/abt/internal/catalog
+	github.com/abt-dev/abt/internal/capture
+	github.com/abt-dev/abt/cmd/adu2parquet
+	github.com/abt-dev/abt/cmd/abtq
+)
+others=()
+for p in $(go list ./...); do
+	case " ${RACE_PKGS[*]} " in
+	*" $p "*) ;;
+	*) others+=("$p") ;;
+	esac
+done
+
+# A line per test and package as it ends; passing subtests are left out
+# (failures, and their output, are all shown).
+progress() { grep --line-buffered -v -E '^(PASS|SKIP) [^ ]+\.[A-Za-z0-9_]+/' || true; }
+
+echo "== go test (-race on ${#RACE_PKGS[@]} packages, without on ${#others[@]})"
+(go tool gotestsum --format testname --hide-summary=skipped -- -count=1 "${others[@]}" | progress; exit "${PIPESTATUS[0]}") &
+plain=$!
+race=0
+(go tool gotestsum --format testname --hide-summary=skipped -- -race -count=1 "${RACE_PKGS[@]}" | progress; exit "${PIPESTATUS[0]}") || race=$?
+status=0
+wait "$plain" || status=$?
+if [ "$race" -ne 0 ] || [ "$status" -ne 0 ]; then
+	echo "tests failed" >&2
+	exit 1
+fi
 
 if [ "$FUZZTIME" != "0" ]; then
 	# Every fuzz target, briefly: decoders of outside input and the engine.

@@ -993,6 +993,7 @@ func TestArchiveCrash(t *testing.T) {
 
 	for _, pct := range []int{10, 30, 50, 70, 90} {
 		t.Run(fmt.Sprintf("kill at %d%%", pct), func(t *testing.T) {
+			t.Parallel() // each in its own archive; slower runs only move the kill earlier
 			out := filepath.Join(t.TempDir(), "archive")
 			cmd, stderr := startArchive(t, out, input)
 			time.Sleep(took * time.Duration(pct) / 100)

@@ -251,13 +251,16 @@ func TestReplaceKilled(t *testing.T) {
 	input := capturePath("mercury_emix.pcap")
 	base, want := replaceSetup(t, input)
 	bin, fp := adu2parquetBinary(t), failpointBinary(t)
-	args := []string{"-q", "--out", "", "--sensor", testSensor, "--grace", "1s", "--replace", input}
+	replaceArgs := func(out, input string) []string {
+		return []string{"-q", "--out", out, "--sensor", testSensor, "--grace", "1s", "--replace", input}
+	}
 	points := []string{"open-after-journal", "publish-after-link", "close-before-runs-row", "commit-before-state",
 		"commit-after-state", "edit-before-swap", "edit-after-swap", "replace-after-hour"}
 	for _, point := range points {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			out := copyArchive(t, base)
-			args[2] = out
+			args := replaceArgs(out, input)
 			code, stderr := runBinary(t, fp, []string{failpoint.EnvVar + "=" + point}, args...)
 			require.Equal(t, -1, code, "killed at %s: %s", point, stderr)
 			require.Equal(t, want, mustView(t, out), "readers after a kill at %s", point)
@@ -271,17 +274,17 @@ func TestReplaceKilled(t *testing.T) {
 	}
 	// Kills at moments of a longer replacement.
 	big := benchInput(t)
-	base, want = replaceSetup(t, big)
-	args[len(args)-1] = big
-	args[2] = copyArchive(t, base)
+	bigBase, bigWant := replaceSetup(t, big)
 	began := time.Now()
-	code, stderr := runBinary(t, bin, nil, args...)
+	code, stderr := runBinary(t, bin, nil, replaceArgs(copyArchive(t, bigBase), big)...)
 	require.Equal(t, 0, code, stderr)
 	took := time.Since(began)
 	for _, pct := range []int{20, 50, 80, 95} {
 		t.Run(fmt.Sprintf("kill at %d%%", pct), func(t *testing.T) {
-			out := copyArchive(t, base)
-			args[2] = out
+			t.Parallel() // slower runs only move the kill earlier
+			out := copyArchive(t, bigBase)
+			args := replaceArgs(out, big)
+			want := bigWant
 			cmd := exec.Command(bin, args...)
 			require.NoError(t, cmd.Start())
 			time.Sleep(took * time.Duration(pct) / 100)
