@@ -235,43 +235,59 @@ func periodLabel(v any, period string) string {
 	return t.Format(time.DateOnly)
 }
 
-// plotResponseTimes: p50 and p99 per server, busiest first, log y; a thin
-// line joins each server's two.
-func plotResponseTimes(rs resultSet, s plotSpec) (*figure, error) {
-	var names []string
-	var p50, p99 plotter.XYs
-	var spans []plotter.XYs
-	lo, hi := math.Inf(1), math.Inf(-1)
+// serverQuantiles are response-times' rows as points: x is the row
+// (0 the busiest), y the p50 or p99 in ms (rows without one have no
+// point); spans join a row's p50 and p99 when it has both.
+type serverQuantiles struct {
+	names    []string
+	p50, p99 plotter.XYs
+	spans    []plotter.XYs
+	lo, hi   float64 // the smallest and largest y
+}
+
+func readServerQuantiles(rs resultSet) (serverQuantiles, error) {
+	q := serverQuantiles{lo: math.Inf(1), hi: math.Inf(-1)}
 	for _, row := range rs.rows {
 		ip, err := rs.text(row, colServerIP)
 		if err != nil {
-			return nil, err
+			return q, err
 		}
 		port, err := rs.text(row, colServerPort)
 		if err != nil {
-			return nil, err
+			return q, err
 		}
-		x := float64(len(names))
-		names = append(names, ip+":"+port)
+		x := float64(len(q.names))
+		q.names = append(q.names, ip+":"+port)
 		var span plotter.XYs
-		for _, q := range []struct {
+		for _, c := range []struct {
 			col string
 			xys *plotter.XYs
-		}{{colP50, &p50}, {colP99, &p99}} {
-			v, ok, err := rs.float(row, q.col)
+		}{{colP50, &q.p50}, {colP99, &q.p99}} {
+			v, ok, err := rs.float(row, c.col)
 			if err != nil {
-				return nil, err
+				return q, err
 			}
 			if ok && v > 0 {
-				*q.xys = append(*q.xys, plotter.XY{X: x, Y: v})
+				*c.xys = append(*c.xys, plotter.XY{X: x, Y: v})
 				span = append(span, plotter.XY{X: x, Y: v})
-				lo, hi = math.Min(lo, v), math.Max(hi, v)
+				q.lo, q.hi = math.Min(q.lo, v), math.Max(q.hi, v)
 			}
 		}
 		if len(span) == 2 {
-			spans = append(spans, span)
+			q.spans = append(q.spans, span)
 		}
 	}
+	return q, nil
+}
+
+// plotResponseTimes: p50 and p99 per server, busiest first, log y; a thin
+// line joins each server's two.
+func plotResponseTimes(rs resultSet, s plotSpec) (*figure, error) {
+	q, err := readServerQuantiles(rs)
+	if err != nil {
+		return nil, err
+	}
+	names, p50, p99, spans, lo, hi := q.names, q.p50, q.p99, q.spans, q.lo, q.hi
 	if len(p50) == 0 && len(p99) == 0 {
 		return nil, errNothingToPlot
 	}
@@ -294,22 +310,22 @@ func plotResponseTimes(rs resultSet, s plotSpec) (*figure, error) {
 		p.Add(l)
 	}
 	var marks []*plotter.Scatter
-	for i, q := range []struct {
+	for i, m := range []struct {
 		label string
 		xys   plotter.XYs
 		shape draw.GlyphDrawer
 	}{{"p50 (median)", p50, draw.CircleGlyph{}}, {"p99", p99, draw.TriangleGlyph{}}} {
-		if len(q.xys) == 0 {
+		if len(m.xys) == 0 {
 			continue
 		}
-		sc, err := plotter.NewScatter(q.xys)
+		sc, err := plotter.NewScatter(m.xys)
 		if err != nil {
 			return nil, err
 		}
-		sc.Color, sc.Shape = categorical[i], q.shape
+		sc.Color, sc.Shape = categorical[i], m.shape
 		p.Add(sc)
 		marks = append(marks, sc)
-		f.legend = append(f.legend, legendEntry{label: q.label, thumbs: []plot.Thumbnailer{sc}})
+		f.legend = append(f.legend, legendEntry{label: m.label, thumbs: []plot.Thumbnailer{sc}})
 	}
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, logTicks{}
 	p.Y.Min, p.Y.Max = logRange(lo, hi, 0.06)
