@@ -6,51 +6,70 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/abt-dev/abt/internal/query"
 )
 
 // plotters draws the result of the canned queries whose result is a
-// distribution or a series. The columns each one reads are those of its
-// queries/*.sql.
-var plotters = map[string]func(rs resultSet) (*plot.Plot, vg.Length, error){
+// distribution or a series (plotkinds.go).
+var plotters = map[string]func(rs resultSet, s plotSpec) (*figure, error){
 	"adu-sizes":         plotADUSizes,
 	"exchanges":         plotExchanges,
 	"response-time-cdf": plotResponseTimeCDF,
 	"response-times":    plotResponseTimes,
 }
 
+// The result columns the plots read, named here only: a query whose
+// column is renamed changes one line.
+const (
+	colDirection  = "direction"    // adu-sizes: c2s or s2c
+	colSizeMax    = "size_max"     // adu-sizes: a bin's upper bound, bytes
+	colCDF        = "cdf"          // adu-sizes: share of ADUs <= size_max
+	colExchanges  = "exchanges"    // exchanges: request/response exchanges of a connection
+	colCCDF       = "ccdf"         // exchanges: share of connections with at least that many
+	colPeriod     = "period"       // response-time-cdf: the day or hour (a timestamp)
+	colQuantiles  = "quantiles_ms" // response-time-cdf: the 2.5 %, 5 %, ..., 100 % quantiles, ms
+	colServerIP   = "server_ip"    // response-times
+	colServerPort = "server_port"  // response-times
+	colP50        = "p50_ms"       // response-times: median, ms
+	colP99        = "p99_ms"       // response-times: 99th percentile, ms
+)
+
 // plotFormats are the file extensions --plot accepts.
 var plotFormats = []string{".png", ".svg", ".pdf"}
 
-// checkPlot validates --plot for a canned query before any work is done.
-func checkPlot(name, path string) error {
+// checkPlot validates --plot and --plot-size for a canned query before any
+// work is done.
+func checkPlot(name, path, size string) (plotSize, error) {
+	if path == "" {
+		return plotSize{}, &usageError{errors.New("--plot-size needs --plot FILE")}
+	}
 	if _, ok := plotters[name]; !ok {
-		return &usageError{fmt.Errorf("--plot: %s is not plottable (plottable: adu-sizes, exchanges, response-time-cdf, response-times)", name)}
+		return plotSize{}, &usageError{fmt.Errorf("--plot: %s is not plottable (plottable: adu-sizes, exchanges, response-time-cdf, response-times)", name)}
+	}
+	sz, err := parsePlotSize(size)
+	if err != nil {
+		return plotSize{}, &usageError{err}
 	}
 	ext := strings.ToLower(filepath.Ext(path))
 	for _, f := range plotFormats {
 		if ext == f {
-			return nil
+			return sz, nil
 		}
 	}
-	return &usageError{fmt.Errorf("--plot %q: the file name must end in .png, .svg or .pdf", path)}
+	return plotSize{}, &usageError{fmt.Errorf("--plot %q: the file name must end in .png, .svg or .pdf", path)}
 }
 
-// runPlot runs a canned query and draws its result into path instead of
-// printing it; a one-line note goes to stderr.
-func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB) (string, error), rollups bool, args []any, path string, stderr io.Writer) (err error) {
-	if err := checkPlot(name, path); err != nil {
+// runPlot runs a canned query and draws its result into path, at size
+// (--plot-size), instead of printing it; a one-line note goes to stderr.
+func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB) (string, error), rollups bool, args []any, path, size string, stderr io.Writer) (err error) {
+	sz, err := checkPlot(name, path, size)
+	if err != nil {
 		return err
 	}
 	if g.output != "" || g.format != "" {
@@ -77,33 +96,140 @@ func (g *globals) runPlot(ctx context.Context, name string, pick func(*query.DB)
 	if err != nil {
 		return err
 	}
-	p, width, err := plotters[name](rs)
+	fig, err := plotters[name](rs, newPlotSpec(sz, r, args))
 	if err != nil {
 		return err
 	}
-	if err := savePlot(p, width, path); err != nil {
+	if err := savePlot(fig, sz, path); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "abtq: plotted %d rows of %s to %s\n", len(rs.rows), name, path)
 	return nil
 }
 
-// savePlot draws p into path (its format from the extension, which
+// savePlot draws fig into path (its format from the extension, which
 // checkPlot validated) through a temporary file renamed into place, as
 // --output is written: a failure leaves no half-drawn file.
-func savePlot(p *plot.Plot, width vg.Length, path string) error {
-	wt, err := p.WriterTo(width, 4*vg.Inch, strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), "."))
-	if err != nil {
-		return fmt.Errorf("write plot: %w", err)
-	}
+func savePlot(fig *figure, sz plotSize, path string) error {
+	c := newCanvas(strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), "."), sz)
+	fig.draw(draw.New(c))
 	out, err := query.CreateOutput(path)
 	if err != nil {
 		return err
 	}
-	if _, err := wt.WriteTo(out); err != nil {
+	if _, err := c.WriteTo(out); err != nil {
 		return errors.Join(fmt.Errorf("write plot: %w", err), out.Discard())
 	}
 	return errors.Join(out.Publish(), out.Discard())
+}
+
+// plotSpec is what a plot is drawn for: its size and the selection the
+// query made, which the subtitle names.
+type plotSpec struct {
+	size                            plotSize
+	server, port, direction, period string    // "" when not given
+	from, to                        time.Time // zero when not given
+	sensor                          string
+}
+
+// newPlotSpec reads the selection from the time range and the query's
+// bound parameters (an unset filter is nil).
+func newPlotSpec(sz plotSize, r query.Range, args []any) plotSpec {
+	s := plotSpec{size: sz, from: r.From, to: r.To, sensor: r.Sensor}
+	for _, a := range args {
+		n, ok := a.(sql.NamedArg)
+		if !ok || n.Value == nil {
+			continue
+		}
+		v := fmt.Sprint(n.Value)
+		switch n.Name {
+		case "server":
+			s.server = v
+		case "port":
+			s.port = v
+		case "direction":
+			s.direction = v
+		case "period":
+			s.period = v
+		}
+	}
+	return s
+}
+
+// servers names the server filter: "server 10.0.0.1 port 80", "port 80",
+// or "all servers".
+func (s plotSpec) servers() string {
+	switch {
+	case s.server != "" && s.port != "":
+		return "server " + s.server + " port " + s.port
+	case s.server != "":
+		return "server " + s.server
+	case s.port != "":
+		return "port " + s.port
+	}
+	return "all servers"
+}
+
+// subtitle names the selection: who (the servers), the direction, the
+// time range and the sensor.
+func (s plotSpec) subtitle(who string) string {
+	parts := []string{who}
+	if s.direction != "" {
+		parts = append(parts, directionName(s.direction)+" only")
+	}
+	parts = append(parts, describeRange(s.from, s.to))
+	if s.sensor != "" {
+		parts = append(parts, "sensor "+s.sensor)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// describeRange says --from/--to as a reader of a paper would: whole days
+// inclusive ("2008-04-01 – 2008-04-30", one day as itself), times with
+// the exclusive end abtq takes ("2008-04-01 10:00 – 12:00 UTC").
+func describeRange(from, to time.Time) string {
+	const day = 24 * time.Hour
+	whole := func(t time.Time) bool { return t.IsZero() || t.Equal(t.Truncate(day)) }
+	if whole(from) && whole(to) {
+		last := to.Add(-day).Format(time.DateOnly)
+		switch {
+		case from.IsZero() && to.IsZero():
+			return "all dates"
+		case to.IsZero():
+			return "from " + from.Format(time.DateOnly)
+		case from.IsZero():
+			return "through " + last
+		case to.Sub(from) == day:
+			return from.Format(time.DateOnly)
+		}
+		return from.Format(time.DateOnly) + " – " + last
+	}
+	clock := func(t time.Time) string {
+		if t.Second() != 0 || t.Nanosecond() != 0 {
+			return t.Format("2006-01-02 15:04:05.999999999")
+		}
+		return t.Format("2006-01-02 15:04")
+	}
+	switch {
+	case to.IsZero():
+		return "from " + clock(from) + " UTC"
+	case from.IsZero():
+		return "before " + clock(to) + " UTC"
+	case from.Truncate(day).Equal(to.Truncate(day)):
+		return clock(from) + " – " + clock(to)[len("2006-01-02 "):] + " UTC"
+	}
+	return clock(from) + " – " + clock(to) + " UTC"
+}
+
+// directionName spells a direction out for a legend or a subtitle.
+func directionName(d string) string {
+	switch d {
+	case "c2s":
+		return "client → server"
+	case "s2c":
+		return "server → client"
+	}
+	return d
 }
 
 // resultSet is a query result held in memory, addressed by column name.
@@ -154,12 +280,19 @@ func (rs resultSet) float(row []any, col string) (float64, bool, error) {
 	return f, ok, nil
 }
 
+// text returns a row's column as text (a label: a server, a direction).
 func (rs resultSet) text(row []any, col string) (string, error) {
 	v, err := rs.value(row, col)
 	if err != nil {
 		return "", err
 	}
-	return text(v), nil
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case []byte:
+		return string(x), nil
+	}
+	return fmt.Sprint(v), nil
 }
 
 func toFloat(v any) (float64, bool) {
@@ -189,227 +322,4 @@ func toFloat(v any) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-var errNothingToPlot = errors.New("plot: nothing to plot (no rows, or no positive values for a log scale)")
-
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = x
-	p.Y.Label.Text = y
-	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
-	return p
-}
-
-func logX(p *plot.Plot) {
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-}
-
-func logY(p *plot.Plot) {
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-}
-
-// addLine adds a coloured line (and, for short series, its points).
-func addLine(p *plot.Plot, i int, label string, xys plotter.XYs, legend bool) error {
-	l, err := plotter.NewLine(xys)
-	if err != nil {
-		return err
-	}
-	l.Color = plotutil.Color(i)
-	l.Dashes = plotutil.Dashes(i / 7)
-	l.Width = vg.Points(1.2)
-	p.Add(l)
-	if legend {
-		p.Legend.Add(label, l)
-	}
-	if len(xys) <= 60 {
-		s, err := plotter.NewScatter(xys)
-		if err != nil {
-			return err
-		}
-		s.Color = l.Color
-		s.Shape = draw.CircleGlyph{}
-		s.Radius = vg.Points(1.5)
-		p.Add(s)
-	}
-	return nil
-}
-
-// plotADUSizes: the CDF of ADU sizes per direction, log x (Fig. 4a).
-func plotADUSizes(rs resultSet) (*plot.Plot, vg.Length, error) {
-	series := map[string]plotter.XYs{}
-	var order []string
-	for _, row := range rs.rows {
-		dir, err := rs.text(row, "direction")
-		if err != nil {
-			return nil, 0, err
-		}
-		// The CDF at the top of each size bin (P(size <= size_max)).
-		size, ok1, err := rs.float(row, "size_max")
-		if err != nil {
-			return nil, 0, err
-		}
-		cdf, ok2, err := rs.float(row, "cdf")
-		if err != nil {
-			return nil, 0, err
-		}
-		if !ok1 || !ok2 || size <= 0 {
-			continue
-		}
-		if _, seen := series[dir]; !seen {
-			order = append(order, dir)
-		}
-		series[dir] = append(series[dir], plotter.XY{X: size, Y: cdf})
-	}
-	if len(order) == 0 {
-		return nil, 0, errNothingToPlot
-	}
-	p := newPlot("ADU sizes (CDF)", "ADU size (bytes)", "cumulative probability")
-	logX(p)
-	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top, p.Legend.Left = false, false
-	for i, dir := range order {
-		if err := addLine(p, i, dir, series[dir], true); err != nil {
-			return nil, 0, err
-		}
-	}
-	return p, 6 * vg.Inch, nil
-}
-
-// plotExchanges: the CCDF of exchanges per connection, log-log (Fig. 4b).
-func plotExchanges(rs resultSet) (*plot.Plot, vg.Length, error) {
-	var xys plotter.XYs
-	for _, row := range rs.rows {
-		n, ok1, err := rs.float(row, "exchanges")
-		if err != nil {
-			return nil, 0, err
-		}
-		ccdf, ok2, err := rs.float(row, "ccdf")
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok1 && ok2 && n > 0 && ccdf > 0 {
-			xys = append(xys, plotter.XY{X: n, Y: ccdf})
-		}
-	}
-	if len(xys) == 0 {
-		return nil, 0, errNothingToPlot
-	}
-	p := newPlot("Exchanges per connection (CCDF)", "request/response exchanges", "P(X ≥ x)")
-	logX(p)
-	logY(p)
-	if err := addLine(p, 0, "connections", xys, false); err != nil {
-		return nil, 0, err
-	}
-	return p, 6 * vg.Inch, nil
-}
-
-// plotResponseTimeCDF: one CDF per period from the 40 quantiles, log x
-// (Fig. 5).
-func plotResponseTimeCDF(rs resultSet) (*plot.Plot, vg.Length, error) {
-	p := newPlot("Response times (CDF per period)", "response time (ms)", "cumulative probability")
-	logX(p)
-	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top, p.Legend.Left = false, false
-	legend := len(rs.rows) <= 14
-	n := 0
-	for _, row := range rs.rows {
-		v, err := rs.value(row, "quantiles_ms")
-		if err != nil {
-			return nil, 0, err
-		}
-		qs, ok := v.([]any)
-		if !ok {
-			return nil, 0, fmt.Errorf("plot: quantiles_ms is %T, not a list", v)
-		}
-		var xys plotter.XYs
-		for i, q := range qs {
-			x, ok := toFloat(q)
-			if ok && x > 0 {
-				xys = append(xys, plotter.XY{X: x, Y: float64(i+1) / float64(len(qs))})
-			}
-		}
-		if len(xys) == 0 {
-			continue
-		}
-		label, err := rs.text(row, "period")
-		if err != nil {
-			return nil, 0, err
-		}
-		if t, ok := row[rs.cols["period"]].(time.Time); ok && t.Equal(t.Truncate(24*time.Hour)) {
-			label = t.UTC().Format("2006-01-02")
-		}
-		if err := addLine(p, n, label, xys, legend); err != nil {
-			return nil, 0, err
-		}
-		n++
-	}
-	if n == 0 {
-		return nil, 0, errNothingToPlot
-	}
-	if !legend {
-		p.Title.Text += fmt.Sprintf(", %d periods", n)
-	}
-	return p, 6 * vg.Inch, nil
-}
-
-// plotResponseTimes: p50 and p99 per server, busiest first, log y.
-func plotResponseTimes(rs resultSet) (*plot.Plot, vg.Length, error) {
-	var names []string
-	var p50, p99 plotter.XYs
-	for _, row := range rs.rows {
-		ip, err := rs.text(row, "server_ip")
-		if err != nil {
-			return nil, 0, err
-		}
-		port, err := rs.text(row, "server_port")
-		if err != nil {
-			return nil, 0, err
-		}
-		x := float64(len(names))
-		names = append(names, ip+":"+port)
-		if v, ok, err := rs.float(row, "p50_ms"); err != nil {
-			return nil, 0, err
-		} else if ok && v > 0 {
-			p50 = append(p50, plotter.XY{X: x, Y: v})
-		}
-		if v, ok, err := rs.float(row, "p99_ms"); err != nil {
-			return nil, 0, err
-		} else if ok && v > 0 {
-			p99 = append(p99, plotter.XY{X: x, Y: v})
-		}
-	}
-	if len(p50) == 0 && len(p99) == 0 {
-		return nil, 0, errNothingToPlot
-	}
-	p := newPlot("Response times per server (busiest first)", "", "response time (ms)")
-	logY(p)
-	p.NominalX(names...)
-	p.X.Tick.Label.Rotation = math.Pi / 2
-	p.X.Tick.Label.XAlign = draw.XRight
-	p.X.Tick.Label.YAlign = draw.YCenter
-	for i, s := range []struct {
-		label string
-		xys   plotter.XYs
-		shape draw.GlyphDrawer
-	}{{"p50", p50, draw.CircleGlyph{}}, {"p99", p99, draw.TriangleGlyph{}}} {
-		if len(s.xys) == 0 {
-			continue
-		}
-		sc, err := plotter.NewScatter(s.xys)
-		if err != nil {
-			return nil, 0, err
-		}
-		sc.Color = plotutil.Color(i)
-		sc.Shape = s.shape
-		sc.Radius = vg.Points(3)
-		p.Add(sc)
-		p.Legend.Add(s.label, sc)
-	}
-	width := max(6*vg.Inch, vg.Length(len(names))*0.25*vg.Inch+1.5*vg.Inch)
-	return p, width, nil
 }

@@ -49,6 +49,7 @@ type filters struct {
 	bucket     int
 	minBytes   int64
 	plot       string
+	plotSize   string
 	exact      bool
 }
 
@@ -176,8 +177,8 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 				}
 				return queries.Get(c.name)
 			}
-			if f.plot != "" {
-				return g.runPlot(ctx, c.name, pick, useRollup, args, f.plot, cmd.ErrOrStderr())
+			if f.plot != "" || f.plotSize != "" {
+				return g.runPlot(ctx, c.name, pick, useRollup, args, f.plot, f.plotSize, cmd.ErrOrStderr())
 			}
 			return g.runQuery(ctx, pick, useRollup, args, stdout, runPlain)
 		},
@@ -187,6 +188,7 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 		fl.BoolVar(&f.exact, "exact", false, "compute from the ADU rows, not the daily rollups (exact quantiles; slower)")
 	}
 	fl.StringVar(&f.plot, "plot", "", "draw the result into this `file` {.png|.svg|.pdf} instead of printing it (distributions and series only)")
+	fl.StringVar(&f.plotSize, "plot-size", "", "--plot's `size`: {column|text|slide} or WxH in inches (6.5x4), cm or mm (16x10cm), then @DPI for PNG (default text: 6.5x4 in at 300 dpi)")
 	if c.server {
 		fl.StringVar(&f.server, "server", "", "only this server address")
 	}
