@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -29,7 +30,7 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
 		}
 	}
-	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version, logf)
+	res, err := archive.Compact(o.out, o.sensor, from, to, cli.Producer("adu2parquet"), logf)
 	if !o.quiet {
 		var merged, skipped int
 		for _, r := range res {

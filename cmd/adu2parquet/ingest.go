@@ -14,15 +14,13 @@ import (
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/jsonl"
 	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
-
-// version is the program version recorded in the archive.
-var version = "dev"
 
 // recordWriter is a text output format.
 type recordWriter interface {
@@ -235,7 +233,7 @@ func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
 	}
 	return archive.Open(archive.Options{
 		Root: o.out, Sensor: o.sensor, Grace: o.grace, RowGroupRows: o.rowGroupRows,
-		Replace: o.replace, Producer: "abt adu2parquet " + version, Logf: logf,
+		Replace: o.replace, Producer: cli.Producer("adu2parquet"), Logf: logf,
 	}, ins)
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
 )
@@ -32,6 +33,10 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// flagError is every command's flag error function: the error in plain
+// words (which flag, what it takes), as a usage error.
+func flagError(_ *cobra.Command, err error) error { return &usageError{cli.FlagError(err)} }
 
 // options are the parsed command line of the ingest command.
 type options struct {
@@ -116,7 +121,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	err := cmd.Execute()
+	failed, err := cmd.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
@@ -125,7 +130,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case errors.As(err, &ue) || runErr == nil:
 		// cobra's own flag and argument errors never reach runErr.
-		fmt.Fprintln(stderr, "Run 'adu2parquet --help' for usage.")
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", failed.CommandPath())
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
@@ -219,7 +224,8 @@ usage error, 130 when interrupted (after publishing what was read).`),
 			return runF(o)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
+	cli.SetVersion(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "parquet", "output: {parquet|adudump|jsonl}")
 	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory` (with --format parquet)")
@@ -242,7 +248,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
-	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF))
+	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
 	return cmd
 }
 
@@ -277,7 +283,7 @@ func newMaintCmd(name, short, long, example string, m *maintFlags, unit string, 
 		SilenceUsage:  true,
 		RunE:          func(*cobra.Command, []string) error { return run() },
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	m.add(cmd.Flags(), unit)
 	return cmd
 }

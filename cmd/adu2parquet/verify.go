@@ -49,7 +49,7 @@ in progress, leftovers that the next run removes). The last line sums up.`,
 		SilenceUsage:  true,
 		RunE:          func(*cobra.Command, []string) error { return runF(o) },
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	f := cmd.Flags()
 	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory`")
 	f.StringVar(&o.sensor, "sensor", "", "only this sensor's files")
