@@ -48,3 +48,39 @@ func TestVersion(t *testing.T) {
 		require.NoError(t, f.Close())
 	}
 }
+
+// TestFlagErrors: a bad flag value is one line naming the flag and what it
+// takes, in plain words (no strconv or time package text), then the usage
+// hint of the command that failed; exit status 2, nothing on stdout.
+func TestFlagErrors(t *testing.T) {
+	in := capturePath("zeek_smtp.pcap")
+	tests := []struct {
+		name string
+		args []string
+		want string
+		cmd  string // the command whose help the hint names
+	}{
+		{"not an integer", []string{"--max-conns", "notanint", in}, `--max-conns "notanint": must be a whole number`, "adu2parquet"},
+		{"integer out of range", []string{"--max-conns", "99999999999999999999", in},
+			`--max-conns "99999999999999999999": must be a whole number from -9223372036854775808 to 9223372036854775807`, "adu2parquet"},
+		{"duration without unit", []string{"--idle-timeout", "5", in},
+			`--idle-timeout "5": must be a duration such as 500ms, 90s, 5m or 1h30m`, "adu2parquet"},
+		{"negative duration", []string{"--hold", "-1s", in}, `--hold "-1s": must be 0 or a positive duration`, "adu2parquet"},
+		{"zero duration", []string{"--handshake-timeout", "0s", in}, `--handshake-timeout "0s": must be a positive duration`, "adu2parquet"},
+		{"too few connections", []string{"--max-conns", "0", in}, `--max-conns "0": must be at least 1`, "adu2parquet"},
+		{"not a size", []string{"--memory-budget", "lots", in}, `--memory-budget "lots": must be a size such as 256MiB, 1GiB or 500MB`, "adu2parquet"},
+		{"not a bool", []string{"--quiet=maybe", in}, `--quiet "maybe": must be true or false`, "adu2parquet"},
+		{"missing value", []string{in, "--grace"}, `--grace needs a value: a duration such as 500ms, 90s, 5m or 1h30m`, "adu2parquet"},
+		{"inbound without local net", []string{"--inbound-only", in}, `--inbound-only needs at least one --local-net`, "adu2parquet"},
+		{"subcommand", []string{"compact", "--from", "yesterday"}, `--from "yesterday": not an RFC 3339 time or YYYY-MM-DD date`, "adu2parquet compact"},
+		{"subcommand bool", []string{"verify", "--quiet=maybe"}, `--quiet "maybe": must be true or false`, "adu2parquet verify"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCmd(t, nil, tc.args...)
+			require.Equal(t, 2, code, stderr)
+			require.Empty(t, out)
+			require.Equal(t, "adu2parquet: "+tc.want+"\nRun '"+tc.cmd+" --help' for usage.\n", stderr)
+		})
+	}
+}

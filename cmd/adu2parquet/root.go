@@ -288,9 +288,14 @@ func newMaintCmd(name, short, long, example string, m *maintFlags, unit string, 
 	return cmd
 }
 
-// engineOptions validates the flags into ingest.Options.
+// engineOptions validates the flags into ingest.Options. Each flag is
+// checked here, so that the error names it; ingest.Options.Validate, which
+// names fields, only backs them up.
 func (o *options) engineOptions() (ingest.Options, error) {
 	eo := ingest.DefaultOptions()
+	if err := o.checkEngineFlags(); err != nil {
+		return eo, err
+	}
 	eo.QuietTime = o.quietTime
 	eo.Hold = o.hold
 	eo.IdleTimeout = o.idle
@@ -314,6 +319,38 @@ func (o *options) engineOptions() (ingest.Options, error) {
 		return eo, &usageError{err}
 	}
 	return eo, nil
+}
+
+// checkEngineFlags checks the values of the engine's flags.
+func (o *options) checkEngineFlags() error {
+	for _, d := range []struct {
+		flag   string
+		v      time.Duration
+		zeroOK bool
+	}{
+		{"quiet-time", o.quietTime, false},
+		{"hold", o.hold, true},
+		{"idle-timeout", o.idle, false},
+		{"handshake-timeout", o.handshake, false},
+	} {
+		switch {
+		case d.zeroOK && d.v < 0:
+			return &usageError{fmt.Errorf("--%s %q: must be 0 or a positive duration", d.flag, d.v.String())}
+		case !d.zeroOK && d.v <= 0:
+			return &usageError{fmt.Errorf("--%s %q: must be a positive duration", d.flag, d.v.String())}
+		}
+	}
+	if o.maxConns < 1 {
+		return &usageError{fmt.Errorf("--max-conns \"%d\": must be at least 1", o.maxConns)}
+	}
+	if b := int64(o.memoryBudget); b != 0 && b < ingest.MinMemoryBudget {
+		min := byteSize(ingest.MinMemoryBudget)
+		return &usageError{fmt.Errorf("--memory-budget %q: must be 0 (none) or at least %v", o.memoryBudget.String(), &min)}
+	}
+	if o.inboundOnly && len(o.localNets) == 0 {
+		return &usageError{errors.New("--inbound-only needs at least one --local-net")}
+	}
+	return nil
 }
 
 // parseTime parses an RFC 3339 time or a YYYY-MM-DD date (UTC).
