@@ -84,3 +84,32 @@ func TestFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMaintenanceNeedsArchive: compact, rollup and verify on a directory
+// that is not an archive (missing, empty, a file) fail with exit status 1
+// naming it, instead of reporting on an empty archive, and create nothing.
+func TestMaintenanceNeedsArchive(t *testing.T) {
+	dir := t.TempDir()
+	missing, empty, file := filepath.Join(dir, "typo"), filepath.Join(dir, "empty"), filepath.Join(dir, "file")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, cmd := range []string{"compact", "rollup", "verify"} {
+		for _, tc := range []struct{ out, want string }{
+			{missing, "archive " + missing + ": no such directory"},
+			{empty, "archive " + empty + ": not an archive (it has none of _abt, adus, connections, runs)"},
+			{file, "archive " + file + ": not a directory"},
+		} {
+			t.Run(cmd+"/"+filepath.Base(tc.out), func(t *testing.T) {
+				code, out, stderr := runCmd(t, nil, cmd, "--out", tc.out)
+				require.Equal(t, 1, code, stderr)
+				require.Empty(t, out)
+				require.Equal(t, "adu2parquet: "+tc.want+"\n", stderr)
+				_, err := os.Stat(missing)
+				require.ErrorIs(t, err, os.ErrNotExist, "nothing created")
+				es, err := os.ReadDir(empty)
+				require.NoError(t, err)
+				require.Empty(t, es, "nothing created")
+			})
+		}
+	}
+}

@@ -17,6 +17,9 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	if err := checkArchive(o.out); err != nil {
+		return err
+	}
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: fromT, To: toT}
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	if !fromT.IsZero() {

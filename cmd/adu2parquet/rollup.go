@@ -51,6 +51,9 @@ func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkArchive(o.out); err != nil {
+		return err
+	}
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: from, To: to, Force: o.force}
 	return updateRollups(ctx, o.out, uo, o.quiet, stderr)
 }

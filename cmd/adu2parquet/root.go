@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -15,9 +17,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
+	"github.com/abt-dev/abt/schema"
 )
 
 // Exit statuses.
@@ -91,6 +95,30 @@ func (m *maintFlags) timeRange() (from, to time.Time, err error) {
 		to, err = parseTime("to", m.to)
 	}
 	return from, to, err
+}
+
+// checkArchive makes sure that root is an archive before a maintenance
+// command works on it: a mistyped --out is an error naming it, not an
+// empty archive ("rollups of 0 day(s)", which compact would even create).
+// An archive has its bookkeeping directory or a table (one merged from
+// other monitors may have tables only: docs/scaling.md).
+func checkArchive(root string) error {
+	st, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("archive %s: no such directory", root)
+	case err != nil:
+		return fmt.Errorf("archive %s: %w", root, err)
+	case !st.IsDir():
+		return fmt.Errorf("archive %s: not a directory", root)
+	}
+	names := append([]string{catalog.MetaDir}, schema.Tables...)
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("archive %s: not an archive (it has none of %s)", root, strings.Join(names, ", "))
 }
 
 // compactOptions are the parsed command line of the compact command.

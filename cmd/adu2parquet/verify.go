@@ -59,6 +59,9 @@ in progress, leftovers that the next run removes). The last line sums up.`,
 
 // verifyMain runs the verify command.
 func verifyMain(ctx context.Context, o *verifyOptions, stdout io.Writer) error {
+	if err := checkArchive(o.out); err != nil {
+		return err
+	}
 	rep, err := archive.Verify(ctx, o.out, o.sensor)
 	if err != nil {
 		return err
