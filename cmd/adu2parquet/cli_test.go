@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/cli"
+	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -112,4 +117,82 @@ func TestMaintenanceNeedsArchive(t *testing.T) {
 			})
 		}
 	}
+}
+
+// runCtx is runCmd with a context: a cancelled one is a signal received.
+func runCtx(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, bytes.NewReader(nil), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestStoppedBySignal: a run stopped by a signal exits 130, and its last line
+// says what was kept (not "context canceled"). The context is cancelled
+// before the run starts: Feed notices it at its first check (packet
+// ingest.ProgressEvery), so a capture longer than that is interrupted
+// there, and a shorter one is read whole and interrupted after it.
+func TestStoppedBySignal(t *testing.T) {
+	long, _ := floodCapture(t, 2*ingest.ProgressEvery, 20)
+	short := capturePath("zeek_smtp.pcap")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	lastLine := func(s string) string {
+		lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+
+	t.Run("text", func(t *testing.T) {
+		code, _, stderr := runCtx(t, cancelled, "--format", "adudump", long)
+		require.Equal(t, 130, code, stderr)
+		require.NotContains(t, stderr, "context canceled")
+		require.Equal(t, "adu2parquet: interrupted: the records of what was read before it are written", lastLine(stderr))
+	})
+
+	t.Run("archive", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "archive")
+		code, _, stderr := runCtx(t, cancelled, "--out", out, "--sensor", testSensor, long)
+		require.Equal(t, 130, code, stderr)
+		require.NotContains(t, stderr, "context canceled")
+		require.NotContains(t, stderr, "failed", "the summary does not call an interrupted run failed")
+		tb := readTables(t, out)
+		require.Len(t, tb.runs, 1)
+		require.Equal(t, "interrupted", tb.runs[0].Status)
+		require.Regexp(t, `^adu2parquet: interrupted: run `+regexp.QuoteMeta(tb.runs[0].RunID)+` published \d+ ADUs and \d+ connections \(\d+ files\) `+
+			`and is recorded as interrupted; archiving the same inputs again replaces it$`, lastLine(stderr))
+		// -q: that line alone.
+		out2 := filepath.Join(t.TempDir(), "archive")
+		code, _, stderr = runCtx(t, cancelled, "-q", "--out", out2, "--sensor", testSensor, long)
+		require.Equal(t, 130, code, stderr)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+		require.Contains(t, stderr, "is recorded as interrupted")
+	})
+
+	t.Run("replacement", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "archive")
+		mustArchive(t, out, long)
+		before := readTables(t, out)
+		code, _, stderr := runCtx(t, cancelled, "--out", out, "--sensor", testSensor, "--replace", long)
+		require.Equal(t, 130, code, stderr)
+		require.NotContains(t, stderr, "context canceled")
+		require.Contains(t, stderr, " interrupted before it committed: nothing archived\n", "summary")
+		require.Regexp(t, `^adu2parquet: interrupted: run \S+ was not committed \(a replacement or a run reading standard input commits only when it completes\): `+
+			`nothing archived, the archive is as it was$`, lastLine(stderr))
+		after := readTables(t, out)
+		require.Equal(t, before.runs, after.runs)
+		require.Len(t, after.adus, len(before.adus))
+	})
+
+	t.Run("during rollups", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "archive")
+		code, _, stderr := runCtx(t, cancelled, "--out", out, "--sensor", testSensor, short)
+		require.Equal(t, 130, code, stderr)
+		require.NotContains(t, stderr, "context canceled")
+		require.NotContains(t, stderr, "failed")
+		tb := readTables(t, out)
+		require.Len(t, tb.runs, 1)
+		require.Equal(t, "complete", tb.runs[0].Status)
+		require.Equal(t, "adu2parquet: interrupted: run "+tb.runs[0].RunID+
+			" is archived complete, but its days' rollups were not all updated ('adu2parquet rollup' updates them)", lastLine(stderr))
+	})
 }

@@ -138,7 +138,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		outErr = st.sink.text.Flush()
 	}
 	if !o.quiet {
-		printSummary(stderr, st, sum, time.Since(start), outErr != nil)
+		printSummary(stderr, st, sum, time.Since(start), outErr)
+	}
+	if errors.Is(feedErr, context.Canceled) || errors.Is(outErr, context.Canceled) {
+		return st.interrupted(sum, feedErr, finErr, outErr)
 	}
 	return joinDistinct(feedErr, finErr, outErr)
 }
