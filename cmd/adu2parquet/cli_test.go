@@ -196,3 +196,28 @@ func TestStoppedBySignal(t *testing.T) {
 			" is archived complete, but its days' rollups were not all updated ('adu2parquet rollup' updates them)", lastLine(stderr))
 	})
 }
+
+// TestMaintenanceStoppedBySignal: compact, rollup and verify stopped by a
+// signal exit 130 and say what they leave, not "context canceled".
+func TestMaintenanceStoppedBySignal(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "archive")
+	mustArchive(t, out, capturePath("zeek_smtp.pcap"))
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		cmd, want string
+		args      []string
+	}{
+		{"compact", "the hours are compacted, but their days' rollups were not all updated ('adu2parquet rollup' updates them)", nil},
+		{"rollup", "the rollups built before it are kept; running 'adu2parquet rollup' again builds the rest", []string{"--force"}},
+		{"verify", "verify stopped before its end and reports nothing (it changes nothing)", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cmd, func(t *testing.T) {
+			code, stdout, stderr := runCtx(t, cancelled, append([]string{tc.cmd, "-q", "--out", out}, tc.args...)...)
+			require.Equal(t, 130, code, stderr)
+			require.Empty(t, stdout)
+			require.Equal(t, "adu2parquet: interrupted: "+tc.want+"\n", stderr)
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -52,6 +53,11 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 	if err == nil && o.rollup {
 		// Compaction renamed the days' parts: their rollups are rebuilt.
 		err = refreshRollups(ctx, o.out, uo, o.quiet, stderr)
+		if errors.Is(err, context.Canceled) {
+			// archive.Compact itself runs to its end.
+			return &interruptedError{err: err,
+				kept: "the hours are compacted, but their days' rollups were not all updated ('adu2parquet rollup' updates them)"}
+		}
 	}
 	return err
 }

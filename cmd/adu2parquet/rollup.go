@@ -55,7 +55,11 @@ func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
 		return err
 	}
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: from, To: to, Force: o.force}
-	return updateRollups(ctx, o.out, uo, o.quiet, stderr)
+	err = updateRollups(ctx, o.out, uo, o.quiet, stderr)
+	if errors.Is(err, context.Canceled) {
+		return &interruptedError{err: err, kept: "the rollups built before it are kept; running 'adu2parquet rollup' again builds the rest"}
+	}
+	return err
 }
 
 // refreshRollups updates rollups after a run or a compaction. The rows are

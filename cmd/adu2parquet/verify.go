@@ -63,6 +63,9 @@ func verifyMain(ctx context.Context, o *verifyOptions, stdout io.Writer) error {
 		return err
 	}
 	rep, err := archive.Verify(ctx, o.out, o.sensor)
+	if errors.Is(err, context.Canceled) {
+		return &interruptedError{err: err, kept: "verify stopped before its end and reports nothing (it changes nothing)"}
+	}
 	if err != nil {
 		return err
 	}
