@@ -84,7 +84,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, logs: logs, sink: &sink{},
-		prog: newProgress(stderr, !o.quiet), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
+		prog: newProgress(stderr, !o.quiet, len(o.inputs)), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
 
 	if o.format == "parquet" {
 		if st.sink.arch, err = openArchive(o, stderr); err != nil {
