@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/cli"
+	"github.com/abt-dev/abt/internal/cli/clitest"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
 )
@@ -220,4 +221,14 @@ func TestMaintenanceStoppedBySignal(t *testing.T) {
 			require.Equal(t, "adu2parquet: interrupted: "+tc.want+"\n", stderr)
 		})
 	}
+}
+
+// TestHelpEveryCommand: every command's help has examples, formatted
+// alike, and lists its commands with one-line descriptions.
+func TestHelpEveryCommand(t *testing.T) {
+	checked := clitest.CheckHelp(t, "adu2parquet", func(args ...string) (int, string) {
+		code, out, _ := runCmd(t, nil, args...)
+		return code, out
+	})
+	require.Equal(t, []string{"adu2parquet", "adu2parquet compact", "adu2parquet rollup", "adu2parquet verify", "adu2parquet version"}, checked)
 }

@@ -208,7 +208,7 @@ Progress and the run's summary go to standard error. Exit status: 0 on
 success, 1 when an input is malformed or unreadable (what was inferred
 before the fault is still written) or the archive cannot be written, 2 on a
 usage error, 130 when interrupted (after publishing what was read).`),
-		Example: strings.TrimSpace(`
+		Example: cli.Example(`
   # Archive a day of captures from this monitor into ./archive
   $ adu2parquet trace-*.pcap.gz
 
@@ -305,7 +305,7 @@ func newMaintCmd(name, short, long, example string, m *maintFlags, unit string, 
 		Use:           name + " [flags]",
 		Short:         short,
 		Long:          strings.TrimSpace(long),
-		Example:       strings.TrimSpace(example),
+		Example:       cli.Example(example),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 )
 
 // verifyOptions are the parsed command line of the verify command.
@@ -39,11 +40,12 @@ compares the row counts, and lists every such file at once.
 Each finding is a line on standard output: "problem:" for what adu2parquet
 did not leave (exit status 1), "note:" for states that need no repair (a run
 in progress, leftovers that the next run removes). The last line sums up.`,
-		Example: `  # Check the whole archive
+		Example: cli.Example(`
+  # Check the whole archive
   $ adu2parquet verify --out /data/abt
 
   # One sensor's files only
-  $ adu2parquet verify --out /data/abt --sensor campus-edge`,
+  $ adu2parquet verify --out /data/abt --sensor campus-edge`),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -121,3 +121,16 @@ func (*sizeValue) Set(string) error {
 	return errors.New("must be a size such as 1GiB")
 }
 func (*sizeValue) Type() string { return "size" }
+
+func TestExample(t *testing.T) {
+	in := `
+    # One
+    $ prog a
+
+    # Two
+    $ prog b
+      --more
+`
+	require.Equal(t, "  # One\n  $ prog a\n\n  # Two\n  $ prog b\n    --more", Example(in))
+	require.Equal(t, "  # One\n  $ prog a", Example("# One\n$ prog a"))
+}

@@ -128,11 +128,16 @@ func SetVersion(root *cobra.Command) {
 // than an input file named "version" (./version is that file).
 func VersionCmd(program string) *cobra.Command {
 	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version (module version and VCS revision)",
-		Long:    "version prints the program's version as --version does: the module version,\nthe VCS revision it was built from, \"dirty\" when the tree had uncommitted\nchanges, and the Go toolchain. A build without VCS information is \"devel\".",
-		Example: "  # Which build this is\n  $ " + program + " version\n\n  # The same\n  $ " + program + " --version",
-		Args:    cobra.NoArgs,
+		Use:   "version",
+		Short: "Print the version (module version and VCS revision)",
+		Long:  "version prints the program's version as --version does: the module version,\nthe VCS revision it was built from, \"dirty\" when the tree had uncommitted\nchanges, and the Go toolchain. A build without VCS information is \"devel\".",
+		Example: Example(`
+# Which build this is
+$ ` + program + ` version
+
+# The same
+$ ` + program + ` --version`),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := cmd.OutOrStdout().Write([]byte(program + " version " + ReadBuild().Detail() + "\n"))
 			return err
