@@ -55,8 +55,7 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 		err = refreshRollups(ctx, o.out, uo, o.quiet, stderr)
 		if errors.Is(err, context.Canceled) {
 			// archive.Compact itself runs to its end.
-			return &interruptedError{err: err,
-				kept: "the hours are compacted, but their days' rollups were not all updated ('adu2parquet rollup' updates them)"}
+			return &cli.Interrupted{Err: err, Kept: "the hours are compacted, but their days' rollups were not all updated ('adu2parquet rollup' updates them)"}
 		}
 	}
 	return err

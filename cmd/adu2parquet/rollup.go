@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -57,7 +58,7 @@ func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: from, To: to, Force: o.force}
 	err = updateRollups(ctx, o.out, uo, o.quiet, stderr)
 	if errors.Is(err, context.Canceled) {
-		return &interruptedError{err: err, kept: "the rollups built before it are kept; running 'adu2parquet rollup' again builds the rest"}
+		return &cli.Interrupted{Err: err, Kept: "the rollups built before it are kept; running 'adu2parquet rollup' again builds the rest"}
 	}
 	return err
 }

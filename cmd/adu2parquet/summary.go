@@ -10,6 +10,7 @@ import (
 
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
@@ -155,22 +156,6 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 	}
 }
 
-// interruptedError ends a run stopped by a signal (exit status 130): its
-// message says what the run kept, rather than "context canceled".
-type interruptedError struct {
-	kept string // what was kept; "" when another error makes it unknown
-	err  error  // context.Canceled, with archive.ErrNotCommitted if so
-}
-
-func (e *interruptedError) Error() string {
-	if e.kept == "" {
-		return "interrupted"
-	}
-	return "interrupted: " + e.kept
-}
-
-func (e *interruptedError) Unwrap() error { return e.err }
-
 // interrupted is the error of a run stopped by a signal, while it read
 // (feedErr) or while it updated the rollups after the archive was closed
 // (outErr): what was published and how the run is recorded. An error
@@ -185,9 +170,9 @@ func (st *runState) interrupted(sum archive.Summary, feedErr, finErr, outErr err
 			}
 		}
 	}
-	ie := &interruptedError{err: context.Canceled}
+	ie := &cli.Interrupted{Err: context.Canceled}
 	if errors.Is(outErr, archive.ErrNotCommitted) {
-		ie.err = errors.Join(context.Canceled, archive.ErrNotCommitted)
+		ie.Err = errors.Join(context.Canceled, archive.ErrNotCommitted)
 	}
 	if len(other) > 0 {
 		return errors.Join(joinDistinct(other...), ie)
@@ -195,16 +180,16 @@ func (st *runState) interrupted(sum archive.Summary, feedErr, finErr, outErr err
 	arch := st.sink.arch
 	switch {
 	case arch == nil:
-		ie.kept = "the records of what was read before it are written"
+		ie.Kept = "the records of what was read before it are written"
 	case errors.Is(outErr, archive.ErrNotCommitted):
 		// A replacement, or a run reading standard input, commits only
 		// when it completes (archive.Archive.Close).
-		ie.kept = fmt.Sprintf("run %s was not committed (a replacement or a run reading standard input commits only when it completes): "+
+		ie.Kept = fmt.Sprintf("run %s was not committed (a replacement or a run reading standard input commits only when it completes): "+
 			"nothing archived, the archive is as it was", arch.RunID())
 	case !errors.Is(feedErr, context.Canceled):
-		ie.kept = fmt.Sprintf("run %s is archived complete, but its days' rollups were not all updated ('adu2parquet rollup' updates them)", arch.RunID())
+		ie.Kept = fmt.Sprintf("run %s is archived complete, but its days' rollups were not all updated ('adu2parquet rollup' updates them)", arch.RunID())
 	default:
-		ie.kept = fmt.Sprintf("run %s published %d ADUs and %d connections (%d files) and is recorded as interrupted; "+
+		ie.Kept = fmt.Sprintf("run %s published %d ADUs and %d connections (%d files) and is recorded as interrupted; "+
 			"archiving the same inputs again replaces it", arch.RunID(), sum.ADUs, sum.Conns, sum.Files)
 	}
 	return ie

@@ -66,7 +66,7 @@ func verifyMain(ctx context.Context, o *verifyOptions, stdout io.Writer) error {
 	}
 	rep, err := archive.Verify(ctx, o.out, o.sensor)
 	if errors.Is(err, context.Canceled) {
-		return &interruptedError{err: err, kept: "verify stopped before its end and reports nothing (it changes nothing)"}
+		return &cli.Interrupted{Err: err, Kept: "verify stopped before its end and reports nothing (it changes nothing)"}
 	}
 	if err != nil {
 		return err
