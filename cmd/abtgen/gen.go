@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/pgzip"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
 )
@@ -201,7 +202,7 @@ type adu struct {
 // limit ADUs and queues its records.
 func (g *gen) connection(t0 int64, limit int64) {
 	srv := g.pickServer()
-	cli := g.client()
+	client := g.client()
 	g.connID++
 	rtt := g.lognormal(srv.rttMed, 0.3)
 	ackRTT := g.lognormal(float64(time.Millisecond), 0.5)
@@ -278,7 +279,7 @@ func (g *gen) connection(t0 int64, limit int64) {
 		cs.End = ingest.EndRST
 	}
 	for i, a := range adus {
-		r := ingest.Record{Kind: ingest.KindADU, ConnID: g.connID, Client: cli, Server: srv.addr, Dir: a.dir,
+		r := ingest.Record{Kind: ingest.KindADU, ConnID: g.connID, Client: client, Server: srv.addr, Dir: a.dir,
 			Size: a.size, Concurrent: concurrent, ThinkNs: a.think, FirstNs: a.first, LastNs: a.last, Ordinal: uint32(i)}
 		r.TsNs = end
 		if a.think >= 0 {
@@ -306,7 +307,7 @@ func (g *gen) connection(t0 int64, limit int64) {
 	cs.C2S.FIN, cs.S2C.FIN = cs.End == ingest.EndFIN, cs.End == ingest.EndFIN
 	cs.S2C.RST = cs.End == ingest.EndRST
 	cs.LastNs, cs.EndNs = end, end
-	g.pending.push(ingest.Record{Kind: ingest.KindEND, TsNs: end, ConnID: g.connID, Client: cli, Server: srv.addr,
+	g.pending.push(ingest.Record{Kind: ingest.KindEND, TsNs: end, ConnID: g.connID, Client: client, Server: srv.addr,
 		Dir: ingest.DirC2S, Conn: cs, Reason: cs.End})
 }
 
@@ -334,7 +335,7 @@ func generate(ctx context.Context, cfg config, stderr io.Writer) (summary, error
 	finish := cfg.start.AddDate(0, 0, cfg.days)
 	a, err := archive.Open(archive.Options{
 		Root: cfg.out, Sensor: cfg.sensor, RunID: fmt.Sprintf("abtgen-s%d", cfg.seed),
-		Grace: 30 * time.Minute, RowGroupRows: cfg.rowGroupRows, Producer: "abt abtgen",
+		Grace: 30 * time.Minute, RowGroupRows: cfg.rowGroupRows, Producer: cli.Producer("abtgen"),
 		Now: func() time.Time { return finish },
 	}, []archive.Input{{Name: inputName, Fingerprint: hex.EncodeToString(fp[:])}})
 	if err != nil {

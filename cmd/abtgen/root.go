@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/internal/rollup"
 )
@@ -48,7 +49,7 @@ Rows go through the archive writer adu2parquet uses (one run, sensor
 adu2parquet writes. The same seed and flags give the same rows. --csv
 writes the same ADU rows as gzip'd CSV (the columns of the adus view) for
 comparisons with a CSV route. Progress and rate go to standard error.`),
-		Example: strings.TrimSpace(`
+		Example: cli.Example(`
   # A month, 100 M ADUs, 5000 servers
   $ abtgen --out /data/bench --adus 100000000 --servers 5000 --days 30 --seed 1
 
@@ -76,6 +77,16 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 				return &usageError{errors.New("--concurrent must be between 0 and 1")}
 			}
 			sum, err := generate(ctx, cfg, stderr)
+			if errors.Is(err, context.Canceled) {
+				// The run keeps its id (abtgen-s<seed>): the same seed cannot
+				// archive into the same directory again.
+				kept := fmt.Sprintf("the hours published before it stay in %s as an unfinished run "+
+					"(remove %[1]s before running abtgen again with --seed %d)", cfg.out, cfg.seed)
+				if cfg.csv != "" {
+					kept += "; " + cfg.csv + " not written"
+				}
+				return &cli.Interrupted{Kept: kept, Err: err}
+			}
 			if err != nil {
 				return err
 			}
@@ -87,19 +98,25 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 			}
 			// As adu2parquet does after a run: the daily rollups.
 			began := time.Now()
+			var st rollup.UpdateStats
 			b, err := rollup.NewBuilder(ctx, cfg.out, 0)
-			if err != nil {
-				return err
+			if err == nil {
+				st, err = b.Update(ctx, rollup.UpdateOptions{Sensor: cfg.sensor})
+				err = errors.Join(err, b.Close())
 			}
-			st, err := b.Update(ctx, rollup.UpdateOptions{Sensor: cfg.sensor})
-			if err = errors.Join(err, b.Close()); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return &cli.Interrupted{Err: err,
+					Kept: "the archive is written complete, but its rollups were not all built ('adu2parquet rollup' builds them)"}
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stderr, "abtgen: rollups of %d days in %s\n", st.Built, time.Since(began).Round(time.Millisecond))
 			return nil
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{cli.FlagError(err)} })
+	cli.SetVersion(cmd)
 	f := cmd.Flags()
 	f.StringVar(&cfg.out, "out", "", "archive `directory` to write (created if needed)")
 	f.Int64Var(&cfg.adus, "adus", cfg.adus, "ADUs to write")
@@ -125,6 +142,7 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 	switch {
 	case errors.As(err, &ue), strings.Contains(err.Error(), "unknown flag"), strings.Contains(err.Error(), "unknown command"),
 		strings.Contains(err.Error(), "accepts "):
+		fmt.Fprintln(stderr, "Run 'abtgen --help' for usage.")
 		return 2
 	case errors.Is(err, context.Canceled):
 		return 130

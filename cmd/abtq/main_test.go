@@ -92,7 +92,12 @@ func TestErrors(t *testing.T) {
 			code, _, stderr := runCmd(t, tc.args...)
 			require.Equal(t, tc.code, code, stderr)
 			require.Contains(t, stderr, tc.want)
-			require.Equal(t, 1, strings.Count(stderr, "\n"), "one-line error: %s", stderr)
+			lines := 1 // one-line error
+			if tc.code == 2 {
+				lines = 2 // and the usage hint
+				require.Contains(t, stderr, "\nRun 'abtq ")
+			}
+			require.Equal(t, lines, strings.Count(stderr, "\n"), stderr)
 		})
 	}
 }

@@ -204,13 +204,13 @@ func (f *figure) layout(c draw.Canvas) figureLayout {
 	width := c.Max.X - c.Min.X - 2*margin
 	if f.title != "" {
 		ts := textStyle(f.fonts.title)
-		l.title, l.titleText = vg.Point{X: center, Y: top}, wrap(f.title, " ", ts, width)
+		l.title, l.titleText = vg.Point{X: center, Y: top}, wrapTitle(f.title, " ", ts, width)
 		top -= ts.Height(l.titleText)
 	}
 	if f.subtitle != "" {
 		ss := textStyle(f.fonts.subtitle)
 		top -= f.fonts.subtitle / 4
-		l.subtitle, l.subtitleText = vg.Point{X: center, Y: top}, wrap(f.subtitle, " · ", ss, width)
+		l.subtitle, l.subtitleText = vg.Point{X: center, Y: top}, wrapTitle(f.subtitle, " · ", ss, width)
 		top -= ss.Height(l.subtitleText)
 	}
 	top -= margin
@@ -276,10 +276,10 @@ func (f *figure) draw(c draw.Canvas) {
 	}
 }
 
-// wrap breaks s into lines no wider than width, at sep (kept at the end
+// wrapTitle breaks s into lines no wider than width, at sep (kept at the end
 // of a line, trimmed): a subtitle naming a server, a time range and a
 // sensor does not fit a column's width on one line.
-func wrap(s, sep string, sty plottext.Style, width vg.Length) string {
+func wrapTitle(s, sep string, sty plottext.Style, width vg.Length) string {
 	if sty.Width(s) <= width {
 		return s
 	}

@@ -325,8 +325,8 @@ func TestParsePlotSize(t *testing.T) {
 func TestWrap(t *testing.T) {
 	sty := textStyle(9)
 	s := "server 10.0.81.237 port 443 · 2008-04-01 00:00 – 2008-04-02 20:00 UTC · sensor synth"
-	require.Equal(t, s, wrap(s, " · ", sty, 10*vg.Inch))
-	require.Equal(t, "server 10.0.81.237 port 443 ·\n2008-04-01 00:00 – 2008-04-02 20:00 UTC ·\nsensor synth", wrap(s, " · ", sty, 2.5*vg.Inch))
+	require.Equal(t, s, wrapTitle(s, " · ", sty, 10*vg.Inch))
+	require.Equal(t, "server 10.0.81.237 port 443 ·\n2008-04-01 00:00 – 2008-04-02 20:00 UTC ·\nsensor synth", wrapTitle(s, " · ", sty, 2.5*vg.Inch))
 }
 
 func TestRankTicks(t *testing.T) {

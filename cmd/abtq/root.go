@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/query"
 	"github.com/abt-dev/abt/queries"
 )
@@ -83,7 +84,7 @@ Output: an aligned table when standard output is a terminal, TSV otherwise;
 --format {table|tsv|csv|json|parquet}; parquet needs --output FILE.
 --plot FILE.{png|svg|pdf} draws a distribution or series instead of printing
 it (adu-sizes, exchanges, response-time-cdf, response-times).`),
-		Example: strings.TrimSpace(`
+		Example: cli.Example(`
   # Response times of the busiest servers on one day
   $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 response-times
 
@@ -98,7 +99,8 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{cli.FlagError(err)} })
+	cli.SetVersion(root)
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.archive, "archive", "a", "archive", "archive `directory`")
 	pf.StringVar(&g.from, "from", "", "start of the time range (RFC 3339 or YYYY-MM-DD, UTC; default: everything)")
@@ -109,14 +111,14 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 	pf.IntVar(&g.threads, "threads", 0, "DuckDB threads (default: all CPUs)")
 	pf.StringVar(&g.memory, "memory-limit", "", "DuckDB memory limit, e.g. 4GB")
 
-	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout))
+	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), cli.VersionCmd("abtq"))
 	for _, c := range canned {
 		root.AddCommand(newCannedCmd(ctx, g, c, stdout))
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	failed, err := root.ExecuteC()
 	if err == nil {
 		return 0
 	}
@@ -124,15 +126,21 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i] // one line: DuckDB errors carry context lines
 	}
-	fmt.Fprintf(stderr, "abtq: %s\n", msg)
 	var ue *usageError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, query.ErrRefused), strings.HasPrefix(msg, "unknown command"), strings.Contains(msg, "unknown flag"),
-		strings.Contains(msg, "accepts "), strings.Contains(msg, "requires "):
+	case errors.Is(err, query.ErrRefused):
+		fmt.Fprintf(stderr, "abtq: %s\n", msg) // says what sql takes
 		return 2
-	case errors.Is(err, context.Canceled):
+	case errors.As(err, &ue), strings.HasPrefix(msg, "unknown command"), strings.Contains(msg, "unknown flag"),
+		strings.Contains(msg, "accepts "), strings.Contains(msg, "requires "):
+		fmt.Fprintf(stderr, "abtq: %s\n%s\n", msg, usageHint(failed))
+		return 2
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		// DuckDB's error for an interrupted query is its own.
+		fmt.Fprintln(stderr, interruptedLine(g, failed))
 		return 130
 	}
+	fmt.Fprintf(stderr, "abtq: %s\n", msg)
 	return 1
 }
 
@@ -161,9 +169,8 @@ var canned = []cannedQuery{
 func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writer) *cobra.Command {
 	f := &filters{}
 	cmd := &cobra.Command{
-		Use:   c.name + " [flags]",
-		Short: queries.Description(c.name),
-		Args:  cobra.NoArgs,
+		Use:  c.name + " [flags]",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			args, err := g.params(cmd, f)
 			if err != nil {
@@ -183,12 +190,15 @@ func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writ
 			return g.runQuery(ctx, pick, useRollup, args, stdout, runPlain)
 		},
 	}
+	setCannedHelp(cmd, c.name)
 	fl := cmd.Flags()
 	if c.rollup {
 		fl.BoolVar(&f.exact, "exact", false, "compute from the ADU rows, not the daily rollups (exact quantiles; slower)")
 	}
-	fl.StringVar(&f.plot, "plot", "", "draw the result into this `file` {.png|.svg|.pdf} instead of printing it (distributions and series only)")
-	fl.StringVar(&f.plotSize, "plot-size", "", "--plot's `size`: {column|text|slide} or WxH in inches (6.5x4), cm or mm (16x10cm), then @DPI for PNG (default text: 6.5x4 in at 300 dpi)")
+	if _, ok := plotters[c.name]; ok {
+		fl.StringVar(&f.plot, "plot", "", "draw the result into this `file` {.png|.svg|.pdf} instead of printing it")
+		fl.StringVar(&f.plotSize, "plot-size", "", "--plot's `size`: {column|text|slide} or WxH in inches (6.5x4), cm or mm (16x10cm), then @DPI for PNG (default text: 6.5x4 in at 300 dpi)")
+	}
 	if c.server {
 		fl.StringVar(&f.server, "server", "", "only this server address")
 	}
@@ -226,11 +236,12 @@ func newSQLCmd(ctx context.Context, g *globals, stdin io.Reader, stdout io.Write
 	)
 	cmd := &cobra.Command{
 		Use:   "sql [<query>]",
-		Short: "Run ad-hoc SQL (a query given as argument, in --file, or on standard input)",
+		Short: "Run one ad-hoc SQL SELECT statement on the archive",
 		Long: strings.TrimSpace(`
-Run one SQL query on the archive's views. The query is exactly one SELECT
-statement: DuckDB's parser decides, before any of it runs, that the text is
-one statement and a SELECT (WITH ... SELECT, VALUES, FROM ..., DESCRIBE,
+Run one SQL query on the archive's views: the argument, the contents of
+--file, or standard input. The query is exactly one SELECT statement:
+DuckDB's parser decides, before any of it runs, that the text is one
+statement and a SELECT (WITH ... SELECT, VALUES, FROM ..., DESCRIBE,
 SUMMARIZE and SHOW are SELECTs; a trailing ';' and comments are fine), and
 that its table functions only read or generate rows (not enable_profiling,
 enable_logging or checkpoint, which change DuckDB's settings, nor query or
@@ -245,7 +256,7 @@ EXPLAIN is a flag, not a statement, because EXPLAIN ANALYZE runs the
 statement it explains, whatever it is: --explain prints the plan of the
 checked query, --analyze runs it and prints the plan with each operator's
 rows and time.`),
-		Example: strings.TrimSpace(`
+		Example: cli.Example(`
   # ADUs and bytes per direction
   $ abtq --archive /data/abt sql "SELECT direction, count(*), sum(size) FROM adus GROUP BY ALL"
 

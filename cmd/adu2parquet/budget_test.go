@@ -170,8 +170,8 @@ func TestMemoryBudgetFlag(t *testing.T) {
 		code int
 		err  string
 	}{
-		{"not a size", "lots", 2, `--memory-budget`},
-		{"below the minimum", "512KiB", 2, "memory budget 524288 bytes: must be 0 (none) or at least 1048576"},
+		{"not a size", "lots", 2, `--memory-budget "lots": must be a size such as 256MiB, 1GiB or 500MB`},
+		{"below the minimum", "512KiB", 2, `--memory-budget "512KiB": must be 0 (none) or at least 1MiB`},
 		{"none", "0", 0, "engine memory: peak"},
 		{"decimal units", "64MB", 0, "engine memory: peak"},
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -14,6 +16,9 @@ import (
 func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Writer) error {
 	fromT, toT, err := o.timeRange()
 	if err != nil {
+		return err
+	}
+	if err := checkArchive(o.out); err != nil {
 		return err
 	}
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: fromT, To: toT}
@@ -29,7 +34,7 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
 		}
 	}
-	res, err := archive.Compact(o.out, o.sensor, from, to, "abt adu2parquet "+version, logf)
+	res, err := archive.Compact(o.out, o.sensor, from, to, cli.Producer("adu2parquet"), logf)
 	if !o.quiet {
 		var merged, skipped int
 		for _, r := range res {
@@ -48,6 +53,10 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 	if err == nil && o.rollup {
 		// Compaction renamed the days' parts: their rollups are rebuilt.
 		err = refreshRollups(ctx, o.out, uo, o.quiet, stderr)
+		if errors.Is(err, context.Canceled) {
+			// archive.Compact itself runs to its end.
+			return &cli.Interrupted{Err: err, Kept: "the hours are compacted, but their days' rollups were not all updated ('adu2parquet rollup' updates them)"}
+		}
 	}
 	return err
 }

@@ -14,15 +14,13 @@ import (
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/jsonl"
 	"github.com/abt-dev/abt/internal/rollup"
 	"github.com/abt-dev/abt/schema"
 )
-
-// version is the program version recorded in the archive.
-var version = "dev"
 
 // recordWriter is a text output format.
 type recordWriter interface {
@@ -86,7 +84,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, logs: logs, sink: &sink{},
-		prog: newProgress(stderr, !o.quiet), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
+		prog: newProgress(stderr, !o.quiet, len(o.inputs)), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
 
 	if o.format == "parquet" {
 		if st.sink.arch, err = openArchive(o, stderr); err != nil {
@@ -140,7 +138,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		outErr = st.sink.text.Flush()
 	}
 	if !o.quiet {
-		printSummary(stderr, st, sum, time.Since(start), outErr != nil)
+		printSummary(stderr, st, sum, time.Since(start), outErr)
+	}
+	if errors.Is(feedErr, context.Canceled) || errors.Is(outErr, context.Canceled) {
+		return st.interrupted(sum, feedErr, finErr, outErr)
 	}
 	return joinDistinct(feedErr, finErr, outErr)
 }
@@ -235,7 +236,7 @@ func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
 	}
 	return archive.Open(archive.Options{
 		Root: o.out, Sensor: o.sensor, Grace: o.grace, RowGroupRows: o.rowGroupRows,
-		Replace: o.replace, Producer: "abt adu2parquet " + version, Logf: logf,
+		Replace: o.replace, Producer: cli.Producer("adu2parquet"), Logf: logf,
 	}, ins)
 }
 

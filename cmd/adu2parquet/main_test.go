@@ -102,7 +102,7 @@ func TestUsage(t *testing.T) {
 		{"bad format", []string{"--format", "xml", "x"}, 2, "--format \"xml\""},
 		{"bad local net", []string{"--local-net", "10.0.0.0/99", "x"}, 2, "--local-net"},
 		{"inbound without local net", []string{"--inbound-only", "x"}, 2, "inbound-only needs"},
-		{"bad quiet time", []string{"--quiet-time", "0s", "x"}, 2, "quiet time"},
+		{"bad quiet time", []string{"--quiet-time", "0s", "x"}, 2, `--quiet-time "0s": must be a positive duration`},
 		{"missing file", []string{"--format", "adudump", "/nonexistent.pcap"}, 1, "open input"},
 	}
 	for _, tc := range tests {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -11,10 +12,14 @@ import (
 )
 
 // progress draws a one-line progress indicator on standard error when it
-// is a terminal, at most four times a second.
+// is a terminal, at most four times a second (and at once for each new
+// input). With several inputs the line starts with which one is being
+// read: "[2/5] day2.pcap: ...".
 type progress struct {
 	w       io.Writer
 	on      bool
+	inputs  int // how many inputs the run reads
+	index   int // which one is being read, from 1
 	name    string
 	size    int64
 	read    *atomic.Int64
@@ -23,17 +28,23 @@ type progress struct {
 	drawn   bool
 }
 
-func newProgress(w io.Writer, enabled bool) *progress {
+// newProgress returns the progress of a run reading inputs inputs, drawn
+// on w if enabled and w is a terminal.
+func newProgress(w io.Writer, enabled bool, inputs int) *progress {
 	on := false
 	if f, ok := w.(*os.File); ok && enabled && term.IsTerminal(int(f.Fd())) {
 		on = true
 	}
-	return &progress{w: w, on: on}
+	return &progress{w: w, on: on, inputs: inputs}
 }
 
+// start begins the next input: name, its size in bytes (-1: unknown), and
+// the count of its bytes read so far.
 func (p *progress) start(name string, size int64, read *atomic.Int64) {
+	p.index++
 	p.name, p.size, p.read = name, size, read
 	p.started = time.Now()
+	p.last = time.Time{}
 }
 
 func (p *progress) update(conns int) {
@@ -41,15 +52,24 @@ func (p *progress) update(conns int) {
 		return
 	}
 	p.last = time.Now()
-	read := p.read.Load()
-	mb := float64(read) / 1e6
-	rate := mb / time.Since(p.started).Seconds()
-	if p.size > 0 {
-		fmt.Fprintf(p.w, "\r\x1b[K%s: %3.0f%%  %.0f MB  %.0f MB/s  %d connections", p.name, 100*float64(read)/float64(p.size), mb, rate, conns)
-	} else {
-		fmt.Fprintf(p.w, "\r\x1b[K%s: %.0f MB  %.0f MB/s  %d connections", p.name, mb, rate, conns)
-	}
+	fmt.Fprint(p.w, "\r\x1b[K"+p.line(p.read.Load(), time.Since(p.started), conns))
 	p.drawn = true
+}
+
+// line is the progress line after read bytes in elapsed time.
+func (p *progress) line(read int64, elapsed time.Duration, conns int) string {
+	var b strings.Builder
+	if p.inputs > 1 {
+		fmt.Fprintf(&b, "[%d/%d] ", p.index, p.inputs)
+	}
+	mb := float64(read) / 1e6
+	rate := mb / max(elapsed.Seconds(), 1e-9)
+	if p.size > 0 {
+		fmt.Fprintf(&b, "%s: %3.0f%%  %.0f MB  %.0f MB/s  %d connections", p.name, 100*float64(read)/float64(p.size), mb, rate, conns)
+	} else {
+		fmt.Fprintf(&b, "%s: %.0f MB  %.0f MB/s  %d connections", p.name, mb, rate, conns)
+	}
+	return b.String()
 }
 
 func (p *progress) done() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/rollup"
 )
 
@@ -51,8 +52,15 @@ func rollupMain(ctx context.Context, o *rollupOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkArchive(o.out); err != nil {
+		return err
+	}
 	uo := rollup.UpdateOptions{Sensor: o.sensor, From: from, To: to, Force: o.force}
-	return updateRollups(ctx, o.out, uo, o.quiet, stderr)
+	err = updateRollups(ctx, o.out, uo, o.quiet, stderr)
+	if errors.Is(err, context.Canceled) {
+		return &cli.Interrupted{Err: err, Kept: "the rollups built before it are kept; running 'adu2parquet rollup' again builds the rest"}
+	}
+	return err
 }
 
 // refreshRollups updates rollups after a run or a compaction. The rows are

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -15,8 +17,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/abt-dev/abt/internal/catalog"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
+	"github.com/abt-dev/abt/schema"
 )
 
 // Exit statuses.
@@ -32,6 +37,10 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// flagError is every command's flag error function: the error in plain
+// words (which flag, what it takes), as a usage error.
+func flagError(_ *cobra.Command, err error) error { return &usageError{cli.FlagError(err)} }
 
 // options are the parsed command line of the ingest command.
 type options struct {
@@ -88,6 +97,30 @@ func (m *maintFlags) timeRange() (from, to time.Time, err error) {
 	return from, to, err
 }
 
+// checkArchive makes sure that root is an archive before a maintenance
+// command works on it: a mistyped --out is an error naming it, not an
+// empty archive ("rollups of 0 day(s)", which compact would even create).
+// An archive has its bookkeeping directory or a table (one merged from
+// other monitors may have tables only: docs/scaling.md).
+func checkArchive(root string) error {
+	st, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("archive %s: no such directory", root)
+	case err != nil:
+		return fmt.Errorf("archive %s: %w", root, err)
+	case !st.IsDir():
+		return fmt.Errorf("archive %s: not a directory", root)
+	}
+	names := append([]string{catalog.MetaDir}, schema.Tables...)
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("archive %s: not an archive (it has none of %s)", root, strings.Join(names, ", "))
+}
+
 // compactOptions are the parsed command line of the compact command.
 type compactOptions struct {
 	maintFlags
@@ -116,7 +149,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	err := cmd.Execute()
+	failed, err := cmd.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
@@ -125,7 +158,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case errors.As(err, &ue) || runErr == nil:
 		// cobra's own flag and argument errors never reach runErr.
-		fmt.Fprintln(stderr, "Run 'adu2parquet --help' for usage.")
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", failed.CommandPath())
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
@@ -175,7 +208,7 @@ Progress and the run's summary go to standard error. Exit status: 0 on
 success, 1 when an input is malformed or unreadable (what was inferred
 before the fault is still written) or the archive cannot be written, 2 on a
 usage error, 130 when interrupted (after publishing what was read).`),
-		Example: strings.TrimSpace(`
+		Example: cli.Example(`
   # Archive a day of captures from this monitor into ./archive
   $ adu2parquet trace-*.pcap.gz
 
@@ -219,7 +252,8 @@ usage error, 130 when interrupted (after publishing what was read).`),
 			return runF(o)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
+	cli.SetVersion(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.format, "format", "parquet", "output: {parquet|adudump|jsonl}")
 	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory` (with --format parquet)")
@@ -242,7 +276,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
-	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF))
+	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
 	return cmd
 }
 
@@ -271,20 +305,25 @@ func newMaintCmd(name, short, long, example string, m *maintFlags, unit string, 
 		Use:           name + " [flags]",
 		Short:         short,
 		Long:          strings.TrimSpace(long),
-		Example:       strings.TrimSpace(example),
+		Example:       cli.Example(example),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE:          func(*cobra.Command, []string) error { return run() },
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	m.add(cmd.Flags(), unit)
 	return cmd
 }
 
-// engineOptions validates the flags into ingest.Options.
+// engineOptions validates the flags into ingest.Options. Each flag is
+// checked here, so that the error names it; ingest.Options.Validate, which
+// names fields, only backs them up.
 func (o *options) engineOptions() (ingest.Options, error) {
 	eo := ingest.DefaultOptions()
+	if err := o.checkEngineFlags(); err != nil {
+		return eo, err
+	}
 	eo.QuietTime = o.quietTime
 	eo.Hold = o.hold
 	eo.IdleTimeout = o.idle
@@ -308,6 +347,38 @@ func (o *options) engineOptions() (ingest.Options, error) {
 		return eo, &usageError{err}
 	}
 	return eo, nil
+}
+
+// checkEngineFlags checks the values of the engine's flags.
+func (o *options) checkEngineFlags() error {
+	for _, d := range []struct {
+		flag   string
+		v      time.Duration
+		zeroOK bool
+	}{
+		{"quiet-time", o.quietTime, false},
+		{"hold", o.hold, true},
+		{"idle-timeout", o.idle, false},
+		{"handshake-timeout", o.handshake, false},
+	} {
+		switch {
+		case d.zeroOK && d.v < 0:
+			return &usageError{fmt.Errorf("--%s %q: must be 0 or a positive duration", d.flag, d.v.String())}
+		case !d.zeroOK && d.v <= 0:
+			return &usageError{fmt.Errorf("--%s %q: must be a positive duration", d.flag, d.v.String())}
+		}
+	}
+	if o.maxConns < 1 {
+		return &usageError{fmt.Errorf("--max-conns \"%d\": must be at least 1", o.maxConns)}
+	}
+	if b := int64(o.memoryBudget); b != 0 && b < ingest.MinMemoryBudget {
+		min := byteSize(ingest.MinMemoryBudget)
+		return &usageError{fmt.Errorf("--memory-budget %q: must be 0 (none) or at least %v", o.memoryBudget.String(), &min)}
+	}
+	if o.inboundOnly && len(o.localNets) == 0 {
+		return &usageError{errors.New("--inbound-only needs at least one --local-net")}
+	}
+	return nil
 }
 
 // parseTime parses an RFC 3339 time or a YYYY-MM-DD date (UTC).

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -47,7 +47,7 @@ func (b *byteSize) Set(s string) error {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return fmt.Errorf("%q: not a size such as 256MiB, 1GiB or 500MB", s)
+		return errors.New("must be a size such as 256MiB, 1GiB or 500MB")
 	}
 	*b = byteSize(n * mult)
 	return nil

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
@@ -91,9 +94,10 @@ var describe = map[string]string{
 }
 
 // printSummary writes the run's figures and every nonzero "set aside"
-// counter to w (standard error). archiveFailed says the archive could not
-// be written to the end: sum is then what was published before the error.
-func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.Duration, archiveFailed bool) {
+// counter to w (standard error). outErr is how writing the output ended:
+// when the archive could not be written to the end, sum is what was
+// published before the error.
+func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.Duration, outErr error) {
 	es := st.eng.Stats()
 	var bytes int64
 	for _, in := range st.inputs {
@@ -127,10 +131,14 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 		if sum.ADUs > 0 {
 			perADU = float64(sum.Bytes) / float64(sum.ADUs)
 		}
-		if archiveFailed {
+		switch {
+		case errors.Is(outErr, archive.ErrNotCommitted):
+			fmt.Fprintf(w, "  archive: %s, sensor %s, run %s interrupted before it committed: nothing archived\n",
+				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID())
+		case outErr != nil && !errors.Is(outErr, context.Canceled):
 			fmt.Fprintf(w, "  archive: %s, sensor %s, run %s failed; published before the error: %d ADUs, %d connections, %d files, %.1f MB\n",
 				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6)
-		} else {
+		default:
 			fmt.Fprintf(w, "  archive: %s, sensor %s, run %s: %d ADUs, %d connections, %d files, %.1f MB written (%.1f bytes per ADU)\n",
 				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6, perADU)
 		}
@@ -146,4 +154,58 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 	if len(skipped) > 0 {
 		fmt.Fprintf(w, "  packets skipped: %s\n", strings.Join(skipped, ", "))
 	}
+}
+
+// interrupted is the error of a run stopped by a signal, while it read
+// (feedErr) or while it updated the rollups after the archive was closed
+// (outErr): what was published and how the run is recorded. An error
+// besides the interruption (a disk full, say) comes first, and then the
+// summary is what says what was kept.
+func (st *runState) interrupted(sum archive.Summary, feedErr, finErr, outErr error) error {
+	var other []error
+	for _, err := range []error{feedErr, finErr, outErr} {
+		for _, e := range unjoin(err) {
+			if !errors.Is(e, context.Canceled) && !errors.Is(e, archive.ErrNotCommitted) {
+				other = append(other, e)
+			}
+		}
+	}
+	ie := &cli.Interrupted{Err: context.Canceled}
+	if errors.Is(outErr, archive.ErrNotCommitted) {
+		ie.Err = errors.Join(context.Canceled, archive.ErrNotCommitted)
+	}
+	if len(other) > 0 {
+		return errors.Join(joinDistinct(other...), ie)
+	}
+	arch := st.sink.arch
+	switch {
+	case arch == nil:
+		ie.Kept = "the records of what was read before it are written"
+	case errors.Is(outErr, archive.ErrNotCommitted):
+		// A replacement, or a run reading standard input, commits only
+		// when it completes (archive.Archive.Close).
+		ie.Kept = fmt.Sprintf("run %s was not committed (a replacement or a run reading standard input commits only when it completes): "+
+			"nothing archived, the archive is as it was", arch.RunID())
+	case !errors.Is(feedErr, context.Canceled):
+		ie.Kept = fmt.Sprintf("run %s is archived complete, but its days' rollups were not all updated ('adu2parquet rollup' updates them)", arch.RunID())
+	default:
+		ie.Kept = fmt.Sprintf("run %s published %d ADUs and %d connections (%d files) and is recorded as interrupted; "+
+			"archiving the same inputs again replaces it", arch.RunID(), sum.ADUs, sum.Conns, sum.Files)
+	}
+	return ie
+}
+
+// unjoin lists the errors joined in err (err itself when it is not a join).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/cli"
 )
 
 // verifyOptions are the parsed command line of the verify command.
@@ -39,17 +40,18 @@ compares the row counts, and lists every such file at once.
 Each finding is a line on standard output: "problem:" for what adu2parquet
 did not leave (exit status 1), "note:" for states that need no repair (a run
 in progress, leftovers that the next run removes). The last line sums up.`,
-		Example: `  # Check the whole archive
+		Example: cli.Example(`
+  # Check the whole archive
   $ adu2parquet verify --out /data/abt
 
   # One sensor's files only
-  $ adu2parquet verify --out /data/abt --sensor campus-edge`,
+  $ adu2parquet verify --out /data/abt --sensor campus-edge`),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		RunE:          func(*cobra.Command, []string) error { return runF(o) },
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.SetFlagErrorFunc(flagError)
 	f := cmd.Flags()
 	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory`")
 	f.StringVar(&o.sensor, "sensor", "", "only this sensor's files")
@@ -59,7 +61,13 @@ in progress, leftovers that the next run removes). The last line sums up.`,
 
 // verifyMain runs the verify command.
 func verifyMain(ctx context.Context, o *verifyOptions, stdout io.Writer) error {
+	if err := checkArchive(o.out); err != nil {
+		return err
+	}
 	rep, err := archive.Verify(ctx, o.out, o.sensor)
+	if errors.Is(err, context.Canceled) {
+		return &cli.Interrupted{Err: err, Kept: "verify stopped before its end and reports nothing (it changes nothing)"}
+	}
 	if err != nil {
 		return err
 	}
