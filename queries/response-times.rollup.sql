@@ -2,7 +2,7 @@
 WITH h AS (
   SELECT server_ip, server_port, bin, sum(n) AS n
   FROM rollup_hist
-  WHERE kind = 'rt' AND server_ip IS NOT NULL AND ts >= $from AND ts < $to
+  WHERE kind = 'rt' AND server_ip IS NOT NULL
     AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
   GROUP BY ALL

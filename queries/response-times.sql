@@ -8,7 +8,7 @@ FROM (
     quantile_disc(think_us, [0.25, 0.5, 0.9, 0.99]) AS q, max(think_us) AS longest
   FROM adus
   WHERE direction = 'c2s' AND think_to_peer AND NOT concurrent AND think_us IS NOT NULL
-    AND ts >= $from AND ts < $to
+   
     AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
   GROUP BY server_ip, server_port

@@ -4,5 +4,4 @@ SELECT sensor, run_id, first_packet AS begin, last_packet AS "end",
   first_packet - lag(last_packet) OVER (PARTITION BY sensor ORDER BY first_packet) AS outage,
   bytes_written, packets, adus, connections, status
 FROM runs
-WHERE ts >= $from AND ts < $to
 ORDER BY sensor, begin

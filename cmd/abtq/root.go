@@ -72,7 +72,8 @@ and top-servers read the rollups for such ranges (quantiles are then the midpoin
 --exact reads every ADU row instead. See docs/schema.md and docs/queries.md.
 
 --from/--to select the time range: only the files of those hours are opened,
-and rows are filtered on their ts column. Filters are bound parameters. The
+and every view, in canned queries and ad-hoc SQL alike, holds only the rows
+whose ts is in the range. Filters are bound parameters. The
 archive is read-only: ad-hoc SQL is exactly one SELECT statement (see abtq
 sql --help); DuckDB may read only the archive, spills to a private
 temporary directory, and its configuration is locked. abtq writes nothing
@@ -332,18 +333,13 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, err
 }
 
-// params binds the time range and filters; an unset filter is NULL.
+// params checks the time range and binds the filters; an unset filter is
+// NULL.
 func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
-	r, err := g.timeRange()
-	if err != nil {
+	// The range is the views' (query.Range), not a parameter: the files
+	// opened and the rows kept are the same for canned and ad-hoc SQL.
+	if _, err := g.timeRange(); err != nil {
 		return nil, err
-	}
-	from, to := time.Unix(0, 0).UTC().AddDate(-100, 0, 0), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-	if !r.From.IsZero() {
-		from = r.From
-	}
-	if !r.To.IsZero() {
-		to = r.To
 	}
 	opt := func(name string, v any) any {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
@@ -372,7 +368,6 @@ func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
 		return nil, &usageError{errors.New("--buckets must be at least 1 and --bucket-size positive")}
 	}
 	return []any{
-		sql.Named("from", from), sql.Named("to", to),
 		sql.Named("server", opt("server", f.server)), sql.Named("port", opt("port", f.port)),
 		sql.Named("direction", opt("direction", f.direction)), sql.Named("limit", opt("limit", f.limit)),
 		sql.Named("period", opt("period", f.period)), sql.Named("by", opt("by", f.by)),
