@@ -1,4 +1,4 @@
--- CCDF of request/response exchanges per connection (the paper's Fig. 4b): the share of connections with at least that many.
+-- CCDF of exchanges (a-b-t epochs) per connection over sequential connections that carried data (the paper's Fig. 4b): the share of connections with at least that many.
 SELECT exchanges, count(*) AS connections,
   (sum(count(*)) OVER () - sum(count(*)) OVER (ORDER BY exchanges) + count(*)) / sum(count(*)) OVER () AS ccdf
 FROM connections

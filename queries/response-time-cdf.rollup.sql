@@ -22,7 +22,7 @@ WITH r AS (
   FROM c, k
   GROUP BY period, k
 )
-SELECT period, any_value(total) AS exchanges, list(round(v / 1000, 3) ORDER BY k) AS quantiles_ms
+SELECT period, any_value(total) AS response_times, list(round(v / 1000, 3) ORDER BY k) AS quantiles_ms
 FROM q
 GROUP BY period
 ORDER BY period

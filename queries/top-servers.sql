@@ -1,4 +1,4 @@
--- Servers by connections, with bytes each way, exchanges, RST count and median (nearest-rank) SYN-ACK RTT.
+-- Servers by connections, with bytes each way, exchanges (a-b-t epochs), connections with a RST and median (nearest-rank) SYN-ACK RTT.
 SELECT server_ip, server_port, count(*) AS connections,
   sum(c2s_unique_bytes) AS bytes_in, sum(s2c_unique_bytes) AS bytes_out,
   sum(exchanges) AS exchanges,

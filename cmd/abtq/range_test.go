@@ -62,13 +62,17 @@ func TestRangeFiltersRows(t *testing.T) {
 		{"connections", "SELECT count(*) FROM connections",
 			"SELECT count(*) FROM {connections} WHERE " + in, []string{"6"}},
 		{"runs", "SELECT count(*) FROM runs", "SELECT count(*) FROM {runs} WHERE " + in, []string{"0"}},
+		{"response_times", "SELECT count(*), sum(response_time_us) FROM response_times",
+			"SELECT count(*), sum(think_us) FROM {adus} WHERE direction = 'c2s' AND think_to_peer AND NOT concurrent AND think_us IS NOT NULL AND " + in,
+			[]string{"29", "2390530"}},
 		{"vectors", "SELECT count(*), sum(len(adus)) FROM vectors",
 			"SELECT count(DISTINCT (run_id, conn_id)), count(*) FROM {adus} WHERE " + in, []string{"7", "58"}},
 	}
 	// The hand counts are from adu2parquet --format jsonl on the capture
 	// (testdata/pcaps/zeek_http_bro.org.pcap), another output of the same
 	// inference: the ADU records whose first_ns (the ADU's start, its ts
-	// in the archive) is in the range and their sizes; the SYN records in the range (6 of 13:
+	// in the archive) is in the range, their sizes and the think_ns of the
+	// c2s ones with think_to_peer; the SYN records in the range (6 of 13:
 	// five at 17:04:02.004–.008, one at 17:04:10.349); the run began at
 	// 17:04:01.819644, before it.
 	for _, tc := range tests {

@@ -63,9 +63,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 abtq opens an archive written by adu2parquet in an embedded DuckDB and runs
 canned analyses or ad-hoc SQL on it. The views are adus (one row per ADU, with
 start_time, end_time and decided_time), connections (with absolute times),
-runs (the collection log), exchanges (request/response pairs of sequential
-connections, with the server's response time), vectors (each
-connection's ADUs in order) and, for ranges of whole UTC days, rollup_hist
+runs (the collection log), response_times (one row per response time
+measured: a request of a sequential connection, the server's response time,
+the response), vectors (each connection's ADUs in order) and,
+for ranges of whole UTC days, rollup_hist
 (the daily rollups: histograms of ADU sizes, response times and RTTs, and
 connection totals, per server). adu-sizes, response-times, response-time-cdf
 and top-servers read the rollups for such ranges (quantiles are then the midpoints of 1/64-octave bins, within 0.8 %);
@@ -252,7 +253,7 @@ rows and time.`),
   $ abtq --archive /data/abt --format parquet --output big.parquet sql --file big-servers.sql
 
   # Where the time goes
-  $ abtq --archive /data/abt sql --analyze "SELECT server_ip, count(*) FROM exchanges GROUP BY ALL"`),
+  $ abtq --archive /data/abt sql --analyze "SELECT server_ip, count(*) FROM response_times GROUP BY ALL"`),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var stmt string

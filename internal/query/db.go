@@ -65,7 +65,7 @@ type DB struct {
 // temporary directory (duckbox.Box.TempDir, where it spills and where
 // Copy's result waits before it is moved into place); extensions cannot be installed or loaded, and
 // the configuration is locked before any caller SQL runs. The views adus,
-// connections, runs (with derived columns), exchanges, vectors and
+// connections, runs (with derived columns), response_times, vectors and
 // rollup_hist read exactly those files, and only their rows in r (see
 // views).
 func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
@@ -242,7 +242,7 @@ func (q *DB) mapErr(err error) error {
 		}
 		return fmt.Errorf("%w (table adus)", ErrEmptyRange)
 	}
-	for _, t := range []string{"adus", "connections", "runs", "exchanges"} {
+	for _, t := range []string{"adus", "connections", "runs", "response_times", "vectors"} {
 		if !q.tables[t] && strings.Contains(msg, "Table with name "+t+" does not exist") {
 			return fmt.Errorf("%w (table %s)", ErrEmptyRange, t)
 		}

@@ -58,18 +58,25 @@ SELECT *,
        WHEN think_us IS NOT NULL THEN ts + to_microseconds(decided_lag_us) END AS end_time,
   ts + to_microseconds(coalesce(duration_us, 0) + coalesce(think_us, 0) + decided_lag_us) AS decided_time
 FROM ` + src("adus") + where})
-		// A request and the response that follows it in a sequential
-		// connection; the request's think time is the server's response time.
-		out = append(out, view{"exchanges", `CREATE VIEW exchanges AS
+		// One row per response time measured: a request of a sequential
+		// connection whose think time the server's data ended (the rows the
+		// response-time queries count), with the response that ended it.
+		// The request is in the range; its response is looked up in every
+		// file read, since it may begin after the range ends (and is NULL
+		// when it lies in an hour after the range's last).
+		// (The response side is a CTE: in the join itself DuckDB would
+		// bind read_parquet's hive_types DATE to the request's column date.)
+		out = append(out, view{"response_times", `CREATE VIEW response_times AS
+WITH response AS (SELECT * FROM ` + src("adus") + `)
 SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q.client_port,
   q.ordinal, q.ts AS request_time, q.size AS request_bytes, q.think_us AS response_time_us,
   r.size AS response_bytes, r.think_us AS client_think_us
-FROM adus q JOIN adus r
+FROM adus q LEFT JOIN response r
   -- The server is the connection's; saying so lets a server filter prune
   -- both sides of the join.
   ON r.sensor = q.sensor AND r.run_id = q.run_id AND r.conn_id = q.conn_id AND r.ordinal = q.ordinal + 1
-  AND r.server_ip = q.server_ip AND r.server_port = q.server_port
-WHERE q.direction = 'c2s' AND r.direction = 's2c' AND NOT q.concurrent`})
+  AND r.server_ip = q.server_ip AND r.server_port = q.server_port AND r.direction = 's2c'
+WHERE q.direction = 'c2s' AND q.think_to_peer AND NOT q.concurrent AND q.think_us IS NOT NULL`})
 		// Each connection's ADUs in the range, in order: its a-b-t connection
 		// vector (a connection that crosses an end of the range has only
 		// the ADUs inside it).
