@@ -63,9 +63,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 abtq opens an archive written by adu2parquet in an embedded DuckDB and runs
 canned analyses or ad-hoc SQL on it. The views are adus (one row per ADU, with
 start_time, end_time and decided_time), connections (with absolute times),
-runs (the collection log), response_times (one row per response time
-measured: a request of a sequential connection, the server's response time,
-the response), vectors (each connection's ADUs in order) and,
+runs (the run log, with collections and outages), response_times (one row per
+response time measured: a request of a sequential connection, the server's
+response time, the response), vectors (each connection's ADUs in order) and,
 for ranges of whole UTC days, rollup_hist
 (the daily rollups: histograms of ADU sizes, response times and RTTs, and
 connection totals, per server). adu-sizes, response-times, response-time-cdf
@@ -157,6 +157,7 @@ var canned = []cannedQuery{
 	{name: "conn-list", server: true, port: true, buckets: true, bucket: true, limit: true},
 	{name: "syn-attempts", server: true, port: true},
 	{name: "runs"},
+	{name: "collections"},
 }
 
 func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writer) *cobra.Command {

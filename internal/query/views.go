@@ -97,9 +97,50 @@ SELECT *,
 FROM ` + src("connections") + where})
 	}
 	if len(files["runs"]) > 0 {
-		out = append(out, view{"runs", "CREATE VIEW runs AS SELECT * FROM " + src("runs") + where})
+		out = append(out, view{"runs", runsView(src("runs") + where)})
 	}
 	return out
+}
+
+// runsView defines the runs view over from (a relation with the runs
+// table's columns, filtered), with each run's collection, duration and the
+// outage before it.
+//
+// A collection is a series of one sensor's runs that follow each other in
+// packet time: in the order of their first packets, a run continues the
+// collection of the run before it when it begins at or after the last
+// packet of every earlier run, and the time between is an outage (zero
+// when it begins at that very packet). A run that begins before an earlier
+// run ended (one that overlaps it, such as a capture converted into the
+// sensor's archive whose packets span the others') begins a new collection
+// and has no outage: an outage is never negative. Runs that read no TCP
+// segment (no first packet) belong to no collection. Collections are
+// numbered per sensor from 1, over the runs in the range.
+func runsView(from string) string {
+	return `CREATE VIEW runs AS
+SELECT * EXCLUDE (prior_end),
+  CASE WHEN first_packet IS NOT NULL THEN
+    sum(CASE WHEN first_packet >= prior_end THEN 0 ELSE 1 END) OVER (
+      PARTITION BY sensor, first_packet IS NULL ORDER BY first_packet, last_packet, run_id
+      ROWS UNBOUNDED PRECEDING)::INTEGER END AS collection,
+  ` + seconds("epoch_us(last_packet) - epoch_us(first_packet)") + ` AS duration_s,
+  CASE WHEN first_packet >= prior_end THEN ` + seconds("epoch_us(first_packet) - epoch_us(prior_end)") + ` END AS outage_s
+FROM (
+  SELECT *,
+    -- the end of the sensor's packet time so far: the last packet of every
+    -- run that began before this one
+    max(last_packet) OVER (
+      PARTITION BY sensor, first_packet IS NULL ORDER BY first_packet, last_packet, run_id
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_end
+  FROM ` + from + `
+)`
+}
+
+// seconds converts µs (a BIGINT expression) to seconds as DECIMAL(18,6):
+// exact, so that they print as the µs they are. (Through a DOUBLE: exact
+// for the ±2^53 µs, 285 years, a timestamp difference can be.)
+func seconds(us string) string {
+	return "((" + us + ") / 1e6)::DECIMAL(18,6)"
 }
 
 // tsFilter returns the condition that keeps the rows of r by their ts
