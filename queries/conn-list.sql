@@ -9,10 +9,10 @@ WITH c AS (
 ), v AS (
   SELECT CASE CAST($by AS VARCHAR)
       WHEN 'bytes_in' THEN bytes_in WHEN 'bytes_out' THEN bytes_out WHEN 'throughput' THEN throughput_bps
-      ELSE end_us / 1e6 END AS x, *
+      ELSE duration_s END AS x, *
   FROM c
 )
-SELECT ts, client_ip, client_port, server_ip, server_port, round(end_us / 1e6, 6) AS duration_s,
+SELECT ts, client_ip, client_port, server_ip, server_port, duration_s,
   bytes_in, bytes_out, exchanges, syn_attempts, end_reason
 FROM v
 WHERE least(floor(x / CAST($bucket_size AS DOUBLE)), CAST($buckets AS INTEGER) - 1) = CAST($bucket AS INTEGER)

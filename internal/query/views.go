@@ -93,7 +93,7 @@ SELECT *,
   ts + to_microseconds(established_us) AS established_time,
   ts + to_microseconds(last_us) AS last_time,
   ts + to_microseconds(end_us) AS end_time,
-  end_us / 1e6 AS duration_s
+  ` + seconds("end_us") + ` AS duration_s
 FROM ` + src("connections") + where})
 	}
 	if len(files["runs"]) > 0 {
