@@ -2,13 +2,13 @@
 WITH r AS (
   SELECT kind, bin, n FROM rollup_hist
   WHERE CAST($server AS VARCHAR) IS NULL AND CAST($port AS INTEGER) IS NULL AND server_ip IS NULL
-    AND kind IN ('c2s', 's2c') AND ts >= $from AND ts < $to
+    AND kind IN ('c2s', 's2c')
   UNION ALL
   SELECT kind, bin, n FROM rollup_hist
   WHERE (CAST($server AS VARCHAR) IS NOT NULL OR CAST($port AS INTEGER) IS NOT NULL) AND server_ip IS NOT NULL
     AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
-    AND kind IN ('c2s', 's2c') AND ts >= $from AND ts < $to
+    AND kind IN ('c2s', 's2c')
 ), h AS (
   SELECT kind AS direction, bin, sum(n) AS adus
   FROM r

@@ -2,8 +2,7 @@
 WITH h AS (
   SELECT direction, abt_bin(size) AS bin, count(*) AS adus
   FROM adus
-  WHERE ts >= $from AND ts < $to
-    AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
+  WHERE (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
     AND (CAST($direction AS VARCHAR) IS NULL OR direction = $direction)
   GROUP BY ALL

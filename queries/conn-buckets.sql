@@ -1,10 +1,9 @@
 -- Connections bucketed by duration, bytes or throughput (yconalyzer): --by {duration|bytes_in|bytes_out|throughput}, --bucket-size, --buckets, --min-bytes.
 WITH c AS (
-  SELECT *, end_us / 1e6 AS duration_s, c2s_unique_bytes AS bytes_in, s2c_unique_bytes AS bytes_out,
+  SELECT *, c2s_unique_bytes AS bytes_in, s2c_unique_bytes AS bytes_out,
     CASE WHEN end_us > 0 THEN (c2s_unique_bytes + s2c_unique_bytes) * 8 / (end_us / 1e6) END AS throughput_bps
   FROM connections
-  WHERE ts >= $from AND ts < $to
-    AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
+  WHERE (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
     AND c2s_unique_bytes + s2c_unique_bytes >= coalesce(CAST($min_bytes AS BIGINT), 0)
 ), v AS (

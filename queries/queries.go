@@ -1,8 +1,9 @@
 // Package queries holds the canned analyses of abtq as SQL files, embedded
-// in the binary. Each file's first comment lines describe it; its
-// parameters are bound, never spliced: $from and $to (TIMESTAMP, the time
-// range), and per query $server (VARCHAR), $port (INTEGER), $direction
-// (VARCHAR), $limit (INTEGER), NULL meaning "no filter".
+// in the binary. Each file's first comment lines describe it. The time range
+// is not theirs to apply: the views they read hold only the rows of the
+// range (package query). Their parameters are bound, never spliced: per
+// query $server (VARCHAR), $port (INTEGER), $direction (VARCHAR), $limit
+// (INTEGER), ..., NULL meaning "no filter".
 package queries
 
 import (

@@ -2,13 +2,13 @@
 WITH r AS (
   SELECT ts, bin, n FROM rollup_hist
   WHERE CAST($server AS VARCHAR) IS NULL AND CAST($port AS INTEGER) IS NULL AND server_ip IS NULL
-    AND kind = 'rt' AND ts >= $from AND ts < $to
+    AND kind = 'rt'
   UNION ALL
   SELECT ts, bin, n FROM rollup_hist
   WHERE (CAST($server AS VARCHAR) IS NOT NULL OR CAST($port AS INTEGER) IS NOT NULL) AND server_ip IS NOT NULL
     AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
-    AND kind = 'rt' AND ts >= $from AND ts < $to
+    AND kind = 'rt'
 ), h AS (
   SELECT ts AS period, bin, sum(n) AS n FROM r GROUP BY ALL
 ), c AS (
@@ -22,7 +22,7 @@ WITH r AS (
   FROM c, k
   GROUP BY period, k
 )
-SELECT period, any_value(total) AS exchanges, list(round(v / 1000, 3) ORDER BY k) AS quantiles_ms
+SELECT period, any_value(total) AS response_times, list(round(v / 1000, 3) ORDER BY k) AS quantiles_ms
 FROM q
 GROUP BY period
 ORDER BY period

@@ -1,8 +1,5 @@
--- The collection log (the paper's Table 3): each run's span, duration, the outage before it, size, records, ADUs, connections.
-SELECT sensor, run_id, first_packet AS begin, last_packet AS "end",
-  last_packet - first_packet AS duration,
-  first_packet - lag(last_packet) OVER (PARTITION BY sensor ORDER BY first_packet) AS outage,
+-- The run log: each run's collection, first and last packet, duration and the outage before it (seconds), bytes written, packets, ADUs, connections, status.
+SELECT sensor, run_id, collection, first_packet AS begin, last_packet AS "end", duration_s, outage_s,
   bytes_written, packets, adus, connections, status
 FROM runs
-WHERE ts >= $from AND ts < $to
-ORDER BY sensor, begin
+ORDER BY sensor, begin NULLS LAST, run_id

@@ -4,8 +4,7 @@ SELECT syn_attempts, count(*) AS connections,
   count(*) FILTER (WHERE end_reason = 'rst') AS rst,
   count(*) FILTER (WHERE end_reason = 'fin') AS fin
 FROM connections
-WHERE ts >= $from AND ts < $to
-  AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
+WHERE (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
   AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
 GROUP BY syn_attempts
 ORDER BY syn_attempts

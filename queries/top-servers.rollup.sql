@@ -3,7 +3,7 @@ WITH h AS (
   SELECT server_ip, server_port, kind, bin, sum(n) AS n
   FROM rollup_hist
   WHERE server_ip IS NOT NULL AND kind IN ('conns', 'bytes_in', 'bytes_out', 'exchanges', 'rst', 'rtt')
-    AND ts >= $from AND ts < $to
+   
     AND (CAST($server AS VARCHAR) IS NULL OR server_ip = $server)
     AND (CAST($port AS INTEGER) IS NULL OR server_port = $port)
   GROUP BY ALL

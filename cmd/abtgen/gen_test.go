@@ -76,8 +76,8 @@ func TestTinyArchive(t *testing.T) {
 	require.Equal(t, got[2], conns[2], "bytes agree")
 	runs := queryRow(t, a, `SELECT count(*), first(adus), first(connections), first(status) FROM runs`)
 	require.Equal(t, []string{"1", "10000", conns[0], "complete"}, runs)
-	// Every sequential exchange has a response time.
-	ex := queryRow(t, a, `SELECT count(*), count(response_time_us) FROM exchanges`)
+	// Every response time has the response that ended it.
+	ex := queryRow(t, a, `SELECT count(*), count(response_bytes) FROM response_times`)
 	require.Equal(t, ex[0], ex[1])
 
 	// The CSV holds the same rows.

@@ -35,6 +35,7 @@ func TestCannedQueries(t *testing.T) {
 		args []string
 	}{
 		{"runs", []string{"runs"}},
+		{"collections", []string{"collections"}},
 		{"top-servers", []string{"top-servers"}},
 		{"response-times", []string{"response-times", "--limit", "5"}},
 		{"adu-sizes-smtp", []string{"adu-sizes", "--server", "74.53.140.153", "--port", "25"}},

@@ -3,76 +3,245 @@ package main
 import (
 	"database/sql"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
+	"unicode/utf8"
 )
 
-// writeRows writes a result set in the given format.
+// writeRows writes a result set in the given format: table, tsv, csv or
+// json (each value as value.go says).
 func writeRows(w io.Writer, format string, rows *sql.Rows) error {
 	cols, err := rows.Columns()
 	if err != nil {
 		return err
+	}
+	types, err := columnTypes(rows)
+	if err != nil {
+		return err
+	}
+	var out rowWriter
+	switch format {
+	case "json":
+		out = newJSONWriter(w, cols, types)
+	case "csv":
+		out = newCSVWriter(w, cols, types)
+	case "table":
+		out = newTableWriter(w, cols, types)
+	default:
+		out = newTSVWriter(w, cols, types)
 	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	var emit func([]string, []any) error
-	var done func() error
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		emit = func(_ []string, v []any) error {
-			m := make(map[string]any, len(cols))
-			for i, c := range cols {
-				m[c] = jsonValue(v[i])
-			}
-			return enc.Encode(m)
-		}
-		done = func() error { return nil }
-	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(cols); err != nil {
-			return err
-		}
-		emit = func(s []string, _ []any) error { return cw.Write(s) }
-		done = func() error { cw.Flush(); return cw.Error() }
-	case "table":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
-		emit = func(s []string, _ []any) error { _, err := fmt.Fprintln(tw, strings.Join(s, "\t")); return err }
-		done = tw.Flush
-	default: // tsv
-		if _, err := fmt.Fprintln(w, strings.Join(cols, "\t")); err != nil {
-			return err
-		}
-		emit = func(s []string, _ []any) error { _, err := fmt.Fprintln(w, strings.Join(s, "\t")); return err }
-		done = func() error { return nil }
-	}
-	strs := make([]string, len(cols))
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		for i, v := range vals {
-			strs[i] = text(v)
-		}
-		if err := emit(strs, vals); err != nil {
+		if err := out.row(vals); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return done()
+	return out.close()
+}
+
+// columnTypes returns the types of the result's columns.
+func columnTypes(rows *sql.Rows) ([]*colType, error) {
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	types := make([]*colType, len(cts))
+	for i, ct := range cts {
+		t, err := parseType(ct.DatabaseTypeName())
+		if err != nil {
+			t = unknownType // printed by its Go type
+		}
+		types[i] = t
+	}
+	return types, nil
+}
+
+// rowWriter writes rows of one format; close flushes what it holds.
+type rowWriter interface {
+	row(vals []any) error
+	close() error
+}
+
+// tsvWriter writes tab-separated values: a header line, then a line per
+// row. A tab, newline or carriage return in a value (there is none in a
+// nested value's JSON) is written as \t, \n or \r: a field holds no tab
+// and a line ends only at its row's end.
+type tsvWriter struct {
+	w     io.Writer
+	types []*colType
+	line  []string
+	err   error // the header's
+}
+
+func newTSVWriter(w io.Writer, cols []string, types []*colType) *tsvWriter {
+	t := &tsvWriter{w: w, types: types, line: make([]string, len(cols))}
+	for i, c := range cols {
+		t.line[i] = escapeControls(c)
+	}
+	t.err = t.writeLine()
+	return t
+}
+
+func (t *tsvWriter) writeLine() error {
+	_, err := io.WriteString(t.w, strings.Join(t.line, "\t")+"\n")
+	return err
+}
+
+func (t *tsvWriter) row(vals []any) error {
+	if t.err != nil {
+		return t.err
+	}
+	for i, v := range vals {
+		t.line[i] = escapeControls(textFormat.text(v, t.types[i]))
+	}
+	return t.writeLine()
+}
+
+func (t *tsvWriter) close() error { return t.err }
+
+// escapeControls writes tabs, newlines and carriage returns as \t, \n
+// and \r.
+var escapeControls = strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace
+
+// csvWriter writes RFC 4180 CSV: a header record, then a record per row;
+// values that need it are quoted.
+type csvWriter struct {
+	w     *csv.Writer
+	types []*colType
+	rec   []string
+}
+
+func newCSVWriter(w io.Writer, cols []string, types []*colType) *csvWriter {
+	c := &csvWriter{w: csv.NewWriter(w), types: types, rec: make([]string, len(cols))}
+	_ = c.w.Write(cols) // an error sticks: close reports it
+	return c
+}
+
+func (c *csvWriter) row(vals []any) error {
+	for i, v := range vals {
+		c.rec[i] = textFormat.text(v, c.types[i])
+	}
+	return c.w.Write(c.rec)
+}
+
+func (c *csvWriter) close() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// jsonWriter writes JSON Lines: an object per row, its keys the column
+// names in order (a repeated name gets a suffix, _1, _2, ..., as DuckDB
+// gives one in a subquery).
+type jsonWriter struct {
+	w     io.Writer
+	keys  [][]byte
+	types []*colType
+	buf   []byte
+}
+
+func newJSONWriter(w io.Writer, cols []string, types []*colType) *jsonWriter {
+	j := &jsonWriter{w: w, types: types}
+	seen := map[string]bool{}
+	for _, c := range cols {
+		name := c
+		for n := 1; seen[name]; n++ {
+			name = fmt.Sprintf("%s_%d", c, n)
+		}
+		seen[name] = true
+		j.keys = append(j.keys, appendJSONString(nil, name))
+	}
+	return j
+}
+
+func (j *jsonWriter) row(vals []any) error {
+	b := append(j.buf[:0], '{')
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, j.keys[i]...)
+		b = append(b, ':')
+		b = jsonFormat.appendJSON(b, v, j.types[i])
+	}
+	b = append(b, '}', '\n')
+	j.buf = b
+	_, err := j.w.Write(b)
+	return err
+}
+
+func (j *jsonWriter) close() error { return nil }
+
+// tableWriter writes an aligned table for a terminal: the values of the
+// text formats (controls escaped as in TSV), columns two spaces apart,
+// numbers right-aligned, no trailing blanks. It holds the rows until
+// close, to know the widths.
+type tableWriter struct {
+	w     io.Writer
+	types []*colType
+	right []bool
+	cells [][]string
+}
+
+func newTableWriter(w io.Writer, cols []string, types []*colType) *tableWriter {
+	t := &tableWriter{w: w, types: types, right: make([]bool, len(cols))}
+	head := make([]string, len(cols))
+	for i, c := range cols {
+		head[i] = escapeControls(c)
+		t.right[i] = types[i].kind.numeric()
+	}
+	t.cells = append(t.cells, head)
+	return t
+}
+
+func (t *tableWriter) row(vals []any) error {
+	r := make([]string, len(vals))
+	for i, v := range vals {
+		r[i] = escapeControls(textFormat.text(v, t.types[i]))
+	}
+	t.cells = append(t.cells, r)
+	return nil
+}
+
+func (t *tableWriter) close() error {
+	width := make([]int, len(t.right))
+	for _, r := range t.cells {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range t.cells {
+		b.Reset()
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			switch {
+			case t.right[i]:
+				b.WriteString(pad + c)
+			case i < len(r)-1:
+				b.WriteString(c + pad)
+			default:
+				b.WriteString(c)
+			}
+		}
+		if _, err := io.WriteString(t.w, strings.TrimRight(b.String(), " ")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writePlan writes the plans of an EXPLAIN result (its last column, box
@@ -96,52 +265,4 @@ func writePlan(w io.Writer, rows *sql.Rows) error {
 		}
 	}
 	return rows.Err()
-}
-
-// text formats a value: times as RFC 3339 (UTC), NULL as empty.
-func text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case time.Time:
-		return x.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case []byte:
-		return string(x)
-	case string:
-		return x
-	case duckdb.Interval:
-		return intervalText(x)
-	}
-	return fmt.Sprint(v)
-}
-
-// intervalText formats a DuckDB interval as a Go duration (with days and
-// months spelled out when present).
-func intervalText(iv duckdb.Interval) string {
-	d := time.Duration(iv.Micros) * time.Microsecond
-	var b strings.Builder
-	if iv.Months != 0 {
-		fmt.Fprintf(&b, "%dmo", iv.Months)
-	}
-	if iv.Days != 0 {
-		fmt.Fprintf(&b, "%dd", iv.Days)
-	}
-	if d != 0 || b.Len() == 0 {
-		b.WriteString(d.String())
-	}
-	return b.String()
-}
-
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case time.Duration:
-		return x.String()
-	case duckdb.Interval:
-		return intervalText(x)
-	}
-	return v
 }

@@ -77,8 +77,8 @@ func TestRollupsMatchExact(t *testing.T) {
 					col := e[0][j]
 					switch {
 					case col == "quantiles_ms":
-						ev := strings.Fields(strings.Trim(e[i][j], "[]"))
-						av := strings.Fields(strings.Trim(a[i][j], "[]"))
+						ev := strings.Split(strings.Trim(e[i][j], "[]"), ",")
+						av := strings.Split(strings.Trim(a[i][j], "[]"), ",")
 						require.Len(t, av, len(ev))
 						for k := range ev {
 							require.Equal(t, binnedMs(t, ev[k]), av[k], "row %d quantile %d", i, k)

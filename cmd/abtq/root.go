@@ -65,16 +65,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 abtq opens an archive written by adu2parquet in an embedded DuckDB and runs
 canned analyses or ad-hoc SQL on it. The views are adus (one row per ADU, with
 start_time, end_time and decided_time), connections (with absolute times),
-runs (the collection log), exchanges (request/response pairs of sequential
-connections, with the server's response time), vectors (each
-connection's ADUs in order) and, for ranges of whole UTC days, rollup_hist
+runs (the run log, with collections and outages), response_times (one row per
+response time measured: a request of a sequential connection, the server's
+response time, the response), vectors (each connection's ADUs in order) and,
+for ranges of whole UTC days, rollup_hist
 (the daily rollups: histograms of ADU sizes, response times and RTTs, and
 connection totals, per server). adu-sizes, response-times, response-time-cdf
 and top-servers read the rollups for such ranges (quantiles are then the midpoints of 1/64-octave bins, within 0.8 %);
 --exact reads every ADU row instead. See docs/schema.md and docs/queries.md.
 
 --from/--to select the time range: only the files of those hours are opened,
-and rows are filtered on their ts column. Filters are bound parameters. The
+and every view, in canned queries and ad-hoc SQL alike, holds only the rows
+whose ts is in the range. Filters are bound parameters. The
 archive is read-only: ad-hoc SQL is exactly one SELECT statement (see abtq
 sql --help); DuckDB may read only the archive, spills to a private
 temporary directory, and its configuration is locked. abtq writes nothing
@@ -164,6 +166,7 @@ var canned = []cannedQuery{
 	{name: "conn-list", server: true, port: true, buckets: true, bucket: true, limit: true},
 	{name: "syn-attempts", server: true, port: true},
 	{name: "runs"},
+	{name: "collections"},
 }
 
 func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writer) *cobra.Command {
@@ -264,7 +267,7 @@ rows and time.`),
   $ abtq --archive /data/abt --format parquet --output big.parquet sql --file big-servers.sql
 
   # Where the time goes
-  $ abtq --archive /data/abt sql --analyze "SELECT server_ip, count(*) FROM exchanges GROUP BY ALL"`),
+  $ abtq --archive /data/abt sql --analyze "SELECT server_ip, count(*) FROM response_times GROUP BY ALL"`),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var stmt string
@@ -345,18 +348,13 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, err
 }
 
-// params binds the time range and filters; an unset filter is NULL.
+// params checks the time range and binds the filters; an unset filter is
+// NULL.
 func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
-	r, err := g.timeRange()
-	if err != nil {
+	// The range is the views' (query.Range), not a parameter: the files
+	// opened and the rows kept are the same for canned and ad-hoc SQL.
+	if _, err := g.timeRange(); err != nil {
 		return nil, err
-	}
-	from, to := time.Unix(0, 0).UTC().AddDate(-100, 0, 0), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-	if !r.From.IsZero() {
-		from = r.From
-	}
-	if !r.To.IsZero() {
-		to = r.To
 	}
 	opt := func(name string, v any) any {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
@@ -385,7 +383,6 @@ func (g *globals) params(cmd *cobra.Command, f *filters) ([]any, error) {
 		return nil, &usageError{errors.New("--buckets must be at least 1 and --bucket-size positive")}
 	}
 	return []any{
-		sql.Named("from", from), sql.Named("to", to),
 		sql.Named("server", opt("server", f.server)), sql.Named("port", opt("port", f.port)),
 		sql.Named("direction", opt("direction", f.direction)), sql.Named("limit", opt("limit", f.limit)),
 		sql.Named("period", opt("period", f.period)), sql.Named("by", opt("by", f.by)),

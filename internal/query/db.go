@@ -65,8 +65,9 @@ type DB struct {
 // temporary directory (duckbox.Box.TempDir, where it spills and where
 // Copy's result waits before it is moved into place); extensions cannot be installed or loaded, and
 // the configuration is locked before any caller SQL runs. The views adus,
-// connections, runs (with derived columns) and exchanges read exactly
-// those files.
+// connections, runs (with derived columns), response_times, vectors and
+// rollup_hist read exactly those files, and only their rows in r (see
+// views).
 func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) {
 	abs, err := filepath.Abs(archive)
 	if err != nil {
@@ -101,13 +102,13 @@ func Open(ctx context.Context, archive string, r Range, o Options) (*DB, error) 
 	}
 	var hist []view
 	if o.Rollups && q.dayAligned && len(files[schema.TableADUs])+len(files[schema.TableConnections]) > 0 {
-		v, st, err := rollupView(abs, q.pins)
+		v, st, err := rollupView(abs, q.pins, r)
 		if err != nil {
 			return fail(err)
 		}
 		hist, q.rollups = []view{v}, st
 	}
-	for _, v := range append(views(files, q.pins.Hidden()), hist...) {
+	for _, v := range append(views(files, q.pins.Hidden(), r), hist...) {
 		if _, err := q.conn.ExecContext(ctx, v.sql); err != nil {
 			return fail(fmt.Errorf("define view %s: %s", v.name, q.pins.Unpin(err.Error())))
 		}
@@ -241,7 +242,7 @@ func (q *DB) mapErr(err error) error {
 		}
 		return fmt.Errorf("%w (table adus)", ErrEmptyRange)
 	}
-	for _, t := range []string{"adus", "connections", "runs", "exchanges"} {
+	for _, t := range []string{"adus", "connections", "runs", "response_times", "vectors"} {
 		if !q.tables[t] && strings.Contains(msg, "Table with name "+t+" does not exist") {
 			return fmt.Errorf("%w (table %s)", ErrEmptyRange, t)
 		}

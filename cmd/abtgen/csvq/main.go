@@ -1,6 +1,6 @@
 // Command csvq is the CSV side of scripts/query-bench.sh: it runs one SQL
 // query with an embedded DuckDB over the gzip'd CSV that abtgen --csv
-// writes, with the same adus and exchanges views as abtq, and prints the
+// writes, with the same adus and response_times views as abtq, and prints the
 // result as TSV. It exists to compare the archive with the CSV route; it
 // is not part of the product.
 //
@@ -50,13 +50,14 @@ func query(ctx context.Context, file, stmt string, w io.Writer) error {
 			'size': 'BIGINT', 'duration_us': 'BIGINT', 'think_us': 'BIGINT', 'concurrent': 'BOOLEAN', 'complete': 'BOOLEAN',
 			'think_to_peer': 'BOOLEAN'})`,
 		// The same definition as internal/query/views.go.
-		`CREATE VIEW exchanges AS
+		`CREATE VIEW response_times AS
 SELECT q.sensor, q.run_id, q.conn_id, q.server_ip, q.server_port, q.client_ip, q.client_port,
   q.ordinal, q.ts AS request_time, q.size AS request_bytes, q.think_us AS response_time_us,
   r.size AS response_bytes, r.think_us AS client_think_us
-FROM adus q JOIN adus r
+FROM adus q LEFT JOIN adus r
   ON r.sensor = q.sensor AND r.run_id = q.run_id AND r.conn_id = q.conn_id AND r.ordinal = q.ordinal + 1
-WHERE q.direction = 'c2s' AND r.direction = 's2c' AND NOT q.concurrent`,
+  AND r.server_ip = q.server_ip AND r.server_port = q.server_port AND r.direction = 's2c'
+WHERE q.direction = 'c2s' AND q.think_to_peer AND NOT q.concurrent AND q.think_us IS NOT NULL`,
 	) {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return err
