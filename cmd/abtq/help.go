@@ -56,7 +56,13 @@ $ abtq --archive /data/abt conn-list --by bytes_out --bucket-size 100000 --bucke
 	"syn-attempts": {"Connections by number of SYN attempts, and how they ended", `
 # SYN retries towards the HTTPS servers
 $ abtq --archive /data/abt syn-attempts --port 443`},
-	"runs": {"The collection log: each run's span, outage and size", `
+	"collections": {"Each sensor's collections and outages (the paper's Table 3)", `
+# How long each sensor collected, and the outages in between
+$ abtq --archive /data/abt collections
+
+# One sensor's collections, as JSON
+$ abtq --archive /data/abt --sensor campus-edge --format json collections`},
+	"runs": {"The run log: each run's span, collection, outage and size", `
 # Every run of the archive
 $ abtq --archive /data/abt runs
 

@@ -30,7 +30,7 @@ const (
 	colDirection  = "direction"    // adu-sizes: c2s or s2c
 	colSizeMax    = "size_max"     // adu-sizes: a bin's upper bound, bytes
 	colCDF        = "cdf"          // adu-sizes: share of ADUs <= size_max
-	colExchanges  = "exchanges"    // exchanges: request/response exchanges of a connection
+	colExchanges  = "exchanges"    // exchanges: a connection's exchanges (a-b-t epochs)
 	colCCDF       = "ccdf"         // exchanges: share of connections with at least that many
 	colPeriod     = "period"       // response-time-cdf: the day or hour (a timestamp)
 	colQuantiles  = "quantiles_ms" // response-time-cdf: the 2.5 %, 5 %, ..., 100 % quantiles, ms

@@ -116,7 +116,7 @@ func TestPlotSVG(t *testing.T) {
 		{
 			name:  "exchanges",
 			args:  []string{"exchanges"},
-			texts: []string{"Request/response exchanges per connection (CCDF)", "all servers · all dates", "exchanges per connection", "fraction of connections ≥ x"},
+			texts: []string{"Exchanges (a-b-t epochs) per connection (CCDF)", "all servers · all dates", "exchanges per connection", "fraction of connections ≥ x"},
 			ticks: []string{"1", "2", "5", "10", "20", "0.02", "0.05", "0.1", "0.2", "0.5"},
 		},
 		{

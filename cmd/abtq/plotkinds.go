@@ -162,7 +162,7 @@ func plotExchanges(rs resultSet, s plotSpec) (*figure, error) {
 	if len(xys) == 0 {
 		return nil, errNothingToPlot
 	}
-	f := newFigure(s.size, "Request/response exchanges per connection (CCDF)", s.subtitle(s.servers()),
+	f := newFigure(s.size, "Exchanges (a-b-t epochs) per connection (CCDF)", s.subtitle(s.servers()),
 		"exchanges per connection", "fraction of connections ≥ x")
 	if err := addSeries(f, []series{{xys: xys}}, ""); err != nil {
 		return nil, err

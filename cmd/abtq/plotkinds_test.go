@@ -102,7 +102,7 @@ func forEachSize(t *testing.T, build func(plotSize) (*figure, error), check func
 	}
 }
 
-var rtCols = []string{colServerIP, colServerPort, "exchanges", "p25_ms", colP50, "p90_ms", colP99, "max_ms"}
+var rtCols = []string{colServerIP, colServerPort, "response_times", "p25_ms", colP50, "p90_ms", colP99, "max_ms"}
 
 func TestPlotResponseTimes(t *testing.T) {
 	t.Run("one server, a narrow range", func(t *testing.T) {
@@ -225,7 +225,7 @@ func cdfRows(n int, start time.Time, lo, hi float64) [][]any {
 }
 
 func TestPlotResponseTimeCDF(t *testing.T) {
-	cols := []string{colPeriod, "exchanges", colQuantiles}
+	cols := []string{colPeriod, "response_times", colQuantiles}
 	start := time.Date(2008, 4, 1, 0, 0, 0, 0, time.UTC)
 	t.Run("three hours, narrow", func(t *testing.T) {
 		forEachSize(t, func(sz plotSize) (*figure, error) {

@@ -198,7 +198,7 @@ type ConnSummary struct {
 	Partial        bool   // tracked without seeing the handshake
 	Concurrent     bool   // found concurrent
 	ConcurrentNs   int64  // when it was found concurrent (the CONC record), 0 if never
-	Exchanges      uint32 // a-b-t epochs: request/response pairs
+	Exchanges      uint32 // exchanges: a-b-t epochs (a client turn and the server ADUs that follow)
 	Label          Label
 	End            EndReason
 	C2S            DirStats
