@@ -122,7 +122,7 @@ func TestPlotSVG(t *testing.T) {
 		{
 			name:  "response-time-cdf, one hour",
 			args:  []string{"response-time-cdf", "--server", "192.150.187.43", "--port", "80", "--period", "hour"},
-			texts: []string{"Response times (CDF per hour)", "server 192.150.187.43 port 80 · all dates", "response time (ms)", "cumulative fraction of responses", "2014-01-14 17:00"},
+			texts: []string{"Response times (CDF per hour)", "server 192.150.187.43 port 80 · all dates", "response time (ms)", "cumulative fraction of response times", "2014-01-14 17:00"},
 			ticks: []string{"80", "100", "120", "0.25", "0.75"},
 		},
 		{

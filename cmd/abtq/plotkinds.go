@@ -213,7 +213,7 @@ func plotResponseTimeCDF(rs resultSet, s plotSpec) (*figure, error) {
 		per, heading = "hour", "hour (UTC)"
 	}
 	f := newFigure(s.size, "Response times (CDF per "+per+")", s.subtitle(s.servers()),
-		"response time (ms)", "cumulative fraction of responses")
+		"response time (ms)", "cumulative fraction of response times")
 	if err := addSeries(f, ss, heading); err != nil {
 		return nil, err
 	}

@@ -231,7 +231,7 @@ func TestPlotResponseTimeCDF(t *testing.T) {
 		forEachSize(t, func(sz plotSize) (*figure, error) {
 			return plotResponseTimeCDF(resultOf(cols, cdfRows(3, start, 74, 135)...), plotSpec{size: sz, period: "hour"})
 		}, func(t *testing.T, f *figure, _ figureLayout) {
-			checkAxes(t, f, 3, "(ms)", "responses")
+			checkAxes(t, f, 3, "(ms)", "response times")
 			require.Nil(t, f.scale)
 			require.Len(t, f.legend, 3)
 			require.Equal(t, "2008-04-01 00:00", f.legend[0].label)
@@ -243,7 +243,7 @@ func TestPlotResponseTimeCDF(t *testing.T) {
 			return plotResponseTimeCDF(resultOf(cols, cdfRows(44, start, 1.5, 900)...),
 				plotSpec{size: sz, period: "hour", server: "10.0.0.1", from: start, to: start.Add(44 * time.Hour)})
 		}, func(t *testing.T, f *figure, _ figureLayout) {
-			checkAxes(t, f, 3, "(ms)", "responses")
+			checkAxes(t, f, 3, "(ms)", "response times")
 			require.Empty(t, f.legend, "44 entries could not be read")
 			require.NotNil(t, f.scale)
 			require.Len(t, f.scale.colors, 44)
