@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 sample=${1:-testdata/pcaps/zeek_http_1000-requests-one-dropped-response.pcap.gz}
 shift || true
 mkdir -p bin
-go build -o bin/adu2parquet ./cmd/adu2parquet
+go build -buildvcs=auto -o bin/adu2parquet ./cmd/adu2parquet
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 bin/adu2parquet --format adudump "$@" "$sample" >"$out"
