@@ -78,6 +78,15 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer setMemoryLimit(softMemoryLimit(eo.MemoryBudget, o.format == "parquet"))()
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	if err != nil {
+		return &usageError{err}
+	}
+	defer func() {
+		if err := stopProfiles(); err != nil {
+			fmt.Fprintf(stderr, "adu2parquet: %v\n", err)
+		}
+	}()
 	start := time.Now()
 	logs, err := inputKinds(o.inputs)
 	if err != nil {

@@ -62,6 +62,8 @@ type options struct {
 	skipMalformed bool
 	rollup        bool
 	quiet         bool
+	cpuProfile    string
+	memProfile    string
 	inputs        []string
 }
 
@@ -276,6 +278,10 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this `file`")
+	f.StringVar(&o.memProfile, "memprofile", "", "write a pprof allocation profile of the run to this `file`")
+	_ = f.MarkHidden("cpuprofile")
+	_ = f.MarkHidden("memprofile")
 	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
 	return cmd
 }
