@@ -40,10 +40,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sink is where records go: a text writer or the archive.
+// sink is where records go: a text writer or the archive, which writes on
+// a goroutine of its own (archive.Async).
 type sink struct {
 	text recordWriter
-	arch *archive.Archive
+	arch *archive.Async
 }
 
 func (s *sink) Record(r *ingest.Record) error {
@@ -96,9 +97,11 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		prog: newProgress(stderr, !o.quiet, len(o.inputs)), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
 
 	if o.format == "parquet" {
-		if st.sink.arch, err = openArchive(o, stderr); err != nil {
+		a, err := openArchive(o, stderr)
+		if err != nil {
 			return err
 		}
+		st.sink.arch = archive.NewAsync(a)
 	} else if o.format == "jsonl" {
 		st.sink.text = jsonl.NewWriter(stdout)
 	} else {
@@ -156,8 +159,9 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 }
 
 // runtimeReserve is what a run holds besides the engine's state, in the Go
-// runtime's reckoning: readers' and writers' buffers, an archive's rows
-// being sorted (partition.SortBytes per open part), the runtime's own.
+// runtime's reckoning: readers' and writers' buffers, the records on their
+// way to the archive's goroutine (archive.Async: a few MiB), an archive's
+// rows being sorted (partition.SortBytes per open part), the runtime's own.
 const runtimeReserve = 64 << 20
 
 // archiveLimitFloor is the least soft memory limit of a run writing the

@@ -48,11 +48,17 @@ func openRun(t *testing.T, root, runID, capture string, grace time.Duration, rep
 	}, []archive.Input{{Name: name, Fingerprint: "fp-" + name}})
 }
 
+// runWriter is an Archive, or an Async in front of one.
+type runWriter interface {
+	Record(*ingest.Record) error
+	Advance(int64) error
+}
+
 // feedCapture runs the engine over a capture and sends its records both to
 // a slice and to the archive, advancing the archive's clock the way
 // adu2parquet does (every ingest.ProgressEvery packets). It does not close
 // the archive.
-func feedCapture(t *testing.T, a *archive.Archive, path string, eo ingest.Options) archived {
+func feedCapture(t *testing.T, a runWriter, path string, eo ingest.Options) archived {
 	t.Helper()
 	var out archived
 	eng, err := ingest.New(eo, ingest.SinkFunc(func(r *ingest.Record) error {
