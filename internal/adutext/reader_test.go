@@ -449,6 +449,7 @@ type goldenLine struct {
 	Size       uint64 `json:"size"`
 	Concurrent bool   `json:"concurrent"`
 	ThinkNs    *int64 `json:"think_ns"`
+	ToPeer     bool   `json:"think_to_peer"`
 	LastNs     int64  `json:"last_ns"`
 	Ordinal    uint32 `json:"ordinal"`
 	RTTNs      int64  `json:"rtt_ns"`
@@ -484,6 +485,7 @@ func TestReaderGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, st.TimeBackwards)
 			require.Zero(t, st.EndsSynthesized, "the engine ends every connection")
+			require.Zero(t, st.PeerGuessed, "every boundary is decided by the next line")
 			checkRecords(t, got, st)
 
 			jf, err := os.Open(strings.TrimSuffix(path, ".adu") + ".jsonl")
@@ -513,6 +515,9 @@ func TestReaderGolden(t *testing.T) {
 					} else {
 						require.Equal(t, usTrunc(*w.ThinkNs), g.ThinkNs, "record %d", i)
 					}
+					// The next line of the connection tells a quiet-time
+					// split from a boundary ended by the other side.
+					require.Equal(t, w.ToPeer, g.ThinkToPeer, "record %d", i)
 				case ingest.KindRTT:
 					require.Equal(t, usTrunc(w.RTTNs), g.RTTNs, "record %d", i)
 				case ingest.KindEND:
