@@ -150,8 +150,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 //     line gets the engine's guess for partial connections: the side on a
 //     port below 1024 (or, failing that, below 49152 when the other is not)
 //     is the server; otherwise the sender of the line is the client, and for
-//     an 'x' line the first endpoint printed is the server (as Table 2
-//     and, without local networks, Writer print it).
+//     an 'x' or END line the first endpoint printed is the server (as Table
+//     2 and, without local networks, Writer print it; an END line's
+//     direction is that of the connection's last segment, not a sender's).
 //   - TsNs is the line's time in ns. An "X.X" INC line gets the latest time
 //     read so far (0 when it is the first timed thing in the log) and is
 //     returned where it stands. Records are returned in line order: when a
@@ -194,12 +195,15 @@ func (e *LineError) Unwrap() error { return e.Err }
 //
 // The END summary (ingest.ConnSummary; 0 means not seen): SynNs is the SYN
 // line's time (the SAK's when the SYN was missed); EstablishedNs the first
-// SEQ or the PART line; FirstNs and LastNs the connection's first and
-// latest line times, INC lines excluded (adudump prints them at the end of
-// its input, not for a packet); EndNs the END time; RTTNs the RTT line's
+// SEQ or the PART line; ConcurrentNs the first CNC/CONC line; FirstNs and
+// LastNs the connection's first and latest line times, INC lines excluded
+// (adudump prints them at the end of its input, not for a packet); EndNs
+// the END time; RTTNs the RTT line's
 // value or -1; AckRTTNs -1; SynAttempts 1 after a SYN line and
-// SynAckAttempts 1 after a SAK or RTT line; Handshake SYN, SYNACK or none;
-// Partial when neither a SYN nor a SAK line started the connection;
+// SynAckAttempts 1 after a SAK or RTT line; Handshake SYN after a SYN
+// line, SYNACK after a SAK line or when a SEQ or END line started the
+// connection (abt's engine prints no line for a SYN-ACK that starts one),
+// else none; Partial when any other line started it;
 // Concurrent after a CNC/CONC line or a CONC ADU; Exchanges by the engine's
 // rule (a c2s ADU after a non-c2s one starts an epoch, and so does a first
 // ADU that is s2c); per direction, ADUs counts ADU and INC lines and
@@ -495,6 +499,9 @@ func (r *Reader) apply(l *logLine) {
 	case lineCNC:
 		rec.Kind = ingest.KindCONC
 		r.decideByCONC(c, d)
+		if c.sum.ConcurrentNs == 0 {
+			c.sum.ConcurrentNs = l.ts
+		}
 		c.sum.Concurrent = true
 	case linePART:
 		rec.Kind = ingest.KindPART
@@ -580,7 +587,7 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 		client, server = sender, receiver
 	case l.typ == lineSAK || l.typ == lineRTT:
 		client, server = receiver, sender
-	case l.dir == 'x':
+	case l.dir == 'x' || l.typ == lineEND:
 		// No sender: the port guess, else the first printed is the server.
 		if guessServer(l.a.Port(), l.b.Port()) == 2 {
 			client, server = l.a, l.b
@@ -607,6 +614,13 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 	case lineSAK:
 		c.sum.Handshake = ingest.HandshakeSYNACK
 		c.sum.SynNs = l.ts
+		c.sum.SynAckAttempts = 1
+	case lineSEQ, lineEND:
+		// Begun at a SYN-ACK the log does not show: the engine prints no
+		// line for a SYN-ACK that starts a connection (adudump prints
+		// SAK: in its logs this is a connection older than the log).
+		// Tracked from its handshake, so not partial.
+		c.sum.Handshake = ingest.HandshakeSYNACK
 		c.sum.SynAckAttempts = 1
 	default:
 		c.sum.Partial = true
