@@ -30,23 +30,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 // golden files were checked by hand against independent figures; see
 // queries/testdata/README.md.
 func TestCannedQueries(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-	}{
-		{"runs", []string{"runs"}},
-		{"collections", []string{"collections"}},
-		{"top-servers", []string{"top-servers"}},
-		{"response-times", []string{"response-times", "--limit", "5"}},
-		{"adu-sizes-smtp", []string{"adu-sizes", "--server", "74.53.140.153", "--port", "25"}},
-		{"exchanges", []string{"exchanges"}},
-		{"exchanges-one-day", []string{"--from", "2014-01-14", "--to", "2014-01-15", "exchanges"}},
-		{"response-time-cdf", []string{"response-time-cdf", "--server", "192.150.187.43", "--port", "80", "--period", "hour"}},
-		{"conn-buckets", []string{"conn-buckets", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5"}},
-		{"conn-list", []string{"conn-list", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5", "--bucket", "3"}},
-		{"syn-attempts", []string{"syn-attempts"}},
-	}
-	for _, tc := range tests {
+	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, stderr := runCmd(t, append([]string{"--archive", testArchive, "--format", "tsv"}, tc.args...)...)
 			require.Equal(t, 0, code, stderr)
@@ -59,6 +43,25 @@ func TestCannedQueries(t *testing.T) {
 			require.Equal(t, string(want), out)
 		})
 	}
+}
+
+// goldenCases are the canned-query cases with a golden file:
+// queries/testdata/<name>.golden.
+var goldenCases = []struct {
+	name string
+	args []string
+}{
+	{"runs", []string{"runs"}},
+	{"collections", []string{"collections"}},
+	{"top-servers", []string{"top-servers"}},
+	{"response-times", []string{"response-times", "--limit", "5"}},
+	{"adu-sizes-smtp", []string{"adu-sizes", "--server", "74.53.140.153", "--port", "25"}},
+	{"exchanges", []string{"exchanges"}},
+	{"exchanges-one-day", []string{"--from", "2014-01-14", "--to", "2014-01-15", "exchanges"}},
+	{"response-time-cdf", []string{"response-time-cdf", "--server", "192.150.187.43", "--port", "80", "--period", "hour"}},
+	{"conn-buckets", []string{"conn-buckets", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5"}},
+	{"conn-list", []string{"conn-list", "--by", "bytes_out", "--bucket-size", "100000", "--buckets", "5", "--bucket", "3"}},
+	{"syn-attempts", []string{"syn-attempts"}},
 }
 
 // TestSQL counts the archive's ADUs per direction. The expected figures are

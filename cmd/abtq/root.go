@@ -35,6 +35,10 @@ type globals struct {
 	output   string
 	threads  int
 	memory   string
+	// rewrite, when set, rewrites each statement before it is checked and
+	// run: a hook for tests (cmd/abtq/textlog_test.go runs the canned
+	// queries on an archive seen through a view of its tables).
+	rewrite func(stmt string) string
 }
 
 // filters are the per-query filter flags.
@@ -55,9 +59,13 @@ type filters struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runWith(ctx, &globals{}, args, stdin, stdout, stderr)
+}
+
+// runWith is run with g, whose flag fields the command line sets.
+func runWith(ctx context.Context, g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{}
 	root := &cobra.Command{
 		Use:   "abtq [flags] <command>",
 		Short: "Query an abt archive of a-b-t connection vectors with SQL",
@@ -455,6 +463,9 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 	stmt, err := pick(db)
 	if err != nil {
 		return err
+	}
+	if g.rewrite != nil {
+		stmt = g.rewrite(stmt)
 	}
 	usedArgs := usedParams(stmt, args)
 	if format == "parquet" {

@@ -336,7 +336,7 @@ func (st *runState) feedLog(name string) error {
 		size = fi.Size()
 	}
 	st.prog.start(name, size, &cr.n)
-	rd := adutext.NewReader(name, cr, adutext.ReaderOptions{SkipMalformed: st.o.skipMalformed, LocalNets: st.eo.LocalNets})
+	rd := adutext.NewReader(name, cr, st.logOptions())
 	var rec ingest.Record
 	base := st.nextID
 	var n int64
@@ -374,6 +374,20 @@ func (st *runState) feedLog(name string) error {
 	return nil
 }
 
+// logOptions are the reader's options of a run reading adudump text logs.
+// --quiet-time is the quiet time the logs were made with; the records
+// waiting for their connection's next line get a quarter of
+// --memory-budget, as the engine's reorder stage does (the engine itself
+// does not run on logs).
+func (st *runState) logOptions() adutext.ReaderOptions {
+	budget := int64(-1)
+	if st.eo.MemoryBudget > 0 {
+		budget = max(st.eo.MemoryBudget/4, 1)
+	}
+	return adutext.ReaderOptions{SkipMalformed: st.o.skipMalformed, LocalNets: st.eo.LocalNets,
+		QuietTime: st.eo.QuietTime, QueueBudget: budget}
+}
+
 func (st *runState) addLogStats(s adutext.ReaderStats, in *schema.Input, bytes int64) {
 	in.Packets, in.Bytes = s.Lines, bytes
 	in.Fingerprint, _ = fingerprintOf(in.Name)
@@ -384,6 +398,8 @@ func (st *runState) addLogStats(s adutext.ReaderStats, in *schema.Input, bytes i
 	st.logSet.TimeBackwards += s.TimeBackwards
 	st.logSet.UntimedINC += s.UntimedINC
 	st.logSet.EndsSynthesized += s.EndsSynthesized
+	st.logSet.PeerGuessed += s.PeerGuessed
+	st.logSet.QueueReleased += s.QueueReleased
 }
 
 func fingerprintOf(name string) (string, error) {

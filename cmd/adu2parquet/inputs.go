@@ -16,7 +16,9 @@ var recordTypes = [][]byte{[]byte("SYN:"), []byte("SAK:"), []byte("RTT:"), []byt
 	[]byte("CONC:"), []byte("PART:"), []byte("ADU:"), []byte("INC:"), []byte("END:"), []byte("#")}
 
 // isLog reports whether an input's (decompressed) content starts like an
-// adudump text log rather than a capture.
+// adudump text log rather than a capture. An empty input, or one that
+// starts with 8 bytes of blank space, is a log: no capture format starts
+// so, and adudump text is empty when a capture has no TCP connection.
 func isLog(path string) (bool, error) {
 	if _, err := os.Stat(path); err != nil {
 		return false, fmt.Errorf("open input: %w", err)
@@ -32,6 +34,9 @@ func isLog(path string) (bool, error) {
 		return false, fmt.Errorf("read %s: %w", path, err)
 	}
 	head = bytes.TrimLeft(head[:n], " \t\r\n")
+	if len(head) == 0 {
+		return true, nil
+	}
 	for _, t := range recordTypes {
 		if bytes.HasPrefix(head, t) {
 			return true, nil

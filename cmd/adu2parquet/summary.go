@@ -65,6 +65,8 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 	add("log_lines_time_backwards", uint64(logs.TimeBackwards))
 	add("log_inc_untimed", uint64(logs.UntimedINC))
 	add("log_ends_synthesized", uint64(logs.EndsSynthesized))
+	add("log_think_peer_guessed", uint64(logs.PeerGuessed))
+	add("log_held_released_early", uint64(logs.QueueReleased))
 	return out
 }
 
@@ -91,6 +93,8 @@ var describe = map[string]string{
 	"log_lines_time_backwards":    "log lines older than the latest",
 	"log_inc_untimed":             "INC lines without a time (X.X)",
 	"log_ends_synthesized":        "END records the log did not contain",
+	"log_think_peer_guessed":      "ADUs whose next line did not say if the other side ended their think time (taken as it did)",
+	"log_held_released_early":     "  of which released before their connection's next line (--memory-budget)",
 }
 
 // printSummary writes the run's figures and every nonzero "set aside"

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/abt-dev/abt/internal/capture"
@@ -46,7 +47,28 @@ type ReaderOptions struct {
 	// MaxLineBytes is the longest accepted line in bytes, without its line
 	// terminator; longer lines are malformed. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// QuietTime is the quiet time the log was made with (adudump's -q,
+	// adu2parquet's --quiet-time): a sequential think time shorter than it
+	// cannot be a quiet-time split, so its ADU needs no wait for the
+	// connection's next line (see Reader). 0 means DefaultQuietTime; a
+	// log made with a smaller quiet time than the one given can get some
+	// ThinkToPeer wrong.
+	QuietTime time.Duration
+	// QueueBudget bounds, in bytes, the records waiting behind an ADU whose
+	// ThinkToPeer awaits its connection's next line (see Reader); when the
+	// queue would take more, the oldest such ADU is released with the guess
+	// (ReaderStats.QueueReleased). 0 means DefaultQueueBudget; negative,
+	// no bound.
+	QueueBudget int64
 }
+
+// DefaultQuietTime is the quiet time of adudump and of adu2parquet unless
+// told otherwise.
+const DefaultQuietTime = 500 * time.Millisecond
+
+// DefaultQueueBudget is ReaderOptions.QueueBudget's default: about 200,000
+// waiting records, a quarter of adu2parquet's default memory budget.
+const DefaultQueueBudget = 64 << 20
 
 // ReaderStats are a Reader's counters.
 type ReaderStats struct {
@@ -57,6 +79,16 @@ type ReaderStats struct {
 	TimeBackwards   int64 // timed lines stamped earlier than the latest time before them
 	UntimedINC      int64 // INC lines stamped "X.X", given the latest time read
 	EndsSynthesized int64 // END records the log did not contain (EndReused, EndEOF)
+	// PeerGuessed counts sequential ADUs with a think time of at least the
+	// quiet time whose ThinkToPeer the log did not determine and that were
+	// taken as ended by the other side: no ADU, INC or directed CONC line
+	// of their connection followed before its END or the log's fault, an
+	// undirected CNC line ('x') followed, or the queue bound released them
+	// (QueueReleased, included here).
+	PeerGuessed int64
+	// QueueReleased counts the ADUs released before their connection's next
+	// line because the queue reached ReaderOptions.QueueBudget.
+	QueueReleased int64
 }
 
 // LineError is a malformed line of an adudump text log.
@@ -118,8 +150,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 //     line gets the engine's guess for partial connections: the side on a
 //     port below 1024 (or, failing that, below 49152 when the other is not)
 //     is the server; otherwise the sender of the line is the client, and for
-//     an 'x' line the first endpoint printed is the server (as Table 2
-//     and, without local networks, Writer print it).
+//     an 'x' or END line the first endpoint printed is the server (as Table
+//     2 and, without local networks, Writer print it; an END line's
+//     direction is that of the connection's last segment, not a sender's).
 //   - TsNs is the line's time in ns. An "X.X" INC line gets the latest time
 //     read so far (0 when it is the first timed thing in the log) and is
 //     returned where it stands. Records are returned in line order: when a
@@ -132,6 +165,24 @@ func (e *LineError) Unwrap() error { return e.Err }
 //     ingest.NoTime; FirstNs is always ingest.NoTime. INC lines never have
 //     a think time. Ordinal is the 0-based count of the connection's ADU
 //     and INC lines.
+//   - ThinkToPeer (the think time ended at the other side's data: after a
+//     request, the server's response time) is not printed; the next line of
+//     the connection shows it. A CONC ADU's think time is a same-direction
+//     gap (false); a SEQ ADU's ended at the other side's data unless it was
+//     a quiet-time split, which needs a think time of at least the quiet
+//     time (ReaderOptions.QuietTime; the printed microseconds of a gap
+//     longer than it are never fewer). Such an ADU waits for its
+//     connection's next ADU or INC line, true when that is the other
+//     side's; or for a CONC line, true when the segment that found the
+//     connection concurrent was this side's (it started a new ADU while the
+//     other side's, begun at the boundary, was still open; after a
+//     quiet-time split the other side is the one that starts an ADU while
+//     this side's continues). Neither adudump nor the engine has another
+//     way to give a SEQ ADU a think time. Records after a waiting ADU wait
+//     with it, to keep line order, within ReaderOptions.QueueBudget. When
+//     nothing decides (an undirected CNC line, the END, the budget), the
+//     ADU is taken as ended by the other side and counted
+//     (ReaderStats.PeerGuessed).
 //   - SAK lines produce no record (the engine has none for a SYN-ACK); they
 //     start the connection and fix its roles. CNC and CONC lines produce
 //     ingest.KindCONC.
@@ -144,12 +195,15 @@ func (e *LineError) Unwrap() error { return e.Err }
 //
 // The END summary (ingest.ConnSummary; 0 means not seen): SynNs is the SYN
 // line's time (the SAK's when the SYN was missed); EstablishedNs the first
-// SEQ or the PART line; FirstNs and LastNs the connection's first and
-// latest line times, INC lines excluded (adudump prints them at the end of
-// its input, not for a packet); EndNs the END time; RTTNs the RTT line's
+// SEQ or the PART line; ConcurrentNs the first CNC/CONC line; FirstNs and
+// LastNs the connection's first and latest line times, INC lines excluded
+// (adudump prints them at the end of its input, not for a packet); EndNs
+// the END time; RTTNs the RTT line's
 // value or -1; AckRTTNs -1; SynAttempts 1 after a SYN line and
-// SynAckAttempts 1 after a SAK or RTT line; Handshake SYN, SYNACK or none;
-// Partial when neither a SYN nor a SAK line started the connection;
+// SynAckAttempts 1 after a SAK or RTT line; Handshake SYN after a SYN
+// line, SYNACK after a SAK line or when a SEQ or END line started the
+// connection (abt's engine prints no line for a SYN-ACK that starts one),
+// else none; Partial when any other line started it;
 // Concurrent after a CNC/CONC line or a CONC ADU; Exchanges by the engine's
 // rule (a c2s ADU after a non-c2s one starts an epoch, and so does a first
 // ADU that is s2c); per direction, ADUs counts ADU and INC lines and
@@ -159,7 +213,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 // Limitations: connections that adudump never ended (it prints no END
 // after a one-sided FIN or RST, nor for a reused hash slot) stay open, in
 // memory, until the end of the log; adudump's reuse of a 4-tuple with a new
-// ISN but no new SYN line is invisible, so both connections become one.
+// ISN but no new SYN line is invisible, so both connections become one. A
+// log made with a quiet time below ReaderOptions.QuietTime can have
+// quiet-time splits the Reader takes as ended by the other side.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
@@ -177,8 +233,14 @@ type Reader struct {
 	lineNo  int64
 	acc     []byte // a line that spans several buffer fills
 
-	queue []ingest.Record // records decided, not yet returned
-	qhead int
+	// The records read, not yet returned, in line order (reader_peer.go).
+	queue  []queued
+	qhead  int   // next to return
+	qbase  int64 // position of queue[0] among all records queued
+	qbytes int64 // memory the queue holds (queuedCost)
+	budget int64 // ReaderOptions.QueueBudget; negative: none
+	quiet  int64 // ns: a think time from this up may be a quiet-time split
+
 	stats ReaderStats
 	err   error // sticky: io.EOF, a *LineError or a read error
 }
@@ -192,10 +254,21 @@ func NewReader(name string, r io.Reader, opts ReaderOptions) *Reader {
 		skip:    opts.SkipMalformed,
 		maxLine: opts.MaxLineBytes,
 		conns:   make(map[connKey]*readConn),
+		budget:  opts.QueueBudget,
 	}
 	if rd.maxLine <= 0 {
 		rd.maxLine = DefaultMaxLineBytes
 	}
+	if rd.budget == 0 {
+		rd.budget = DefaultQueueBudget
+	}
+	quiet := opts.QuietTime
+	if quiet <= 0 {
+		quiet = DefaultQuietTime
+	}
+	// A gap of more than the quiet time prints as at least its whole
+	// microseconds (printed times are truncated to the microsecond).
+	rd.quiet = int64(quiet/time.Microsecond) * 1000
 	for _, p := range opts.LocalNets {
 		rd.nets = append(rd.nets, p.Masked())
 	}
@@ -209,16 +282,22 @@ func NewReader(name string, r io.Reader, opts ReaderOptions) *Reader {
 // returned before the error. rec.Conn, on END records, is freshly allocated
 // and owned by the caller.
 func (r *Reader) Next(rec *ingest.Record) error {
-	for r.qhead >= len(r.queue) {
-		r.queue, r.qhead = r.queue[:0], 0
-		if r.err != nil {
+	for !r.ready() {
+		switch {
+		case r.qhead < len(r.queue) && r.err != nil:
+			// The log stopped at a fault: nothing more will decide the
+			// waiting ADU at the head.
+			r.guess(r.queue[r.qhead].conn)
+		case r.qhead < len(r.queue) && r.overBudget():
+			r.stats.QueueReleased++
+			r.guess(r.queue[r.qhead].conn)
+		case r.err != nil:
 			return r.err
+		default:
+			r.step()
 		}
-		r.step()
 	}
-	*rec = r.queue[r.qhead]
-	r.queue[r.qhead] = ingest.Record{} // drop the Conn pointer
-	r.qhead++
+	r.pop(rec)
 	r.stats.Records++
 	return nil
 }
@@ -348,6 +427,8 @@ type readConn struct {
 	ordinal     uint32
 	lastADU     ingest.Dir // direction of the latest ADU or INC
 	lastDir     ingest.Dir // direction of the latest directed line (INC excluded)
+	waiting     bool       // an ADU of c waits in the queue for c's next line
+	waitPos     int64      // its position (Reader.qbase counts)
 }
 
 // dirFrom returns the direction of data sent by sender.
@@ -396,6 +477,7 @@ func (r *Reader) apply(l *logLine) {
 	}
 	rec := ingest.Record{TsNs: l.ts, Client: c.client, Server: c.server, Dir: d,
 		Label: c.label, ThinkNs: -1, AckRTTNs: -1}
+	wait := false // rec's ThinkToPeer awaits c's next line
 	switch l.typ {
 	case lineSYN:
 		rec.Kind = ingest.KindSYN
@@ -416,6 +498,10 @@ func (r *Reader) apply(l *logLine) {
 		}
 	case lineCNC:
 		rec.Kind = ingest.KindCONC
+		r.decideByCONC(c, d)
+		if c.sum.ConcurrentNs == 0 {
+			c.sum.ConcurrentNs = l.ts
+		}
 		c.sum.Concurrent = true
 	case linePART:
 		rec.Kind = ingest.KindPART
@@ -424,16 +510,22 @@ func (r *Reader) apply(l *logLine) {
 		if l.typ == lineINC {
 			rec.Kind = ingest.KindINC
 		}
+		r.decideByADU(c, d)
 		rec.Size = l.size
 		rec.Concurrent = l.conc
 		rec.FirstNs, rec.LastNs = ingest.NoTime, ingest.NoTime
 		if l.think >= 0 {
 			rec.ThinkNs = l.think
-			// adudump text does not say whether a think time ended at the
-			// other side's data or at a quiet-time split of the same side;
-			// a sequential ADU with a think time is taken as the former.
-			rec.ThinkToPeer = !rec.Concurrent
 			rec.LastNs = l.ts - l.think
+			switch {
+			case rec.Concurrent:
+				// A same-direction gap.
+			case l.think < r.quiet:
+				// Too short for a quiet-time split.
+				rec.ThinkToPeer = true
+			default:
+				wait = true
+			}
 		}
 		rec.Ordinal = c.ordinal
 		c.ordinal++
@@ -458,7 +550,11 @@ func (r *Reader) apply(l *logLine) {
 		return
 	}
 	rec.ConnID = r.connID(c)
-	r.queue = append(r.queue, rec)
+	if wait {
+		r.pushWaiting(rec, c)
+		return
+	}
+	r.push(rec)
 }
 
 // connID returns c's ConnID, handing out the next one on c's first record.
@@ -491,7 +587,7 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 		client, server = sender, receiver
 	case l.typ == lineSAK || l.typ == lineRTT:
 		client, server = receiver, sender
-	case l.dir == 'x':
+	case l.dir == 'x' || l.typ == lineEND:
 		// No sender: the port guess, else the first printed is the server.
 		if guessServer(l.a.Port(), l.b.Port()) == 2 {
 			client, server = l.a, l.b
@@ -518,6 +614,13 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 	case lineSAK:
 		c.sum.Handshake = ingest.HandshakeSYNACK
 		c.sum.SynNs = l.ts
+		c.sum.SynAckAttempts = 1
+	case lineSEQ, lineEND:
+		// Begun at a SYN-ACK the log does not show: the engine prints no
+		// line for a SYN-ACK that starts a connection (adudump prints
+		// SAK: in its logs this is a connection older than the log).
+		// Tracked from its handshake, so not partial.
+		c.sum.Handshake = ingest.HandshakeSYNACK
 		c.sum.SynAckAttempts = 1
 	default:
 		c.sum.Partial = true
@@ -576,6 +679,10 @@ func (r *Reader) isLocal(a netip.Addr) bool {
 
 // end queues c's END record at ts and forgets c.
 func (r *Reader) end(c *readConn, reason ingest.EndReason, ts int64, d ingest.Dir) {
+	if c.waiting {
+		// No next ADU came: the boundary is not in the log.
+		r.guess(c)
+	}
 	sum := new(ingest.ConnSummary)
 	*sum = c.sum
 	sum.End = reason
@@ -583,7 +690,7 @@ func (r *Reader) end(c *readConn, reason ingest.EndReason, ts int64, d ingest.Di
 	if reason != ingest.EndUnrecorded {
 		r.stats.EndsSynthesized++
 	}
-	r.queue = append(r.queue, ingest.Record{Kind: ingest.KindEND, TsNs: ts, ConnID: r.connID(c),
+	r.push(ingest.Record{Kind: ingest.KindEND, TsNs: ts, ConnID: r.connID(c),
 		Client: c.client, Server: c.server, Dir: d, Label: c.label, ThinkNs: -1, AckRTTNs: -1,
 		Conn: sum, Reason: reason})
 	delete(r.conns, c.key)

@@ -152,7 +152,8 @@ func TestReaderSamples(t *testing.T) {
 				adu(base(INC, l0+8*sec+398937*us, 3, lc3, ls3, s2c), 343426, false, -1, 0),
 				// Still open at the end: by last line time.
 				end(base(END, l0+8*sec+398937*us, 2, lc2, ls, none), ingest.EndEOF, ingest.ConnSummary{
-					FirstNs: l0 + 1*sec + 799233*us, LastNs: l0 + 1*sec + 799233*us, Partial: true, Concurrent: true}),
+					FirstNs: l0 + 1*sec + 799233*us, LastNs: l0 + 1*sec + 799233*us, Partial: true, Concurrent: true,
+					ConcurrentNs: l0 + 1*sec + 799233*us}),
 				end(base(END, l0+8*sec+398937*us, 3, lc3, ls3, none), ingest.EndEOF, ingest.ConnSummary{
 					FirstNs: l0 + 8*sec + 398937*us, LastNs: l0 + 8*sec + 398937*us, Partial: true, Exchanges: 1,
 					S2C: ingest.DirStats{UniqueBytes: 343426, ADUs: 1}}),
@@ -169,7 +170,7 @@ func TestReaderSamples(t *testing.T) {
 				adu(base(ADU, x0+1600*ms, 2, xpc, xps, c2s), 512, false, 10*ms, 0),
 				end(base(END, x0+2*sec, 1, xa, xb, s2c), ingest.EndReused, ingest.ConnSummary{
 					SynNs: x0 + 100*us, EstablishedNs: x0 + 300*us, FirstNs: x0 + 100*us, LastNs: x0 + 1*sec,
-					SynAckAttempts: 1, Handshake: ingest.HandshakeSYNACK, Concurrent: true, Exchanges: 1,
+					SynAckAttempts: 1, Handshake: ingest.HandshakeSYNACK, Concurrent: true, ConcurrentNs: x0 + 300*ms, Exchanges: 1,
 					C2S: ingest.DirStats{UniqueBytes: 300, ADUs: 1}, S2C: ingest.DirStats{UniqueBytes: 1210, ADUs: 2}}),
 				base(SYN, x0+2*sec, 3, xa, xb, c2s),
 				adu(base(INC, x0+2*sec, 2, xpc, xps, s2c), 40, false, -1, 1),
@@ -243,6 +244,11 @@ func TestReaderLines(t *testing.T) {
 		{name: "mid-way x line, ports tell nothing: the first printed is the server",
 			text: "CNC: 1.000000 5.6.7.8.3000 x0 1.2.3.4.4000\nEND: 2.000000 5.6.7.8.3000 x0 1.2.3.4.4000\n",
 			want: []brief{{CONC, 1e9, 1, "1.2.3.4:4000", none, 0, 0}, {END, 2e9, 1, "1.2.3.4:4000", none, 0, unrec}}},
+		{name: "a connection shown only by its END, ports tell nothing: the first printed is the server",
+			// The engine's END for a connection begun by a SYN-ACK that saw
+			// nothing else: its direction is the SYN-ACK's, not a client's.
+			text: "END: 1.000000 5.6.7.8.5900 > 1.2.3.4.47098\n",
+			want: []brief{{END, 1e9, 1, "1.2.3.4:47098", s2c, 0, unrec}}},
 		{name: "mid-way SEQ: its sender is the client despite the ports",
 			text: "SEQ: 1.000000 5.6.7.8.80 > 1.2.3.4.4000\n",
 			want: []brief{{SEQ, 1e9, 1, "5.6.7.8:80", c2s, 0, 0}, {END, 1e9, 1, "5.6.7.8:80", c2s, 0, eof}}},
@@ -449,6 +455,7 @@ type goldenLine struct {
 	Size       uint64 `json:"size"`
 	Concurrent bool   `json:"concurrent"`
 	ThinkNs    *int64 `json:"think_ns"`
+	ToPeer     bool   `json:"think_to_peer"`
 	LastNs     int64  `json:"last_ns"`
 	Ordinal    uint32 `json:"ordinal"`
 	RTTNs      int64  `json:"rtt_ns"`
@@ -484,6 +491,7 @@ func TestReaderGolden(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, st.TimeBackwards)
 			require.Zero(t, st.EndsSynthesized, "the engine ends every connection")
+			require.Zero(t, st.PeerGuessed, "every boundary is decided by the next line")
 			checkRecords(t, got, st)
 
 			jf, err := os.Open(strings.TrimSuffix(path, ".adu") + ".jsonl")
@@ -511,10 +519,13 @@ func TestReaderGolden(t *testing.T) {
 					if w.ThinkNs == nil || g.Kind == ingest.KindINC {
 						require.Equal(t, int64(-1), g.ThinkNs, "record %d", i)
 					} else {
-						require.Equal(t, (usec(w.LastNs+*w.ThinkNs)-usec(w.LastNs))*1000, g.ThinkNs, "record %d", i)
+						require.Equal(t, usTrunc(*w.ThinkNs), g.ThinkNs, "record %d", i)
 					}
+					// The next line of the connection tells a quiet-time
+					// split from a boundary ended by the other side.
+					require.Equal(t, w.ToPeer, g.ThinkToPeer, "record %d", i)
 				case ingest.KindRTT:
-					require.Equal(t, (usec(w.TsNs)-usec(w.TsNs-w.RTTNs))*1000, g.RTTNs, "record %d", i)
+					require.Equal(t, usTrunc(w.RTTNs), g.RTTNs, "record %d", i)
 				case ingest.KindEND:
 					c := g.Conn
 					require.NotNil(t, c)
@@ -624,4 +635,27 @@ func BenchmarkReader(b *testing.B) {
 		for rd.Next(&rec) == nil {
 		}
 	}
+}
+
+// TestReaderUnseenSynAck checks the summary of connections whose first
+// line is their SEQ or their END: the engine prints no line for the SYN-ACK
+// that began them.
+func TestReaderUnseenSynAck(t *testing.T) {
+	text := "SEQ: 1.000100 1.2.3.4.21 < 5.6.7.8.2227\n" +
+		"END: 2.000000 1.2.3.4.21 < 5.6.7.8.2227\n" +
+		"END: 3.000000 1.2.3.4.5900 > 5.6.7.8.47098\n"
+	recs, _, err := readAll(t, "t.adu", text, ReaderOptions{})
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	for _, r := range recs[1:] {
+		require.Equal(t, ingest.KindEND, r.Kind)
+		require.Equal(t, ingest.HandshakeSYNACK, r.Conn.Handshake)
+		require.False(t, r.Conn.Partial)
+		require.Equal(t, uint32(1), r.Conn.SynAckAttempts)
+		require.Zero(t, r.Conn.SynAttempts)
+		require.Zero(t, r.Conn.SynNs, "the SYN-ACK's time is not in the log")
+	}
+	require.Equal(t, int64(1_000_100_000), recs[1].Conn.EstablishedNs)
+	require.Equal(t, "1.2.3.4:21", recs[1].Server.String())
+	require.Equal(t, "1.2.3.4:5900", recs[2].Server.String(), "the first printed is the server")
 }

@@ -76,7 +76,7 @@ func AppendRecord(b []byte, r *ingest.Record) []byte {
 	switch r.Kind {
 	case ingest.KindRTT:
 		b = append(b, ' ')
-		b = appendDur(b, usec(r.TsNs)-usec(r.TsNs-r.RTTNs))
+		b = appendDur(b, usec(r.RTTNs))
 	case ingest.KindADU, ingest.KindINC:
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, r.Size, 10)
@@ -87,7 +87,7 @@ func AppendRecord(b []byte, r *ingest.Record) []byte {
 		}
 		if r.Kind == ingest.KindADU && r.ThinkNs >= 0 {
 			b = append(b, ' ')
-			b = appendDur(b, usec(r.LastNs+r.ThinkNs)-usec(r.LastNs))
+			b = appendDur(b, usec(r.ThinkNs))
 		}
 	}
 	return append(b, '\n')
@@ -100,8 +100,12 @@ func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
 }
 
 // usec truncates ns to whole microseconds (towards minus infinity), the
-// resolution of the printed timestamps, so that printed think times are
-// exact differences of printed times.
+// resolution of the text. Think times and RTTs are truncated themselves,
+// as the archive stores them (think_us, rtt_us), rather than printed as
+// differences of truncated times (as adudump, whose clock had
+// microseconds, did): with a capture's sub-microsecond times the two
+// differ by a microsecond, and an archive made from the text would not
+// give the capture's figures.
 func usec(ns int64) int64 {
 	q := ns / 1000
 	if ns%1000 < 0 {

@@ -117,8 +117,13 @@ FROM ` + src("connections") + where})
 // segment (no first packet) belong to no collection. Collections are
 // numbered per sensor from 1, over the runs in the range.
 func runsView(from string) string {
-	return `CREATE VIEW runs AS
-SELECT * EXCLUDE (prior_end),
+	return "CREATE VIEW runs AS\n" + RunsSQL(from)
+}
+
+// RunsSQL is the query of the runs view (see runsView) over from, a
+// relation with the runs table's columns.
+func RunsSQL(from string) string {
+	return `SELECT * EXCLUDE (prior_end),
   CASE WHEN first_packet IS NOT NULL THEN
     sum(CASE WHEN first_packet >= prior_end THEN 0 ELSE 1 END) OVER (
       PARTITION BY sensor, first_packet IS NULL ORDER BY first_packet, last_packet, run_id

@@ -204,10 +204,10 @@ const (
 	batchTable = "abt_rollup_batch"
 )
 
-// buildBatch builds the rollups of several days, calling done after each
-// (in order). If the batch's aggregation fails (a corrupt part, say), or
-// its days were pinned under different states of the archive, each day is
-// built alone, so a failure is that one day's.
+// buildBatch builds the rollups of several days of one sensor, calling
+// done after each (in order). If the batch's aggregation fails (a corrupt
+// part, say), or its days were pinned under different states of the
+// archive, each day is built alone, so a failure is that one day's.
 func (b *Builder) buildBatch(ctx context.Context, days []dayWork, done func(dayWork, error) bool) {
 	var adus, conns []string
 	hidden := days[0].pins.Hidden()
@@ -395,13 +395,16 @@ type updater struct {
 	stop  bool // cancelled
 }
 
-// add queues a day, building the queued batch when it is full.
+// add queues a day, building the queued batch when it is full or holds
+// another sensor's days: a batch's rows are told apart by their day only
+// (buildBatch), so two sensors' rollups of one day would each get both.
 func (u *updater) add(p dayWork) {
 	if p.bytes >= aloneBytes {
 		u.done(p, u.b.build(u.ctx, p))
 		return
 	}
-	if len(u.batch) > 0 && (u.bytes+p.bytes > batchBytes || u.files+len(p.files) > batchFiles || len(u.batch) >= batchDays) {
+	if len(u.batch) > 0 && (u.batch[0].day.Sensor != p.day.Sensor ||
+		u.bytes+p.bytes > batchBytes || u.files+len(p.files) > batchFiles || len(u.batch) >= batchDays) {
 		u.flush()
 	}
 	u.batch = append(u.batch, p)
