@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/ingest"
@@ -57,14 +58,38 @@ func FuzzReader(f *testing.F) {
 			require.True(t, errors.As(err, &le), "%v", err)
 			require.Positive(t, le.Line)
 			require.LessOrEqual(t, len(some), len(all))
-			if len(some) > 0 {
-				require.Equal(t, all[:len(some)], some)
-			}
+			requirePrefixUpToGuesses(t, all[:len(some)], some)
 		} else {
 			require.Equal(t, all, some)
 			require.Zero(t, st.Malformed)
 		}
 	})
+}
+
+// requirePrefixUpToGuesses checks that the records read up to a fault
+// (some) are those read past it (want), but for the think_to_peer of the
+// ADUs that were waiting for their connection's next line when the fault
+// came: nothing decided them, so they were taken as ended by the other side
+// (ReaderStats.PeerGuessed). Such an ADU is its connection's last ADU,
+// INC or CONC record before the fault.
+func requirePrefixUpToGuesses(t *testing.T, want, some []ingest.Record) {
+	t.Helper()
+	for i := range some {
+		if assert.ObjectsAreEqual(want[i], some[i]) {
+			continue
+		}
+		g, w := some[i], want[i]
+		require.Equal(t, ingest.KindADU, g.Kind, "record %d differs: %+v, want %+v", i, g, w)
+		require.True(t, g.ThinkToPeer, "record %d: a guess is ended by the other side", i)
+		w.ThinkToPeer = true
+		require.Equal(t, w, g, "record %d differs in more than think_to_peer", i)
+		for _, later := range some[i+1:] {
+			if later.ConnID == g.ConnID {
+				require.NotContains(t, []ingest.Kind{ingest.KindADU, ingest.KindINC, ingest.KindCONC}, later.Kind,
+					"record %d was guessed although its connection's next line was read", i)
+			}
+		}
+	}
 }
 
 // checkRecords checks the invariants of a complete record stream.
