@@ -233,7 +233,7 @@ func Open(root string, sel Selection, pinParent string) (*Pinned, error) {
 	}
 	p, err := Pin(abs, dir, sel)
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
+		return nil, errors.Join(err, RemovePinDir(dir))
 	}
 	p.ownDir = true
 	return p, nil
@@ -338,7 +338,7 @@ func (p *Pinned) Close() error {
 		p.release = nil
 	}
 	if p.ownDir {
-		err = errors.Join(err, os.RemoveAll(p.Dir))
+		err = errors.Join(err, RemovePinDir(p.Dir))
 		p.ownDir = false
 	}
 	return err
@@ -370,27 +370,6 @@ func CheckFooter(file *os.File, f File) error {
 	return nil
 }
 
-// PinDir makes a private directory (mode 0700) for a reader's links: in
-// /dev/shm when it is there (a memory file system: the thousands of
-// directories and links of a month's range cost a few milliseconds there,
-// ten times less than on disk), else in the system's temporary directory.
-// The caller removes it.
-func PinDir() (string, error) {
-	if st, err := os.Stat(shmDir); err == nil && st.IsDir() {
-		if d, err := os.MkdirTemp(shmDir, "abt-pins-"); err == nil {
-			return d, nil
-		}
-	}
-	d, err := os.MkdirTemp("", "abt-pins-")
-	if err != nil {
-		return "", fmt.Errorf("pin directory: %w", err)
-	}
-	return d, nil
-}
-
-// shmDir is Linux's memory file system for shared memory, world-writable.
-const shmDir = "/dev/shm"
-
 // fdLimit returns how many files a reader may hold open.
 func fdLimit() int {
 	var rl syscall.Rlimit
@@ -400,13 +379,17 @@ func fdLimit() int {
 	return max(int(min(rl.Cur, 1<<30))-fdReserve, 0)
 }
 
-// clearDir removes everything under dir, keeping dir.
+// clearDir removes everything under dir, keeping dir and its owner file
+// (see PinDir).
 func clearDir(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("clear %s: %w", dir, err)
 	}
 	for _, e := range ents {
+		if e.Name() == pinOwnerFile {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("clear %s: %w", dir, err)
 		}

@@ -63,13 +63,13 @@ func NewBuilder(ctx context.Context, root string, threads int) (*Builder, error)
 		"SET enable_external_file_cache = false")
 	box, err := duckbox.Open(ctx, duckbox.Options{Dirs: []string{abs, pins}, Threads: threads, Init: init})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("rollup: %w", err), os.RemoveAll(pins))
+		return nil, errors.Join(fmt.Errorf("rollup: %w", err), catalog.RemovePinDir(pins))
 	}
 	return &Builder{root: abs, box: box, conn: box.Conn, pins: pins}, nil
 }
 
 // Close releases DuckDB and the private directory.
-func (b *Builder) Close() error { return errors.Join(b.box.Close(), os.RemoveAll(b.pins)) }
+func (b *Builder) Close() error { return errors.Join(b.box.Close(), catalog.RemovePinDir(b.pins)) }
 
 // dayWork is a day to build: its pinned parts, their Fingerprint and total
 // size.
