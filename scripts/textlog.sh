@@ -19,7 +19,7 @@
 #     TEXTLOG_BIN when set (a build of an older commit shows the figures
 #     before a change);
 #  4. print abtq response-times --exact for the server from A and from B
-#     (exchanges, nearest-rank quantiles, max, in ms).
+#     (response times measured, nearest-rank quantiles, max, in ms).
 #
 # Needs Go and bash. Deterministic: the same W gives the same figures.
 set -euo pipefail

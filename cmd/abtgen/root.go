@@ -40,7 +40,7 @@ abtgen writes an archive of synthetic a-b-t connection vectors drawn from
 distributions, without packets: --days of hours from --start with a diurnal
 pattern (more connections by day, fewer at weekends), --servers servers with
 Zipf-like popularity and each its own response-time scale, sequential
-connections of 1 to 10 request/response exchanges (and a few concurrent
+connections of 1 to 10 exchanges (and a few concurrent
 ones), lognormal request sizes, lognormal-with-Pareto-tail response sizes,
 lognormal think and response times. It stops after exactly --adus ADUs.
 
