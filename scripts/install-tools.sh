@@ -4,6 +4,9 @@
 #
 #   tcpdump, tshark, tcptrace, libpcap-dev
 #
+# or, given as arguments, other Debian packages
+# (scripts/install-tools.sh time tcpdump tcptrace argus-server).
+#
 # Idempotent and non-interactive: packages already installed are left alone,
 # `apt-get update` runs at most once and only when a wanted package has no
 # install candidate in the current package lists. Silent on success; on
@@ -14,6 +17,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(tcpdump tshark tcptrace libpcap-dev)
+# Other packages may be named instead (scripts/linerate.sh does).
+[ $# -gt 0 ] && PKGS=("$@")
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
