@@ -1,0 +1,123 @@
+package archive
+
+import (
+	"slices"
+)
+
+// sortKey is a row's place in the file order of the adus and connections
+// tables (server_ip as text, server_port, run_id, conn_id, ordinal) as
+// three integers, compared in turn: a chunk of rows sorts on them without
+// comparing a string. run_id is left out: a writer's rows are all of its
+// run.
+type sortKey struct {
+	// hi is the server's rank in string order among the chunk's servers
+	// (bits 16 and up), then the server port.
+	hi uint64
+	// mid is conn_id, its sign bit flipped so that unsigned order is
+	// signed order.
+	mid uint64
+	// lo is the ordinal (the same, in bits 32 and up) and the row's index
+	// in the chunk (bits 0-31), which makes every key unique.
+	lo uint64
+}
+
+func (a *sortKey) cmp(b *sortKey) int {
+	switch {
+	case a.hi != b.hi:
+		return cmpU64(a.hi, b.hi)
+	case a.mid != b.mid:
+		return cmpU64(a.mid, b.mid)
+	}
+	return cmpU64(a.lo, b.lo)
+}
+
+func cmpU64(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	return 1 // callers compare unequal values
+}
+
+// rowKey is what a row's sortKey is made of.
+type rowKey struct {
+	server  addr
+	port    uint16
+	conn    int64
+	ordinal int32 // 0 for connections rows
+}
+
+// serverSorter sorts chunks of rows in file order. It is reused from chunk
+// to chunk (one at a time), so that its buffers are allocated once.
+type serverSorter struct {
+	addrs *addrs
+	keys  []sortKey
+	slot  map[addr]uint32 // a server's index in servers
+	srvs  []addr          // the chunk's distinct servers
+	byTxt []uint32        // indexes of srvs in string order
+	rank  []uint32        // rank of srvs[i] in string order
+}
+
+// sortRows sets perm to the order of rows in the file; key gives a row's
+// sort columns. When every server of the chunk is an IPv4 address (the
+// usual case) a server's place comes from its octets (v4Order); otherwise
+// the chunk's distinct servers are ranked by their texts first, once each.
+func sortRows[R any](s *serverSorter, rows []R, perm []int32, key func(*R) rowKey) {
+	s.keys = slices.Grow(s.keys[:0], len(rows))[:len(rows)]
+	allV4 := true
+	for i := range rows {
+		k := key(&rows[i])
+		s.keys[i] = sortKey{
+			mid: uint64(k.conn) ^ 1<<63,
+			lo:  uint64(uint32(k.ordinal)^1<<31)<<32 | uint64(i),
+			hi:  uint64(k.port),
+		}
+		if k.server.kind == addrV4 {
+			s.keys[i].hi |= uint64(v4Order(k.server)) << 16
+		} else {
+			allV4 = false
+		}
+	}
+	if !allV4 {
+		rankServers(s, rows, key)
+	}
+	slices.SortFunc(s.keys, func(a, b sortKey) int { return a.cmp(&b) })
+	for i := range s.keys {
+		perm[i] = int32(uint32(s.keys[i].lo))
+	}
+}
+
+// rankServers sets the server part of every key to the server's rank in
+// string order among the chunk's distinct servers.
+func rankServers[R any](s *serverSorter, rows []R, key func(*R) rowKey) {
+	if s.slot == nil {
+		s.slot = map[addr]uint32{}
+	}
+	clear(s.slot)
+	s.srvs = s.srvs[:0]
+	for i := range rows {
+		srv := key(&rows[i]).server
+		n, ok := s.slot[srv]
+		if !ok {
+			n = uint32(len(s.srvs))
+			s.slot[srv] = n
+			s.srvs = append(s.srvs, srv)
+		}
+		s.keys[i].hi = uint64(n)<<16 | s.keys[i].hi&0xffff
+	}
+	s.byTxt = s.byTxt[:0]
+	for i := range s.srvs {
+		s.byTxt = append(s.byTxt, uint32(i))
+	}
+	slices.SortFunc(s.byTxt, func(a, b uint32) int { return s.addrs.cmp(s.srvs[a], s.srvs[b]) })
+	s.rank = slices.Grow(s.rank[:0], len(s.srvs))[:len(s.srvs)]
+	for r, i := range s.byTxt {
+		s.rank[i] = uint32(r)
+	}
+	for i := range s.keys {
+		s.keys[i].hi = uint64(s.rank[s.keys[i].hi>>16])<<16 | s.keys[i].hi&0xffff
+	}
+	if len(s.srvs) > 1<<16 {
+		// A chunk of a scan: do not keep its servers' table.
+		s.slot, s.srvs, s.byTxt, s.rank = nil, nil, nil, nil
+	}
+}
