@@ -276,3 +276,43 @@ func TestSortRowsStringOrder(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSortRows sorts a chunk of adus rows as a busy hour gives them:
+// connections in the order they started, each on one of a few thousand
+// servers, a few ADUs each.
+func BenchmarkSortRows(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		v6   bool
+	}{{"family=ipv4", false}, {"family=both", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(5, 6))
+			tab := &addrs{}
+			servers := make([]addr, 5000)
+			for i := range servers {
+				a := netip.AddrFrom4([4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+				if tc.v6 && i%10 == 0 {
+					a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+				}
+				servers[i] = tab.of(a)
+			}
+			const n = 330_000
+			rows := make([]aduRow, 0, n)
+			for c := int64(1); len(rows) < n; c++ {
+				srv := servers[rng.IntN(len(servers))]
+				for o := range int32(1 + rng.IntN(8)) {
+					rows = append(rows, aduRow{Server: srv, ServerPort: 443, ConnID: c, Ordinal: o})
+				}
+			}
+			rows = rows[:n]
+			rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] }) // records come out of order across connections
+			s := &serverSorter{addrs: tab}
+			perm := make([]int32, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				sortRows(s, rows, perm, aduKey)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+		})
+	}
+}

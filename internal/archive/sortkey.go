@@ -6,12 +6,12 @@ import (
 
 // sortKey is a row's place in the file order of the adus and connections
 // tables (server_ip as text, server_port, run_id, conn_id, ordinal) as
-// three integers, compared in turn: a chunk of rows sorts on them without
-// comparing a string. run_id is left out: a writer's rows are all of its
-// run.
+// three integers, compared in turn (hi, then mid, then lo): a chunk of rows
+// sorts on them (radixSort) without comparing a string. run_id is left
+// out: a writer's rows are all of its run.
 type sortKey struct {
-	// hi is the server's rank in string order among the chunk's servers
-	// (bits 16 and up), then the server port.
+	// hi is the server's place in string order (bits 16 and up: its
+	// v4Order, or its rank among the chunk's servers), then the server port.
 	hi uint64
 	// mid is conn_id, its sign bit flipped so that unsigned order is
 	// signed order.
@@ -19,23 +19,6 @@ type sortKey struct {
 	// lo is the ordinal (the same, in bits 32 and up) and the row's index
 	// in the chunk (bits 0-31), which makes every key unique.
 	lo uint64
-}
-
-func (a *sortKey) cmp(b *sortKey) int {
-	switch {
-	case a.hi != b.hi:
-		return cmpU64(a.hi, b.hi)
-	case a.mid != b.mid:
-		return cmpU64(a.mid, b.mid)
-	}
-	return cmpU64(a.lo, b.lo)
-}
-
-func cmpU64(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	return 1 // callers compare unequal values
 }
 
 // rowKey is what a row's sortKey is made of.
@@ -47,14 +30,17 @@ type rowKey struct {
 }
 
 // serverSorter sorts chunks of rows in file order. It is reused from chunk
-// to chunk (one at a time), so that its buffers are allocated once.
+// to chunk (one at a time), so that its buffers are allocated once: 48
+// bytes a row of the largest chunk (partition.SortBytes bounds chunks).
 type serverSorter struct {
-	addrs *addrs
-	keys  []sortKey
-	slot  map[addr]uint32 // a server's index in servers
-	srvs  []addr          // the chunk's distinct servers
-	byTxt []uint32        // indexes of srvs in string order
-	rank  []uint32        // rank of srvs[i] in string order
+	addrs  *addrs
+	keys   []sortKey
+	tmp    []sortKey
+	counts [3][8][256]int
+	slot   map[addr]uint32 // a server's index in servers
+	srvs   []addr          // the chunk's distinct servers
+	byTxt  []uint32        // indexes of srvs in string order
+	rank   []uint32        // rank of srvs[i] in string order
 }
 
 // sortRows sets perm to the order of rows in the file; key gives a row's
@@ -80,10 +66,71 @@ func sortRows[R any](s *serverSorter, rows []R, perm []int32, key func(*R) rowKe
 	if !allV4 {
 		rankServers(s, rows, key)
 	}
-	slices.SortFunc(s.keys, func(a, b sortKey) int { return a.cmp(&b) })
-	for i := range s.keys {
-		perm[i] = int32(uint32(s.keys[i].lo))
+	s.tmp = slices.Grow(s.tmp[:0], len(rows))[:len(rows)]
+	for i, k := range radixSort(s.keys, s.tmp, &s.counts) {
+		perm[i] = int32(uint32(k.lo))
 	}
+}
+
+// radixSort sorts keys by (hi, mid, lo), a byte at a time from the least
+// significant, stably, skipping the bytes that are the same in every key
+// and the index in lo's low 32 bits (the keys are in index order to begin
+// with). It returns keys or tmp, whichever holds the result.
+func radixSort(keys, tmp []sortKey, counts *[3][8][256]int) []sortKey {
+	clear(counts[:])
+	for i := range keys {
+		k := &keys[i]
+		for b := range 8 {
+			counts[0][b][byte(k.lo>>(8*b))]++
+			counts[1][b][byte(k.mid>>(8*b))]++
+			counts[2][b][byte(k.hi>>(8*b))]++
+		}
+	}
+	src, dst := keys, tmp
+	for w := range 3 {
+		for b := range 8 {
+			if w == 0 && b < 4 {
+				continue
+			}
+			c := &counts[w][b]
+			var off [256]int
+			sum := 0
+			for v := range c {
+				if c[v] == len(keys) {
+					sum = -1 // one value: nothing to do
+					break
+				}
+				off[v] = sum
+				sum += c[v]
+			}
+			if sum < 0 {
+				continue
+			}
+			shift := uint(8 * b)
+			switch w {
+			case 0:
+				for _, k := range src {
+					v := byte(k.lo >> shift)
+					dst[off[v]] = k
+					off[v]++
+				}
+			case 1:
+				for _, k := range src {
+					v := byte(k.mid >> shift)
+					dst[off[v]] = k
+					off[v]++
+				}
+			case 2:
+				for _, k := range src {
+					v := byte(k.hi >> shift)
+					dst[off[v]] = k
+					off[v]++
+				}
+			}
+			src, dst = dst, src
+		}
+	}
+	return src
 }
 
 // rankServers sets the server part of every key to the server's rank in
