@@ -367,13 +367,14 @@ func connKey(r *connRow) rowKey { return rowKey{server: r.Server, port: r.Server
 // not nil, replaces the file order (for measurements, see sortingCmp).
 func (w *rowWriter) aduRows(s *serverSorter, sorting []parquet.SortingColumn) partition.Rows[aduRow, schema.ADU] {
 	rows := partition.Rows[aduRow, schema.ADU]{
-		Ts:      func(r *aduRow) int64 { return r.Ts },
-		Cmp:     w.addrs.aduCmpRow,
-		Sort:    func(rows []aduRow, perm []int32) { sortRows(s, rows, perm, aduKey) },
-		Convert: w.adu,
+		Ts:          func(r *aduRow) int64 { return r.Ts },
+		Cmp:         w.addrs.aduCmpRow,
+		Sort:        func(rows []aduRow, perm []int32) { sortRows(s, rows, perm, aduKey) },
+		SortScratch: sortScratch,
+		Convert:     w.adu,
 	}
 	if sorting != nil {
-		rows.Cmp, rows.Sort = sortingCmp(w.addrs, sorting), nil
+		rows.Cmp, rows.Sort, rows.SortScratch = sortingCmp(w.addrs, sorting), nil, 0
 	}
 	return rows
 }
@@ -381,10 +382,11 @@ func (w *rowWriter) aduRows(s *serverSorter, sorting []parquet.SortingColumn) pa
 // connRows is how the connections table's writer holds its rows.
 func (w *rowWriter) connRows(s *serverSorter) partition.Rows[connRow, schema.Connection] {
 	return partition.Rows[connRow, schema.Connection]{
-		Ts:      func(r *connRow) int64 { return r.Ts },
-		Cmp:     w.addrs.connCmpRow,
-		Sort:    func(rows []connRow, perm []int32) { sortRows(s, rows, perm, connKey) },
-		Convert: w.conn,
+		Ts:          func(r *connRow) int64 { return r.Ts },
+		Cmp:         w.addrs.connCmpRow,
+		Sort:        func(rows []connRow, perm []int32) { sortRows(s, rows, perm, connKey) },
+		SortScratch: sortScratch,
+		Convert:     w.conn,
 	}
 }
 

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"slices"
+	"unsafe"
 )
 
 // sortKey is a row's place in the file order of the adus and connections
@@ -29,9 +30,18 @@ type rowKey struct {
 	ordinal int32 // 0 for connections rows
 }
 
-// serverSorter sorts chunks of rows in file order. It is reused from chunk
-// to chunk (one at a time), so that its buffers are allocated once: 48
-// bytes a row of the largest chunk (partition.SortBytes bounds chunks).
+// sortScratch is the memory sortRows uses, in bytes per row sorted: two
+// keys (partition.Rows.SortScratch).
+const sortScratch = 2 * int(unsafe.Sizeof(sortKey{}))
+
+// keepKeys is the most keys a serverSorter keeps from one sort to the
+// next: the keys of a small chunk are reused (an archive of scattered
+// hours sorts thousands of one-row parts), those of a big one released,
+// so that they do not sit through the writing of the part's file.
+const keepKeys = 1 << 16
+
+// serverSorter sorts chunks of rows in file order. One serves a run's
+// tables, which sort one chunk at a time.
 type serverSorter struct {
 	addrs  *addrs
 	keys   []sortKey
@@ -69,6 +79,9 @@ func sortRows[R any](s *serverSorter, rows []R, perm []int32, key func(*R) rowKe
 	s.tmp = slices.Grow(s.tmp[:0], len(rows))[:len(rows)]
 	for i, k := range radixSort(s.keys, s.tmp, &s.counts) {
 		perm[i] = int32(uint32(k.lo))
+	}
+	if len(rows) > keepKeys {
+		s.keys, s.tmp = nil, nil
 	}
 }
 

@@ -26,6 +26,9 @@ type Rows[R, T any] struct {
 	// has len(rows) elements, which it sets to the indexes of rows in Cmp
 	// order. Nil: perm is sorted with Cmp.
 	Sort func(rows []R, perm []int32)
+	// SortScratch is the memory Sort uses while it sorts, in bytes per row
+	// sorted: SortBytes counts it with the rows.
+	SortScratch int
 	// Convert sets dst, every field of it, to the row src stands for. dst
 	// is reused from row to row.
 	Convert func(dst *T, src *R)
@@ -37,8 +40,9 @@ type Rows[R, T any] struct {
 const DefaultSortRows = 1 << 20
 
 // SortBytes bounds the memory of the rows one part sorts in memory: the
-// compact rows and their permutation (4 bytes a row), about 330,000 adus
-// rows or 118,000 connections rows. A part's memory is that, one block of
+// compact rows, their permutation (4 bytes a row) and the table's scratch
+// for sorting them (Rows.SortScratch), about 226,000 adus rows or 101,000
+// connections rows. A part's memory is that, one block of
 // each spilled chunk when it is published (spillBlockBytes) and one batch
 // of converted rows, so that an archive run holds about SortBytes per open
 // part (usually one or two per table) whatever the rows' rate; spilling
@@ -76,9 +80,9 @@ func pointerFree(t reflect.Type) bool {
 	return false
 }
 
-// rowBytes is the memory one buffered row of type R costs: the row and its
-// index in the permutation that sorts it.
-func rowBytes[R any]() int { return int(unsafe.Sizeof(*new(R))) + 4 }
+// rowBytes is the memory one buffered row of type R costs: the row, its
+// index in the permutation that sorts it, and scratch bytes for sorting.
+func rowBytes[R any](scratch int) int { return int(unsafe.Sizeof(*new(R))) + 4 + scratch }
 
 // rawBytes is the memory of rows, as bytes. R must be pointer-free.
 func rawBytes[R any](rows []R) []byte {
@@ -110,8 +114,11 @@ type spillFile struct {
 	rows int
 }
 
-func newSorter[R any](cmp func(a, b *R) int, order func([]R, []int32), maxRows int, dir, pattern string) *sorter[R] {
-	return &sorter[R]{cmp: cmp, order: order, max: max(1, min(maxRows, SortBytes/rowBytes[R]())), dir: dir, pat: pattern}
+// newSorter returns a sorter of rows ordered by cmp (and sorted by order,
+// which uses scratch bytes a row, when it is not nil), spilling to files
+// in dir named by pattern (os.CreateTemp) past maxRows rows or SortBytes.
+func newSorter[R any](cmp func(a, b *R) int, order func([]R, []int32), scratch, maxRows int, dir, pattern string) *sorter[R] {
+	return &sorter[R]{cmp: cmp, order: order, max: max(1, min(maxRows, SortBytes/rowBytes[R](scratch))), dir: dir, pat: pattern}
 }
 
 // sortBuf sets perm to the order of the buffered rows. Row keys are

@@ -34,16 +34,19 @@ func collect[R any](t *testing.T, s *sorter[R]) []R {
 }
 
 // TestSorterBoundsMemory checks that a part's sorter holds at most
-// SortBytes of rows and their permutation (or SortRows rows, when fewer),
+// SortBytes of rows, their permutation and the sort's scratch (or SortRows
+// rows, when fewer),
 // that its buffer never grows past that, that a spilled chunk is its rows'
 // raw bytes, and that what it spills comes back whole and in order.
 func TestSorterBoundsMemory(t *testing.T) {
-	wide := newSorter(func(a, b *wideRow) int { return cmp.Compare(a.K, b.K) }, nil, DefaultSortRows, t.TempDir(), ".spill-*")
+	wide := newSorter(func(a, b *wideRow) int { return cmp.Compare(a.K, b.K) }, nil, 0, DefaultSortRows, t.TempDir(), ".spill-*")
 	defer wide.close()
-	require.Equal(t, 8+960+4, rowBytes[wideRow]())
-	require.Equal(t, SortBytes/rowBytes[wideRow](), wide.max)
+	require.Equal(t, 8+960+4, rowBytes[wideRow](0))
+	require.Equal(t, SortBytes/rowBytes[wideRow](0), wide.max)
+	scratch := newSorter(func(a, b *wideRow) int { return cmp.Compare(a.K, b.K) }, nil, 28, DefaultSortRows, t.TempDir(), ".spill-*")
+	require.Equal(t, SortBytes/1000, scratch.max, "the sort's scratch counts")
 
-	narrow := newSorter(func(a, b *narrowRow) int { return cmp.Compare(a.K, b.K) }, nil, 1000, t.TempDir(), ".spill-*")
+	narrow := newSorter(func(a, b *narrowRow) int { return cmp.Compare(a.K, b.K) }, nil, 0, 1000, t.TempDir(), ".spill-*")
 	defer narrow.close()
 	require.Equal(t, 1000, narrow.max, "SortRows binds first")
 
@@ -126,7 +129,7 @@ func TestSorterSpillMerge(t *testing.T) {
 				slices.SortFunc(want, func(a, b oddRow) int { return oddCmp(&a, &b) })
 
 				dir := t.TempDir()
-				s := newSorter(oddCmp, order.fn, tc.max, dir, ".spill-test-*")
+				s := newSorter(oddCmp, order.fn, 0, tc.max, dir, ".spill-test-*")
 				for len(in) > 0 { // in uneven batches
 					n := min(len(in), 1+rng.IntN(300))
 					require.NoError(t, s.add(in[:n]))
@@ -145,7 +148,7 @@ func TestSorterSpillMerge(t *testing.T) {
 
 // TestSorterSpillCut: a spill file cut short is an error, not fewer rows.
 func TestSorterSpillCut(t *testing.T) {
-	s := newSorter(func(a, b *narrowRow) int { return cmp.Compare(a.K, b.K) }, nil, 100, t.TempDir(), ".spill-*")
+	s := newSorter(func(a, b *narrowRow) int { return cmp.Compare(a.K, b.K) }, nil, 0, 100, t.TempDir(), ".spill-*")
 	defer s.close()
 	for i := range 250 {
 		require.NoError(t, s.add([]narrowRow{{K: int64(i)}}))

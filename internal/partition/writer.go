@@ -233,7 +233,7 @@ func (w *Writer[R, T]) partFor(h Hour, t int64) (*part[R], error) {
 		return nil, err
 	}
 	p := &part[R]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf, lock: lock,
-		sort: newSorter(w.rows.Cmp, w.rows.Sort, int(w.opts.SortRows), w.opts.SpillDir, SpillPattern(w.opts.RunID))}
+		sort: newSorter(w.rows.Cmp, w.rows.Sort, w.rows.SortScratch, int(w.opts.SortRows), w.opts.SpillDir, SpillPattern(w.opts.RunID))}
 	w.open[h] = p
 	return p, nil
 }

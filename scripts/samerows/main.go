@@ -72,6 +72,19 @@ func run(ctx context.Context, a, b string) (bool, error) {
 	}
 	same := true
 	for _, table := range []string{schema.TableADUs, schema.TableConnections} {
+		var files [2]int
+		for i, dir := range dirs {
+			m, err := filepath.Glob(filepath.Join(dir, table, "sensor=*", "date=*", "hour=*", "*.parquet"))
+			if err != nil {
+				return false, err
+			}
+			files[i] = len(m)
+		}
+		if files[0] == 0 || files[1] == 0 {
+			fmt.Printf("%-12s %-40s %d\n%-12s %-40s %d\n", table, "files in A", files[0], table, "files in B", files[1])
+			same = same && files[0] == files[1]
+			continue
+		}
 		for i, dir := range dirs {
 			glob := duckbox.Literal(filepath.Join(dir, table, "sensor=*", "date=*", "hour=*", "*.parquet"))
 			name := fmt.Sprintf("t%d", i)
