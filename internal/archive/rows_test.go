@@ -217,7 +217,8 @@ func randomADUs(rng *rand.Rand, tab *addrs, pool []netip.Addr, n int) []aduRow {
 }
 
 // TestSortRowsStringOrder sorts chunks of compact rows with sortRows (by
-// the octets of IPv4 servers, or by ranks of the chunk's servers) and
+// the octets of IPv4 servers, or by ranks of the chunk's servers; small
+// chunks by comparing keys, others with radixSort) and
 // checks the order against aduCmp and connCmp on the rows converted, which
 // compare the addresses' texts: chunks of IPv4 servers only, of both
 // families, and of IPv6 with zones; and the merge order (aduCmpRow,
@@ -240,8 +241,10 @@ func TestSortRowsStringOrder(t *testing.T) {
 			tab := &addrs{}
 			w := &rowWriter{addrs: tab, runID: "r"}
 			s := &serverSorter{addrs: tab}
-			for range 20 { // chunks, reusing the sorter
-				rows := randomADUs(rng, tab, tc.pool, 1+rng.IntN(2000))
+			// Chunks, reusing the sorter: small ones sorted by comparing
+			// keys, larger ones by radixSort.
+			for _, n := range []int{1, 2, 37, radixMin - 1, radixMin, 700, 2000, 5000, 1 + rng.IntN(5000), 1 + rng.IntN(5000)} {
+				rows := randomADUs(rng, tab, tc.pool, n)
 				perm := make([]int32, len(rows))
 				sortRows(s, rows, perm, aduKey)
 

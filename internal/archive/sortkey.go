@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"cmp"
 	"slices"
 	"unsafe"
 )
@@ -21,6 +22,20 @@ type sortKey struct {
 	// in the chunk (bits 0-31), which makes every key unique.
 	lo uint64
 }
+
+func (a *sortKey) cmp(b *sortKey) int {
+	switch {
+	case a.hi != b.hi:
+		return cmp.Compare(a.hi, b.hi)
+	case a.mid != b.mid:
+		return cmp.Compare(a.mid, b.mid)
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+// radixMin is the fewest keys radixSort sorts: fewer are sorted by
+// comparing them, cheaper than radixSort's histogram of every byte.
+const radixMin = 256
 
 // rowKey is what a row's sortKey is made of.
 type rowKey struct {
@@ -76,8 +91,14 @@ func sortRows[R any](s *serverSorter, rows []R, perm []int32, key func(*R) rowKe
 	if !allV4 {
 		rankServers(s, rows, key)
 	}
-	s.tmp = slices.Grow(s.tmp[:0], len(rows))[:len(rows)]
-	for i, k := range radixSort(s.keys, s.tmp, &s.counts) {
+	sorted := s.keys
+	if len(rows) < radixMin {
+		slices.SortFunc(sorted, func(a, b sortKey) int { return a.cmp(&b) })
+	} else {
+		s.tmp = slices.Grow(s.tmp[:0], len(rows))[:len(rows)]
+		sorted = radixSort(s.keys, s.tmp, &s.counts)
+	}
+	for i, k := range sorted {
 		perm[i] = int32(uint32(k.lo))
 	}
 	if len(rows) > keepKeys {

@@ -140,9 +140,11 @@ func (s *sorter[R]) add(rows []R) error {
 	for len(rows) > 0 {
 		n := min(len(rows), s.max-len(s.buf))
 		if len(s.buf)+n > cap(s.buf) {
-			// Grow by doubling, but never past the chunk size: append's own
-			// growth would leave up to a quarter of the chunk unused.
-			grown := make([]R, len(s.buf), max(len(s.buf)+n, min(s.max, max(2*cap(s.buf), 1024))))
+			// Grow by doubling from a few rows (an hour of scattered
+			// connections is a part of one row), but never past the chunk
+			// size: append's own growth would leave up to a quarter of the
+			// chunk unused.
+			grown := make([]R, len(s.buf), max(len(s.buf)+n, min(s.max, max(2*cap(s.buf), 16))))
 			copy(grown, s.buf)
 			s.buf = grown
 		}
