@@ -58,6 +58,10 @@ type Options struct {
 	// PageBytes is the Parquet data page size before compression. Default
 	// 16 MiB.
 	PageBytes int
+	// SortRows is how many rows a part sorts in memory before spilling
+	// them, at most (partition.Options.SortRows); for tests. Default
+	// partition.DefaultSortRows.
+	SortRows int64
 	// Replace archives inputs again that an earlier completed run archived:
 	// the run replaces that one when it commits, at its end.
 	Replace bool
@@ -83,9 +87,9 @@ type Input struct {
 type Archive struct {
 	opts    Options
 	journal *lockedJournal
-	adus    *partition.Writer[schema.ADU]
-	conns   *partition.Writer[schema.Connection]
-	cache   addrCache
+	adus    *partition.Writer[aduRow, schema.ADU]
+	conns   *partition.Writer[connRow, schema.Connection]
+	addrs   *addrs
 	inputs  []Input
 	started time.Time
 	// replaces are the runs this run replaces when it commits;
@@ -94,8 +98,8 @@ type Archive struct {
 	replaces    []string
 	uncommitted bool
 
-	aduBuf  []schema.ADU
-	connBuf []schema.Connection
+	aduBuf  []aduRow
+	connBuf []connRow
 	err     error
 }
 
@@ -196,17 +200,18 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 		return nil, err
 	}
 	failpoint.Inject("open-after-journal")
-	as, cs := aduSorting, connSorting
+	as := aduSorting
 	if opts.Sorting != nil {
 		as = opts.Sorting
 	}
-	order := aduCmp
-	if opts.Sorting != nil {
-		order = sortingCmp(opts.Sorting)
-	}
-	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), aduTs, order)
+	// The tables' writers share the run's addresses and, since they sort
+	// one chunk at a time, the sorter's buffers.
+	a.addrs = &addrs{}
+	rw := &rowWriter{addrs: a.addrs, runID: opts.RunID}
+	srt := &serverSorter{addrs: a.addrs}
+	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), rw.aduRows(srt, opts.Sorting))
 	if err == nil {
-		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, cs), connTs, connCmp)
+		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, connSorting), rw.connRows(srt))
 	}
 	if err != nil {
 		return nil, errors.Join(err, a.journal.release())
@@ -218,6 +223,7 @@ func (a *Archive) partOptions(table string, sorting []parquet.SortingColumn) par
 	return partition.Options{
 		Root: a.opts.Root, Table: table, Sensor: a.opts.Sensor, RunID: a.opts.RunID,
 		Grace: a.opts.Grace, RowGroupRows: a.opts.RowGroupRows, Sorting: sorting, ZstdLevel: a.opts.ZstdLevel, PageBytes: a.opts.PageBytes,
+		SortRows: a.opts.SortRows,
 		SpillDir: spillDir(a.opts.Root), Uncommitted: a.uncommitted,
 		Metadata: map[string]string{
 			schema.MetaSchemaVersion: strconv.Itoa(schema.Version),
@@ -244,13 +250,13 @@ func (a *Archive) Record(r *ingest.Record) error {
 	}
 	switch r.Kind {
 	case ingest.KindADU, ingest.KindINC:
-		a.aduBuf = append(a.aduBuf, a.cache.aduRow(a.opts.RunID, r))
+		a.aduBuf = append(a.aduBuf, a.addrs.newADURow(r))
 		if len(a.aduBuf) == cap(a.aduBuf) && len(a.aduBuf) >= 1024 {
 			return a.flushRows()
 		}
 	case ingest.KindEND:
 		if r.Conn != nil {
-			a.connBuf = append(a.connBuf, a.cache.connRow(a.opts.RunID, r))
+			a.connBuf = append(a.connBuf, a.addrs.newConnRow(r))
 		}
 		if len(a.connBuf) >= 1024 {
 			return a.flushRows()
@@ -338,9 +344,9 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 	}
 	failpoint.Inject("close-before-runs-row")
 	row := a.runRow(info, a.summary(nil))
-	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runTs, runCmp)
+	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runRows([]schema.Run{row}))
 	if err == nil {
-		err = rw.Write(row)
+		err = rw.Write(runRef{Ts: row.Ts, I: 0})
 	}
 	if err == nil {
 		err = rw.Close()
@@ -371,7 +377,7 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 
 // summary says what the run published so far (with the runs table's
 // writer, once it has one): rows and files that are in the archive.
-func (a *Archive) summary(rw *partition.Writer[schema.Run]) Summary {
+func (a *Archive) summary(rw *partition.Writer[runRef, schema.Run]) Summary {
 	var sum Summary
 	add := func(pub []partition.Published, rows *int64) {
 		for _, p := range pub {

@@ -2,12 +2,12 @@ package archive
 
 import (
 	"cmp"
-	"net/netip"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -21,7 +21,9 @@ var (
 	runSorting  = []parquet.SortingColumn{parquet.Ascending("ts")}
 )
 
-// aduCmp, connCmp and runCmp are the orders above, on typed rows.
+// aduCmp, connCmp and runCmp are the orders above, on the tables' rows
+// (compaction merges parts of several runs with them; a run's own rows
+// are sorted in their compact form, see aduRows and connRows).
 func aduCmp(a, b *schema.ADU) int {
 	if c := serverCmp(a.ServerIP, a.ServerPort, a.RunID, a.ConnID, b.ServerIP, b.ServerPort, b.RunID, b.ConnID); c != 0 {
 		return c
@@ -53,10 +55,6 @@ func serverCmp(aIP string, aPort int32, aRun string, aConn int64, bIP string, bP
 	return cmp.Compare(aConn, bConn)
 }
 
-func aduTs(r *schema.ADU) int64         { return r.Ts }
-func connTs(r *schema.Connection) int64 { return r.Ts }
-func runTs(r *schema.Run) int64         { return r.Ts }
-
 // us converts ns to µs, rounding towards minus infinity.
 func us(ns int64) int64 {
 	q := ns / 1000
@@ -74,150 +72,352 @@ func optUs(ns int64, known bool) *int64 {
 	return &v
 }
 
-// int64Slab hands out pointers to int64 values carved from large blocks,
-// so that a row's optional columns cost no allocation each.
-type int64Slab struct{ block []int64 }
-
-func (s *int64Slab) ptr(v int64) *int64 {
-	if len(s.block) == cap(s.block) {
-		s.block = make([]int64, 0, 1<<14)
-	}
-	s.block = append(s.block, v)
-	return &s.block[len(s.block)-1]
+// aduRow is an adus row as a run holds it until its file is written
+// (partition.Rows): fixed-size and without pointers. Its run is the
+// writer's; an optional column is a value and a flag saying it is there.
+type aduRow struct {
+	Ts, ConnID, Size int64
+	DurationUs       int64 // when aduDuration
+	ThinkUs          int64 // when aduThink
+	DecidedLagUs     int64
+	Server, Client   addr
+	ServerPort       uint16
+	ClientPort       uint16
+	Dir              ingest.Dir
+	Flags            aduFlags
+	Ordinal          int32
 }
 
-// addrCache reuses the text of addresses seen recently, so that most rows
-// cost no string allocation for their endpoints.
-type addrCache struct {
-	m    map[netip.Addr]string
-	slab int64Slab
+// aduFlags are an aduRow's booleans and the presence of its optional columns.
+type aduFlags uint8
+
+const (
+	aduDuration aduFlags = 1 << iota
+	aduThink
+	aduConcurrent
+	aduComplete
+	aduThinkToPeer
+)
+
+// connRow is a connections row as a run holds it (see aduRow).
+type connRow struct {
+	Ts, ConnID                         int64
+	SynUs, EstablishedUs, ConcurrentUs int64 // when connSyn, connEstablished, connConcurrentAt
+	LastUs, EndUs                      int64
+	RTTUs, AckRTTUs                    int64 // when connRTT, connAckRTT
+	C2S, S2C                           dirRow
+	SynAttempts, SynAckAttempts        int32
+	Exchanges, Ambiguous               int32
+	Server, Client                     addr
+	ServerPort, ClientPort             uint16
+	Label                              ingest.Label
+	End                                ingest.EndReason
+	Handshake                          ingest.Handshake
+	Flags                              connFlags
 }
 
-func (c *addrCache) text(a netip.Addr) string {
-	if s, ok := c.m[a]; ok {
-		return s
-	}
-	if c.m == nil || len(c.m) >= 1<<16 {
-		c.m = make(map[netip.Addr]string, 1<<12)
-	}
-	s := a.String()
-	c.m[a] = s
-	return s
+// dirRow are one direction's columns of a connRow.
+type dirRow struct {
+	Pkts, DataPkts, Bytes, UniqueBytes, MissedBytes, RexmtPkts, RexmtBytes int64
+	ADUs                                                                   int32
+	MSS, WScale                                                            int32 // when dirMSS, dirWScale
+	Flags                                                                  dirFlags
 }
 
-// aduRow converts an ADU or INC record.
-func (c *addrCache) aduRow(runID string, r *ingest.Record) schema.ADU {
-	row := schema.ADU{
-		ServerIP:    c.text(r.Server.Addr()),
-		ServerPort:  int32(r.Server.Port()),
-		ClientIP:    c.text(r.Client.Addr()),
-		ClientPort:  int32(r.Client.Port()),
-		RunID:       runID,
-		ConnID:      int64(r.ConnID),
-		Ordinal:     int32(r.Ordinal),
-		Direction:   r.Dir.String(),
-		Size:        int64(r.Size),
-		ThinkUs:     nil,
-		Concurrent:  r.Concurrent,
-		Complete:    r.Kind == ingest.KindADU,
-		ThinkToPeer: r.Kind == ingest.KindADU && r.ThinkToPeer && r.ThinkNs >= 0,
+// connFlags are a connRow's booleans and the presence of its optional columns.
+type connFlags uint8
+
+const (
+	connSyn connFlags = 1 << iota
+	connEstablished
+	connConcurrentAt
+	connRTT
+	connAckRTT
+	connPartial
+	connConcurrent
+)
+
+// dirFlags are a dirRow's booleans and the presence of its optional columns.
+type dirFlags uint8
+
+const (
+	dirFIN dirFlags = 1 << iota
+	dirRST
+	dirMSS
+	dirWScale
+)
+
+// newADURow is the adus row of an ADU or INC record.
+func (t *addrs) newADURow(r *ingest.Record) aduRow {
+	row := aduRow{
+		Server:     t.of(r.Server.Addr()),
+		ServerPort: r.Server.Port(),
+		Client:     t.of(r.Client.Addr()),
+		ClientPort: r.Client.Port(),
+		ConnID:     int64(r.ConnID),
+		Ordinal:    int32(r.Ordinal),
+		Dir:        r.Dir,
+		Size:       int64(r.Size),
+	}
+	if r.Concurrent {
+		row.Flags |= aduConcurrent
+	}
+	if r.Kind == ingest.KindADU {
+		row.Flags |= aduComplete
 	}
 	if r.Kind == ingest.KindADU && r.ThinkNs >= 0 {
-		row.ThinkUs = c.slab.ptr(us(r.ThinkNs))
+		row.ThinkUs = us(r.ThinkNs)
+		row.Flags |= aduThink
+		if r.ThinkToPeer {
+			row.Flags |= aduThinkToPeer
+		}
 	}
 	decided := us(r.TsNs)
 	row.Ts = decided
 	if r.FirstNs != ingest.NoTime {
 		row.Ts = us(r.FirstNs)
 		if r.LastNs != ingest.NoTime {
-			row.DurationUs = c.slab.ptr(us(r.LastNs) - row.Ts)
+			row.DurationUs = us(r.LastNs) - row.Ts
+			row.Flags |= aduDuration
 		}
 	}
-	lag := decided - row.Ts
-	if row.DurationUs != nil {
-		lag -= *row.DurationUs
-	}
-	if row.ThinkUs != nil {
-		lag -= *row.ThinkUs
-	}
-	row.DecidedLagUs = lag
+	// decided = ts + duration + think + lag, an absent column counting 0.
+	row.DecidedLagUs = decided - row.Ts - row.DurationUs - row.ThinkUs
 	return row
 }
 
-// offUs is a time's offset in µs from base (µs), or nil when unknown.
-func offUs(ns, base int64, known bool) *int64 {
-	if !known {
-		return nil
-	}
-	v := us(ns) - base
-	return &v
-}
-
-func optInt32(v int32, known bool) *int32 {
-	if !known {
-		return nil
-	}
-	return &v
-}
-
-// connRow converts an END record.
-func (c *addrCache) connRow(runID string, r *ingest.Record) schema.Connection {
+// newConnRow is the connections row of an END record.
+func (t *addrs) newConnRow(r *ingest.Record) connRow {
 	s := r.Conn
-	row := schema.Connection{
+	row := connRow{
 		Ts:             us(s.FirstNs),
-		ServerIP:       c.text(r.Server.Addr()),
-		ServerPort:     int32(r.Server.Port()),
-		ClientIP:       c.text(r.Client.Addr()),
-		ClientPort:     int32(r.Client.Port()),
-		RunID:          runID,
+		Server:         t.of(r.Server.Addr()),
+		ServerPort:     r.Server.Port(),
+		Client:         t.of(r.Client.Addr()),
+		ClientPort:     r.Client.Port(),
 		ConnID:         int64(r.ConnID),
-		Label:          s.Label.String(),
-		EndReason:      s.End.String(),
-		RTTUs:          optUs(s.RTTNs, s.RTTNs >= 0),
-		AckRTTUs:       optUs(s.AckRTTNs, s.AckRTTNs >= 0),
+		Label:          s.Label,
+		End:            s.End,
 		SynAttempts:    int32(s.SynAttempts),
 		SynAckAttempts: int32(s.SynAckAttempts),
-		Handshake:      s.Handshake.String(),
-		Partial:        s.Partial,
-		Concurrent:     s.Concurrent,
+		Handshake:      s.Handshake,
 		Exchanges:      int32(s.Exchanges),
 		Ambiguous:      int32(s.Ambiguous),
-
-		C2SADUs: int32(s.C2S.ADUs), C2SPkts: int64(s.C2S.Pkts), C2SDataPkts: int64(s.C2S.DataPkts),
-		C2SBytes: int64(s.C2S.Bytes), C2SUniqueBytes: int64(s.C2S.UniqueBytes), C2SMissedBytes: int64(s.C2S.MissedBytes),
-		C2SRexmtPkts: int64(s.C2S.RexmtPkts), C2SRexmtBytes: int64(s.C2S.RexmtBytes), C2SFIN: s.C2S.FIN, C2SRST: s.C2S.RST,
-		C2SMSS: optInt32(int32(s.C2S.MSS), s.C2S.MSS != 0), C2SWScale: optInt32(int32(s.C2S.WScale), s.C2S.WScale >= 0),
-
-		S2CADUs: int32(s.S2C.ADUs), S2CPkts: int64(s.S2C.Pkts), S2CDataPkts: int64(s.S2C.DataPkts),
-		S2CBytes: int64(s.S2C.Bytes), S2CUniqueBytes: int64(s.S2C.UniqueBytes), S2CMissedBytes: int64(s.S2C.MissedBytes),
-		S2CRexmtPkts: int64(s.S2C.RexmtPkts), S2CRexmtBytes: int64(s.S2C.RexmtBytes), S2CFIN: s.S2C.FIN, S2CRST: s.S2C.RST,
-		S2CMSS: optInt32(int32(s.S2C.MSS), s.S2C.MSS != 0), S2CWScale: optInt32(int32(s.S2C.WScale), s.S2C.WScale >= 0),
+		C2S:            newDirRow(&s.C2S),
+		S2C:            newDirRow(&s.S2C),
 	}
-	row.SynUs = offUs(s.SynNs, row.Ts, s.Handshake == ingest.HandshakeSYN && s.SynNs != ingest.NoTime)
-	row.EstablishedUs = offUs(s.EstablishedNs, row.Ts, s.EstablishedNs != 0 && s.EstablishedNs != ingest.NoTime)
-	row.ConcurrentUs = offUs(s.ConcurrentNs, row.Ts, s.Concurrent && s.ConcurrentNs != 0)
+	opt := func(dst *int64, v int64, f connFlags, known bool) {
+		if known {
+			*dst = v
+			row.Flags |= f
+		}
+	}
+	opt(&row.RTTUs, us(s.RTTNs), connRTT, s.RTTNs >= 0)
+	opt(&row.AckRTTUs, us(s.AckRTTNs), connAckRTT, s.AckRTTNs >= 0)
+	opt(&row.SynUs, us(s.SynNs)-row.Ts, connSyn, s.Handshake == ingest.HandshakeSYN && s.SynNs != ingest.NoTime)
+	opt(&row.EstablishedUs, us(s.EstablishedNs)-row.Ts, connEstablished, s.EstablishedNs != 0 && s.EstablishedNs != ingest.NoTime)
+	opt(&row.ConcurrentUs, us(s.ConcurrentNs)-row.Ts, connConcurrentAt, s.Concurrent && s.ConcurrentNs != 0)
+	if s.Partial {
+		row.Flags |= connPartial
+	}
+	if s.Concurrent {
+		row.Flags |= connConcurrent
+	}
 	row.LastUs = us(s.LastNs) - row.Ts
 	row.EndUs = us(s.EndNs) - row.Ts
 	return row
 }
 
-// sortingCmp orders ADU rows by a list of sorting columns (for the size
+func newDirRow(d *ingest.DirStats) dirRow {
+	row := dirRow{
+		ADUs: int32(d.ADUs), Pkts: int64(d.Pkts), DataPkts: int64(d.DataPkts), Bytes: int64(d.Bytes),
+		UniqueBytes: int64(d.UniqueBytes), MissedBytes: int64(d.MissedBytes),
+		RexmtPkts: int64(d.RexmtPkts), RexmtBytes: int64(d.RexmtBytes),
+	}
+	if d.FIN {
+		row.Flags |= dirFIN
+	}
+	if d.RST {
+		row.Flags |= dirRST
+	}
+	if d.MSS != 0 {
+		row.MSS = int32(d.MSS)
+		row.Flags |= dirMSS
+	}
+	if d.WScale >= 0 {
+		row.WScale = int32(d.WScale)
+		row.Flags |= dirWScale
+	}
+	return row
+}
+
+// rowWriter converts a run's compact rows into the tables' rows: the
+// addresses' texts, the run, the optional columns as pointers.
+type rowWriter struct {
+	addrs *addrs
+	runID string
+	i64   slab[int64]
+	i32   slab[int32]
+}
+
+// slab hands out pointers to values carved from large blocks, so that a
+// row's optional columns cost no allocation each.
+type slab[V any] struct{ block []V }
+
+func (s *slab[V]) ptr(v V) *V {
+	if len(s.block) == cap(s.block) {
+		s.block = make([]V, 0, 1<<14)
+	}
+	s.block = append(s.block, v)
+	return &s.block[len(s.block)-1]
+}
+
+func optPtr[V any](s *slab[V], v V, known bool) *V {
+	if !known {
+		return nil
+	}
+	return s.ptr(v)
+}
+
+// adu sets dst to the adus row src stands for.
+func (w *rowWriter) adu(dst *schema.ADU, src *aduRow) {
+	*dst = schema.ADU{
+		Ts:           src.Ts,
+		ServerIP:     w.addrs.textOf(src.Server),
+		ServerPort:   int32(src.ServerPort),
+		ClientIP:     w.addrs.textOf(src.Client),
+		ClientPort:   int32(src.ClientPort),
+		RunID:        w.runID,
+		ConnID:       src.ConnID,
+		Ordinal:      src.Ordinal,
+		Direction:    src.Dir.String(),
+		Size:         src.Size,
+		DurationUs:   optPtr(&w.i64, src.DurationUs, src.Flags&aduDuration != 0),
+		ThinkUs:      optPtr(&w.i64, src.ThinkUs, src.Flags&aduThink != 0),
+		DecidedLagUs: src.DecidedLagUs,
+		Concurrent:   src.Flags&aduConcurrent != 0,
+		Complete:     src.Flags&aduComplete != 0,
+		ThinkToPeer:  src.Flags&aduThinkToPeer != 0,
+	}
+}
+
+// conn sets dst to the connections row src stands for.
+func (w *rowWriter) conn(dst *schema.Connection, src *connRow) {
+	c2s, s2c := &src.C2S, &src.S2C
+	*dst = schema.Connection{
+		Ts:             src.Ts,
+		ServerIP:       w.addrs.textOf(src.Server),
+		ServerPort:     int32(src.ServerPort),
+		ClientIP:       w.addrs.textOf(src.Client),
+		ClientPort:     int32(src.ClientPort),
+		RunID:          w.runID,
+		ConnID:         src.ConnID,
+		Label:          src.Label.String(),
+		SynUs:          optPtr(&w.i64, src.SynUs, src.Flags&connSyn != 0),
+		EstablishedUs:  optPtr(&w.i64, src.EstablishedUs, src.Flags&connEstablished != 0),
+		ConcurrentUs:   optPtr(&w.i64, src.ConcurrentUs, src.Flags&connConcurrentAt != 0),
+		LastUs:         src.LastUs,
+		EndUs:          src.EndUs,
+		EndReason:      src.End.String(),
+		RTTUs:          optPtr(&w.i64, src.RTTUs, src.Flags&connRTT != 0),
+		AckRTTUs:       optPtr(&w.i64, src.AckRTTUs, src.Flags&connAckRTT != 0),
+		SynAttempts:    src.SynAttempts,
+		SynAckAttempts: src.SynAckAttempts,
+		Handshake:      src.Handshake.String(),
+		Partial:        src.Flags&connPartial != 0,
+		Concurrent:     src.Flags&connConcurrent != 0,
+		Exchanges:      src.Exchanges,
+		Ambiguous:      src.Ambiguous,
+
+		C2SADUs: c2s.ADUs, C2SPkts: c2s.Pkts, C2SDataPkts: c2s.DataPkts,
+		C2SBytes: c2s.Bytes, C2SUniqueBytes: c2s.UniqueBytes, C2SMissedBytes: c2s.MissedBytes,
+		C2SRexmtPkts: c2s.RexmtPkts, C2SRexmtBytes: c2s.RexmtBytes, C2SFIN: c2s.Flags&dirFIN != 0, C2SRST: c2s.Flags&dirRST != 0,
+		C2SMSS: optPtr(&w.i32, c2s.MSS, c2s.Flags&dirMSS != 0), C2SWScale: optPtr(&w.i32, c2s.WScale, c2s.Flags&dirWScale != 0),
+
+		S2CADUs: s2c.ADUs, S2CPkts: s2c.Pkts, S2CDataPkts: s2c.DataPkts,
+		S2CBytes: s2c.Bytes, S2CUniqueBytes: s2c.UniqueBytes, S2CMissedBytes: s2c.MissedBytes,
+		S2CRexmtPkts: s2c.RexmtPkts, S2CRexmtBytes: s2c.RexmtBytes, S2CFIN: s2c.Flags&dirFIN != 0, S2CRST: s2c.Flags&dirRST != 0,
+		S2CMSS: optPtr(&w.i32, s2c.MSS, s2c.Flags&dirMSS != 0), S2CWScale: optPtr(&w.i32, s2c.WScale, s2c.Flags&dirWScale != 0),
+	}
+}
+
+// aduCmpRow and connCmpRow are the file orders on compact rows (for the
+// merge of a part's sorted chunks; sortRows sorts a chunk without them).
+func (t *addrs) aduCmpRow(a, b *aduRow) int {
+	if c := t.cmp(a.Server, b.Server); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.ServerPort, b.ServerPort), cmp.Compare(a.ConnID, b.ConnID), cmp.Compare(a.Ordinal, b.Ordinal))
+}
+
+func (t *addrs) connCmpRow(a, b *connRow) int {
+	if c := t.cmp(a.Server, b.Server); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.ServerPort, b.ServerPort), cmp.Compare(a.ConnID, b.ConnID))
+}
+
+func aduKey(r *aduRow) rowKey {
+	return rowKey{server: r.Server, port: r.ServerPort, conn: r.ConnID, ordinal: r.Ordinal}
+}
+
+func connKey(r *connRow) rowKey { return rowKey{server: r.Server, port: r.ServerPort, conn: r.ConnID} }
+
+// aduRows is how the adus table's writer holds its rows; sorting, when
+// not nil, replaces the file order (for measurements, see sortingCmp).
+func (w *rowWriter) aduRows(s *serverSorter, sorting []parquet.SortingColumn) partition.Rows[aduRow, schema.ADU] {
+	rows := partition.Rows[aduRow, schema.ADU]{
+		Ts:          func(r *aduRow) int64 { return r.Ts },
+		Cmp:         w.addrs.aduCmpRow,
+		Sort:        func(rows []aduRow, perm []int32) { sortRows(s, rows, perm, aduKey) },
+		SortScratch: sortScratch,
+		Convert:     w.adu,
+	}
+	if sorting != nil {
+		rows.Cmp, rows.Sort, rows.SortScratch = sortingCmp(w.addrs, sorting), nil, 0
+	}
+	return rows
+}
+
+// connRows is how the connections table's writer holds its rows.
+func (w *rowWriter) connRows(s *serverSorter) partition.Rows[connRow, schema.Connection] {
+	return partition.Rows[connRow, schema.Connection]{
+		Ts:          func(r *connRow) int64 { return r.Ts },
+		Cmp:         w.addrs.connCmpRow,
+		Sort:        func(rows []connRow, perm []int32) { sortRows(s, rows, perm, connKey) },
+		SortScratch: sortScratch,
+		Convert:     w.conn,
+	}
+}
+
+// runRef is a runs row as its writer holds it: its time, and its index
+// among the rows kept aside (a run writes one row).
+type runRef struct{ Ts, I int64 }
+
+// runRows is how the runs table's writer holds rows, kept aside in rows.
+func runRows(rows []schema.Run) partition.Rows[runRef, schema.Run] {
+	return partition.Rows[runRef, schema.Run]{
+		Ts:      func(r *runRef) int64 { return r.Ts },
+		Cmp:     func(a, b *runRef) int { return runCmp(&rows[a.I], &rows[b.I]) },
+		Convert: func(dst *schema.Run, src *runRef) { *dst = rows[src.I] },
+	}
+}
+
+// sortingCmp orders adus rows by a list of sorting columns (for the size
 // measurements of alternative orders; only the columns used there).
-func sortingCmp(cols []parquet.SortingColumn) func(a, b *schema.ADU) int {
-	return func(a, b *schema.ADU) int {
+func sortingCmp(t *addrs, cols []parquet.SortingColumn) func(a, b *aduRow) int {
+	return func(a, b *aduRow) int {
 		for _, c := range cols {
 			var d int
 			switch c.Path()[0] {
 			case "ts":
 				d = cmp.Compare(a.Ts, b.Ts)
 			case "server_ip":
-				d = strings.Compare(a.ServerIP, b.ServerIP)
+				d = t.cmp(a.Server, b.Server)
 			case "server_port":
 				d = cmp.Compare(a.ServerPort, b.ServerPort)
 			case "client_ip":
-				d = strings.Compare(a.ClientIP, b.ClientIP)
-			case "run_id":
-				d = strings.Compare(a.RunID, b.RunID)
+				d = t.cmp(a.Client, b.Client)
 			case "conn_id":
 				d = cmp.Compare(a.ConnID, b.ConnID)
 			case "ordinal":
@@ -227,6 +427,8 @@ func sortingCmp(cols []parquet.SortingColumn) func(a, b *schema.ADU) int {
 				return d
 			}
 		}
-		return cmp.Compare(a.Ordinal, b.Ordinal)
+		// The run's rows all have its run_id. The rest makes the order
+		// total, so that it does not depend on how a part was spilled.
+		return cmp.Or(cmp.Compare(a.ConnID, b.ConnID), cmp.Compare(a.Ordinal, b.Ordinal))
 	}
 }

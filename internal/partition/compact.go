@@ -422,3 +422,74 @@ func readPart[T any](path string, expect map[string]string, buf []T, fn func([]T
 		}
 	}
 }
+
+// rowSource yields sorted rows in batches.
+type rowSource[T any] struct {
+	next func([]T) (int, error)
+	buf  []T
+	i, n int
+	done bool
+}
+
+func newReaderSource[T any](r *parquet.GenericReader[T]) rowSource[T] {
+	return rowSource[T]{next: r.Read, buf: make([]T, 1024)}
+}
+
+// head returns the source's current row, refilling as needed; nil at the end.
+func (s *rowSource[T]) head() (*T, error) {
+	for s.i == s.n {
+		if s.done {
+			return nil, nil
+		}
+		n, err := s.next(s.buf)
+		s.i, s.n = 0, n
+		if errors.Is(err, io.EOF) {
+			s.done = true
+		} else if err != nil {
+			return nil, err
+		}
+		if n == 0 && s.done {
+			return nil, nil
+		}
+	}
+	return &s.buf[s.i], nil
+}
+
+// mergeSources merges sorted sources into w, keeping the rows keep accepts.
+func mergeSources[T any](srcs []rowSource[T], cmp func(a, b *T) int, keep func(*T) bool, w *parquet.GenericWriter[T]) error {
+	out := make([]T, 0, 4096)
+	flush := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		_, err := w.Write(out)
+		clear(out)
+		out = out[:0]
+		return err
+	}
+	for {
+		best := -1
+		var bestRow *T
+		for i := range srcs {
+			r, err := srcs[i].head()
+			if err != nil {
+				return err
+			}
+			if r != nil && (bestRow == nil || cmp(r, bestRow) < 0) {
+				best, bestRow = i, r
+			}
+		}
+		if best < 0 {
+			return flush()
+		}
+		if keep(bestRow) {
+			out = append(out, *bestRow)
+			if len(out) == cap(out) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		srcs[best].i++
+	}
+}

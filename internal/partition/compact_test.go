@@ -21,16 +21,27 @@ type runRow struct {
 	K   int64  `parquet:"k"`
 }
 
+// krow is a runRow as its run's writer holds it: the run is the writer's.
+type krow struct{ Ts, K int64 }
+
+func runRows(run string) partition.Rows[krow, runRow] {
+	return partition.Rows[krow, runRow]{
+		Ts:      func(r *krow) int64 { return r.Ts },
+		Cmp:     func(a, b *krow) int { return cmp.Compare(a.K, b.K) },
+		Convert: func(dst *runRow, src *krow) { *dst = runRow{Ts: src.Ts, Run: run, K: src.K} },
+	}
+}
+
 func writeRun(t *testing.T, root, run string, n int, late bool) {
 	t.Helper()
-	w, err := partition.NewWriter[runRow](partition.Options{
+	w, err := partition.NewWriter(partition.Options{
 		Root: root, Table: "t", Sensor: "s", RunID: run, Grace: time.Minute,
 		Sorting:  []parquet.SortingColumn{parquet.Ascending("k")},
 		Metadata: map[string]string{"abt.table": "t"},
-	}, func(r *runRow) int64 { return r.Ts }, kLess)
+	}, runRows(run))
 	require.NoError(t, err)
 	for i := 0; i < n; i++ {
-		require.NoError(t, w.Write(runRow{Ts: h0 + int64(i), Run: run, K: int64(i * 7 % n)}))
+		require.NoError(t, w.Write(krow{Ts: h0 + int64(i), K: int64(i * 7 % n)}))
 		if late && i == n/2 {
 			require.NoError(t, w.Advance(h0+3600e6+61e6)) // publish, the rest goes to a late part
 		}
@@ -107,10 +118,10 @@ func TestCompactSkipsHourBeingWritten(t *testing.T) {
 	root := t.TempDir()
 	writeRun(t, root, "runA", 10, false)
 	writeRun(t, root, "runB", 10, false)
-	w, err := partition.NewWriter[runRow](partition.Options{Root: root, Table: "t", Sensor: "s", RunID: "live",
-		Metadata: map[string]string{"abt.table": "t"}}, func(r *runRow) int64 { return r.Ts }, kLess)
+	w, err := partition.NewWriter(partition.Options{Root: root, Table: "t", Sensor: "s", RunID: "live",
+		Metadata: map[string]string{"abt.table": "t"}}, runRows("live"))
 	require.NoError(t, err)
-	require.NoError(t, w.Write(runRow{Ts: h0 + 1, Run: "live"}))
+	require.NoError(t, w.Write(krow{Ts: h0 + 1}))
 	res, err := partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Skipped)

@@ -18,6 +18,11 @@
 // an hour already published go to a new part file of that hour. Compact
 // merges an hour's parts into one file and swaps it in atomically.
 //
+// Until its part is published a row waits in a compact form the table
+// defines (Rows: fixed-size, without pointers), in memory up to SortBytes
+// per part and beyond that in sorted chunks spilled to disk as raw bytes;
+// it becomes a row of the table's type only as the file is written.
+//
 // What it does not do: decide what a row contains (package archive), or
 // which runs are complete (the archive's journal).
 package partition

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,14 +90,32 @@ func prowCmp(a, b *prow) int {
 	return cmp.Or(strings.Compare(a.Server, b.Server), cmp.Compare(a.Ts, b.Ts), cmp.Compare(a.N, b.N))
 }
 
+// cprow is a prow as the writer holds it.
+type cprow struct {
+	Ts, N          int64
+	Server, Client Name
+	Label          uint8 // the label's length
+}
+
+var cprowSpec = Rows[cprow, prow]{
+	Ts: func(r *cprow) int64 { return r.Ts },
+	Cmp: func(a, b *cprow) int {
+		return cmp.Or(a.Server.Compare(b.Server), cmp.Compare(a.Ts, b.Ts), cmp.Compare(a.N, b.N))
+	},
+	Convert: func(dst *prow, src *cprow) {
+		*dst = prow{Ts: src.Ts, Server: src.Server.String(), Client: src.Client.String(), N: src.N,
+			Label: strings.Repeat("x", int(src.Label))}
+	},
+}
+
 var prowSorting = []parquet.SortingColumn{parquet.Ascending("server"), parquet.Ascending("ts"), parquet.Ascending("n")}
 
 // prows makes n rows in hour h (µs since the epoch of the hour's start).
-func prows(h Hour, n int) []prow {
-	out := make([]prow, n)
+func prows(h Hour, n int) []cprow {
+	out := make([]cprow, n)
 	for i := range out {
-		out[i] = prow{Ts: h.Start() + int64(i*7919)%hourUs, Server: fmt.Sprintf("10.0.%d.%d", i%7, i%13),
-			Client: fmt.Sprintf("192.168.%d.%d", i%251, i%241), N: int64(i) * 3, Label: strings.Repeat("x", i%17)}
+		out[i] = cprow{Ts: h.Start() + int64(i*7919)%hourUs, Server: NameOf(fmt.Sprintf("10.0.%d.%d", i%7, i%13)),
+			Client: NameOf(fmt.Sprintf("192.168.%d.%d", i%251, i%241)), N: int64(i) * 3, Label: uint8(i % 17)}
 	}
 	return out
 }
@@ -104,13 +123,12 @@ func prows(h Hour, n int) []prow {
 // writeParts writes rows through a Writer with the given page memory and
 // returns the published files' contents by hour, and the temporary files
 // its page buffers created.
-func writeParts(t *testing.T, rows []prow, pageMemory int64) (map[Hour][]byte, int64) {
+func writeParts(t *testing.T, rows []cprow, pageMemory int64) (map[Hour][]byte, int64) {
 	t.Helper()
 	root := t.TempDir()
-	w, err := NewWriter[prow](Options{Root: root, Table: "t", Sensor: "s1", RunID: "run1",
+	w, err := NewWriter(Options{Root: root, Table: "t", Sensor: "s1", RunID: "run1",
 		RowGroupRows: 3000, PageBytes: 8 << 10, PageMemoryBytes: pageMemory, Sorting: prowSorting,
-		Metadata: map[string]string{"abt.table": "t"}, MaxOpenParts: 4},
-		func(r *prow) int64 { return r.Ts }, prowCmp)
+		Metadata: map[string]string{"abt.table": "t"}, MaxOpenParts: 4}, cprowSpec)
 	require.NoError(t, err)
 	require.NoError(t, w.Write(rows...))
 	require.NoError(t, w.Close())
@@ -131,7 +149,7 @@ func writeParts(t *testing.T, rows []prow, pageMemory int64) (map[Hour][]byte, i
 // pages exceed the budget spills them and still writes the same file.
 func TestWriterPages(t *testing.T) {
 	base := HourOf(1_700_000_000_000_000)
-	var rows []prow
+	var rows []cprow
 	sizes := map[Hour]int{}
 	for i, n := range []int{1, 2, 10000, 1, 3, 7000, 1} { // hours a few days apart
 		h := base + Hour(i*53)
@@ -144,15 +162,24 @@ func TestWriterPages(t *testing.T) {
 	want := map[Hour][]byte{}
 	for h, n := range sizes {
 		dir := t.TempDir()
-		srt := newSorter(prowCmp, 256<<10, dir, ".spill-ref-*")
-		require.NoError(t, srt.add(prows(h, n)))
+		var sorted []prow
+		for _, r := range prows(h, n) {
+			var p prow
+			cprowSpec.Convert(&p, &r)
+			sorted = append(sorted, p)
+		}
+		slices.SortFunc(sorted, func(a, b prow) int { return prowCmp(&a, &b) })
 		var buf bytes.Buffer
 		opts := withMetadata(writerOptions(parquet.SchemaOf(prow{}), 3, 3000, 8<<10, prowSorting,
 			parquet.NewFileBufferPool(dir, ".ref-*")), map[string]string{"abt.table": "t"})
 		pw := parquet.NewGenericWriter[prow](&buf, append(opts, parquet.KeyValueMetadata("abt.hour", h.String()))...)
-		require.NoError(t, srt.writeTo(pw))
+		for len(sorted) > 0 { // in batches, as the writer does
+			n := min(len(sorted), batchRows)
+			_, err := pw.Write(sorted[:n])
+			require.NoError(t, err)
+			sorted = sorted[n:]
+		}
 		require.NoError(t, pw.Close())
-		srt.close()
 		want[h] = buf.Bytes()
 	}
 
@@ -173,7 +200,7 @@ func TestWriterPages(t *testing.T) {
 // TestWriterScatteredHours publishes many one-row parts: none creates a
 // temporary file.
 func TestWriterScatteredHours(t *testing.T) {
-	var rows []prow
+	var rows []cprow
 	for i := range 60 {
 		rows = append(rows, prows(HourOf(1_600_000_000_000_000)+Hour(i*37), 1)...)
 	}

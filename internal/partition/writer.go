@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"time"
 
@@ -31,8 +32,8 @@ type Options struct {
 	// DefaultRowGroupRows.
 	RowGroupRows int64
 	// SortRows is how many rows are sorted in memory before being spilled
-	// (compressed) to SpillDir for the final merge, at most (see also
-	// SortBytes). Default DefaultSortRows.
+	// to SpillDir for the final merge, at most (see also SortBytes).
+	// Default DefaultSortRows.
 	SortRows int64
 	// Sorting orders the rows within a file.
 	Sorting []parquet.SortingColumn
@@ -111,44 +112,51 @@ type Published struct {
 }
 
 // part is one file being written.
-type part[T any] struct {
+type part[R any] struct {
 	hour   Hour
 	late   bool
 	opened int64 // row time (µs) when it was opened
 	pf     *PendingFile
-	sort   *sorter[T]
+	sort   *sorter[R]
 	rows   int64
 	lock   *hourLock // shared lock on the hour while the part is unpublished
 }
 
-// Writer writes rows of one table into hourly part files. It is not safe
-// for concurrent use.
-type Writer[T any] struct {
+// Writer writes rows of one table into hourly part files: it takes rows in
+// their compact form R and writes them as the table's rows T (see Rows).
+// It is not safe for concurrent use.
+type Writer[R, T any] struct {
 	opts   Options
-	ts     func(*T) int64 // the row's partition time, µs since the epoch
-	cmp    func(a, b *T) int
+	rows   Rows[R, T]
 	wopts  []parquet.WriterOption
 	pages  *pagePool
-	open   map[Hour]*part[T]
+	open   map[Hour]*part[R]
 	seq    map[Hour]int
 	done   map[Hour]bool // hours with a published main part
-	last   *part[T]
+	last   *part[R]
 	clock  int64
 	out    []Published
 	schema *parquet.Schema
+	batch  []T // rows converted for the Parquet writer
 	err    error
 }
 
-// NewWriter returns a Writer for rows of type T; ts gives a row's partition
-// time in microseconds since the epoch, and cmp the order of rows within a
-// file (the same order as opts.Sorting, which is recorded in the footer).
-func NewWriter[T any](opts Options, ts func(*T) int64, cmp func(a, b *T) int) (*Writer[T], error) {
+// NewWriter returns a Writer of the table whose rows are T, held as R
+// until they are written (see Rows; R must be pointer-free). rows.Cmp
+// must be the order opts.Sorting declares, which is recorded in the footer.
+func NewWriter[R, T any](opts Options, rows Rows[R, T]) (*Writer[R, T], error) {
 	opts.defaults()
 	if err := ValidSensor(opts.Sensor); err != nil {
 		return nil, err
 	}
 	if opts.Root == "" || opts.Table == "" || opts.RunID == "" {
 		return nil, errors.New("partition: root, table and run id are required")
+	}
+	if rows.Ts == nil || rows.Cmp == nil || rows.Convert == nil {
+		return nil, errors.New("partition: rows need Ts, Cmp and Convert")
+	}
+	if t := reflect.TypeFor[R](); !pointerFree(t) {
+		return nil, fmt.Errorf("partition: row type %s holds pointers", t)
 	}
 	if err := os.MkdirAll(opts.SpillDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create spill directory: %w", err)
@@ -158,18 +166,18 @@ func NewWriter[T any](opts Options, ts func(*T) int64, cmp func(a, b *T) int) (*
 	pages := newPagePool(opts.SpillDir, SpillPattern(opts.RunID), opts.PageMemoryBytes)
 	wopts := withMetadata(writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting, pages),
 		opts.Metadata)
-	return &Writer[T]{opts: opts, ts: ts, cmp: cmp, wopts: wopts, pages: pages, open: map[Hour]*part[T]{}, seq: map[Hour]int{},
+	return &Writer[R, T]{opts: opts, rows: rows, wopts: wopts, pages: pages, open: map[Hour]*part[R]{}, seq: map[Hour]int{},
 		done: map[Hour]bool{}, schema: schema}, nil
 }
 
 // Write adds rows. Each goes to the open part of its hour, which is created
 // on first use (as a late part if the hour's main part is published).
-func (w *Writer[T]) Write(rows ...T) error {
+func (w *Writer[R, T]) Write(rows ...R) error {
 	if w.err != nil {
 		return w.err
 	}
 	for i := range rows {
-		t := w.ts(&rows[i])
+		t := w.rows.Ts(&rows[i])
 		h := HourOf(t)
 		p := w.last
 		if p == nil || p.hour != h {
@@ -193,13 +201,13 @@ func (w *Writer[T]) Write(rows ...T) error {
 }
 
 // partFor returns the open part of hour h, creating it.
-func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
+func (w *Writer[R, T]) partFor(h Hour, t int64) (*part[R], error) {
 	if p := w.open[h]; p != nil {
 		return p, nil
 	}
 	if len(w.open) >= w.opts.MaxOpenParts {
 		// Publish the part opened longest ago.
-		var oldest *part[T]
+		var oldest *part[R]
 		for _, q := range w.open {
 			if oldest == nil || q.opened < oldest.opened || (q.opened == oldest.opened && q.hour < oldest.hour) {
 				oldest = q
@@ -224,8 +232,8 @@ func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
 		lock.unlock()
 		return nil, err
 	}
-	p := &part[T]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf, lock: lock,
-		sort: newSorter(w.cmp, int(w.opts.SortRows), w.opts.SpillDir, SpillPattern(w.opts.RunID))}
+	p := &part[R]{hour: h, late: w.done[h], opened: max(t, w.clock), pf: pf, lock: lock,
+		sort: newSorter(w.rows.Cmp, w.rows.Sort, w.rows.SortScratch, int(w.opts.SortRows), w.opts.SpillDir, SpillPattern(w.opts.RunID))}
 	w.open[h] = p
 	return p, nil
 }
@@ -233,7 +241,7 @@ func (w *Writer[T]) partFor(h Hour, t int64) (*part[T], error) {
 // Advance publishes the parts that are due at time now (µs, the rows' clock):
 // an hour's main part once now is Grace past the hour's end, a late part
 // Grace after it was opened.
-func (w *Writer[T]) Advance(now int64) error {
+func (w *Writer[R, T]) Advance(now int64) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -257,7 +265,7 @@ func (w *Writer[T]) Advance(now int64) error {
 }
 
 // hours lists the open hours in order, so publication order is deterministic.
-func (w *Writer[T]) hours() []Hour {
+func (w *Writer[R, T]) hours() []Hour {
 	hs := make([]Hour, 0, len(w.open))
 	for h := range w.open {
 		hs = append(hs, h)
@@ -266,8 +274,8 @@ func (w *Writer[T]) hours() []Hour {
 	return hs
 }
 
-// publish finishes a part: sort-merge, footer, sync, rename.
-func (w *Writer[T]) publish(p *part[T]) error {
+// publish finishes a part: sort-merge, conversion, footer, sync, rename.
+func (w *Writer[R, T]) publish(p *part[R]) error {
 	delete(w.open, p.hour)
 	if w.last == p {
 		w.last = nil
@@ -281,7 +289,7 @@ func (w *Writer[T]) publish(p *part[T]) error {
 		parquet.PageBufferSize(pageBufferSize(p.rows, w.opts.PageBytes)),
 		parquet.KeyValueMetadata("abt.hour", p.hour.String()))
 	pw := parquet.NewGenericWriter[T](p.pf, opts...)
-	err := p.sort.writeTo(pw)
+	err := w.writeRows(p, pw)
 	if err == nil {
 		err = pw.Close()
 	}
@@ -298,8 +306,33 @@ func (w *Writer[T]) publish(p *part[T]) error {
 	return nil
 }
 
+// writeRows converts a part's rows, in order, and writes them to pw.
+func (w *Writer[R, T]) writeRows(p *part[R], pw *parquet.GenericWriter[T]) error {
+	if want := int(min(batchRows, p.rows)); len(w.batch) < want {
+		w.batch = make([]T, want) // a small part needs a small batch
+	}
+	n := 0
+	flush := func() error {
+		_, err := pw.Write(w.batch[:n])
+		n = 0
+		return err
+	}
+	err := p.sort.each(func(r *R) error {
+		w.rows.Convert(&w.batch[n], r)
+		n++
+		if n == len(w.batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && n > 0 {
+		err = flush()
+	}
+	return err
+}
+
 // Close publishes every open part.
-func (w *Writer[T]) Close() error {
+func (w *Writer[R, T]) Close() error {
 	if w.err != nil {
 		w.Abort()
 		return w.err
@@ -315,7 +348,7 @@ func (w *Writer[T]) Close() error {
 
 // Abort removes every unpublished part and its spill files (published
 // parts stay).
-func (w *Writer[T]) Abort() {
+func (w *Writer[R, T]) Abort() {
 	for h, p := range w.open {
 		p.sort.close()
 		_ = p.pf.Cleanup()
@@ -327,10 +360,10 @@ func (w *Writer[T]) Abort() {
 }
 
 // Published returns the files published so far.
-func (w *Writer[T]) Published() []Published { return w.out }
+func (w *Writer[R, T]) Published() []Published { return w.out }
 
 // Schema returns the table's Parquet schema.
-func (w *Writer[T]) Schema() *parquet.Schema { return w.schema }
+func (w *Writer[R, T]) Schema() *parquet.Schema { return w.schema }
 
 // maxRowBytes bounds the bytes a row adds to any one column's page buffer
 // in the adus and connections tables (the widest values are IPv6 addresses

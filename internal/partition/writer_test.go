@@ -21,23 +21,34 @@ type row struct {
 	N      int64  `parquet:"n"`
 }
 
-func rowTs(r *row) int64 { return r.Ts }
+// crow is a row as the writer holds it.
+type crow struct {
+	Ts, N  int64
+	Server partition.Name
+}
+
+func newRow(ts int64, server string, n int64) crow {
+	return crow{Ts: ts, Server: partition.NameOf(server), N: n}
+}
+
+var rowSpec = partition.Rows[crow, row]{
+	Ts:  func(r *crow) int64 { return r.Ts },
+	Cmp: func(a, b *crow) int { return cmp.Or(a.Server.Compare(b.Server), cmp.Compare(a.Ts, b.Ts)) },
+	Convert: func(dst *row, src *crow) {
+		*dst = row{Ts: src.Ts, Server: src.Server.String(), N: src.N}
+	},
+}
 
 const h0 = int64(1700000000) / 3600 * 3600 * 1e6 // an hour boundary, µs
 
-func newWriter(t *testing.T, root string, grace time.Duration) *partition.Writer[row] {
+func newWriter(t *testing.T, root string, grace time.Duration) *partition.Writer[crow, row] {
 	t.Helper()
-	w, err := partition.NewWriter[row](partition.Options{
+	w, err := partition.NewWriter(partition.Options{
 		Root: root, Table: "t", Sensor: "s1", RunID: "run1", Grace: grace,
 		RowGroupRows: 100, SortRows: 64,
 		Sorting:  []parquet.SortingColumn{parquet.Ascending("server"), parquet.Ascending("ts")},
 		Metadata: map[string]string{"abt.table": "t"},
-	}, rowTs, func(a, b *row) int {
-		if c := strings.Compare(a.Server, b.Server); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Ts, b.Ts)
-	})
+	}, rowSpec)
 	require.NoError(t, err)
 	return w
 }
@@ -60,7 +71,7 @@ func TestWriterHours(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		ts := h0 + int64(i)*7_000_000 // 7 s apart: spans ~1.9 hours
 		srv := []string{"10.0.0.2", "10.0.0.1", "10.0.0.3"}[i%3]
-		require.NoError(t, w.Write(row{Ts: ts, Server: srv, N: int64(i)}))
+		require.NoError(t, w.Write(newRow(ts, srv, int64(i))))
 		if ts < h0+3600e6 {
 			want0++
 		} else {
@@ -72,7 +83,7 @@ func TestWriterHours(t *testing.T) {
 	require.Len(t, pub, 1)
 	require.Equal(t, int64(want0), pub[0].Rows)
 	// A late row for the published hour goes to a second part.
-	require.NoError(t, w.Write(row{Ts: h0 + 5, Server: "10.0.0.9", N: -1}))
+	require.NoError(t, w.Write(newRow(h0+5, "10.0.0.9", -1)))
 	require.NoError(t, w.Close())
 	pub = w.Published()
 	require.Len(t, pub, 3)
@@ -111,7 +122,7 @@ func TestAbortLeavesNoTemporaryFiles(t *testing.T) {
 	root := t.TempDir()
 	w := newWriter(t, root, time.Minute)
 	for i := 0; i < 500; i++ {
-		require.NoError(t, w.Write(row{Ts: h0 + int64(i), Server: "a", N: int64(i)}))
+		require.NoError(t, w.Write(newRow(h0+int64(i), "a", int64(i))))
 	}
 	w.Abort()
 	var files []string
