@@ -5,7 +5,8 @@
 # short time (FUZZTIME, default 10s; 0 skips fuzzing). The race detector
 # runs on the packages whose goroutines share state (RACE_PKGS below: the
 # pinning workers, the decompressors' read-ahead, the archive's writer
-# goroutine (archive.Async), the programs' signal
+# goroutine (archive.Async) and publishers (partition.Options.Background),
+# the programs' signal
 # handling and cancellable standard input), and not on the others, where it
 # only multiplies the time of single-goroutine code; both sets run at once.
 # Every test prints a line as it ends (gotestsum, a tool of go.mod), so a
@@ -33,6 +34,7 @@ RACE_PKGS=(
 	github.com/abt-dev/abt/internal/catalog
 	github.com/abt-dev/abt/internal/capture
 	github.com/abt-dev/abt/internal/archive
+	github.com/abt-dev/abt/internal/partition
 	github.com/abt-dev/abt/cmd/adu2parquet
 	github.com/abt-dev/abt/cmd/abtq
 )

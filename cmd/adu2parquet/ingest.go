@@ -79,7 +79,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer setMemoryLimit(softMemoryLimit(eo.MemoryBudget, o.format == "parquet"))()
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	stopProfiles, err := startProfiles(o.cpuProfile, o.traceFile, o.memProfile)
 	if err != nil {
 		return &usageError{err}
 	}

@@ -5,14 +5,25 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
-// startProfiles starts a CPU profile into cpuPath and arranges a heap
-// (allocations) profile into memPath, either "" for none; the returned
-// function stops and writes them. They are the --cpuprofile and
-// --memprofile flags, for docs/performance.md.
-func startProfiles(cpuPath, memPath string) (stop func() error, err error) {
-	var cpu *os.File
+// startProfiles starts a CPU profile into cpuPath and an execution trace
+// into tracePath, and arranges a heap (allocations) profile into memPath,
+// any "" for none; the returned function stops and writes them. They are
+// the --cpuprofile, --trace and --memprofile flags, for
+// docs/performance.md.
+func startProfiles(cpuPath, tracePath, memPath string) (stop func() error, err error) {
+	var cpu, tr *os.File
+	if tracePath != "" {
+		if tr, err = os.Create(tracePath); err != nil {
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+		if err := trace.Start(tr); err != nil {
+			tr.Close()
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+	}
 	if cpuPath != "" {
 		if cpu, err = os.Create(cpuPath); err != nil {
 			return nil, fmt.Errorf("--cpuprofile: %w", err)
@@ -23,6 +34,12 @@ func startProfiles(cpuPath, memPath string) (stop func() error, err error) {
 		}
 	}
 	return func() error {
+		if tr != nil {
+			trace.Stop()
+			if err := tr.Close(); err != nil {
+				return fmt.Errorf("--trace: %w", err)
+			}
+		}
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			if err := cpu.Close(); err != nil {

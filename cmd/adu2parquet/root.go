@@ -63,6 +63,7 @@ type options struct {
 	rollup        bool
 	quiet         bool
 	cpuProfile    string
+	traceFile     string
 	memProfile    string
 	inputs        []string
 }
@@ -280,6 +281,8 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this `file`")
 	f.StringVar(&o.memProfile, "memprofile", "", "write a pprof allocation profile of the run to this `file`")
+	f.StringVar(&o.traceFile, "trace", "", "write a Go execution trace of the run to this `file`")
+	_ = f.MarkHidden("trace")
 	_ = f.MarkHidden("cpuprofile")
 	_ = f.MarkHidden("memprofile")
 	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))

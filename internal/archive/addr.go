@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // addr is an IP address in a form without pointers (a netip.Addr holds
@@ -40,11 +41,20 @@ const textCacheSize = 1 << 16
 // logs (packets carry no zone), a handful per log, so the table is not
 // bounded; an addr of any other address holds the address itself, so
 // that nothing here grows with the addresses of the traffic.
+//
+// The tables' writers use one addrs from several goroutines (the archive's
+// and their background publishers: partition.Options.Background): the
+// zoned table is guarded by mu, and the cache of texts is each converting
+// goroutine's own (textCache).
 type addrs struct {
+	mu      sync.RWMutex
 	zoned   []netip.Addr
 	zonedID map[netip.Addr]uint32
-	text    map[addr]string // recently printed
 }
+
+// textCache keeps the texts of recently printed addresses, for one
+// goroutine.
+type textCache map[addr]string
 
 // of returns a as an addr.
 func (t *addrs) of(a netip.Addr) addr {
@@ -59,6 +69,8 @@ func (t *addrs) of(a netip.Addr) addr {
 		r.b = a.As16()
 	case a.Is6():
 		r.kind = addrZoned
+		t.mu.Lock()
+		defer t.mu.Unlock()
 		id, ok := t.zonedID[a]
 		if !ok {
 			if t.zonedID == nil {
@@ -81,6 +93,8 @@ func (t *addrs) addr(a addr) netip.Addr {
 	case addrV6:
 		return netip.AddrFrom16(a.b)
 	case addrZoned:
+		t.mu.RLock()
+		defer t.mu.RUnlock()
 		return t.zoned[uint32(a.b[0])|uint32(a.b[1])<<8|uint32(a.b[2])<<16|uint32(a.b[3])<<24]
 	}
 	return netip.Addr{}
@@ -94,18 +108,18 @@ func (t *addrs) appendText(dst []byte, a addr) []byte {
 	return t.addr(a).AppendTo(dst)
 }
 
-// textOf returns a's text, as netip.Addr's String does, from the cache when
-// it was printed recently: most rows cost no allocation for their
+// textOf returns a's text, as netip.Addr's String does, from the cache c
+// when it was printed recently: most rows cost no allocation for their
 // endpoints.
-func (t *addrs) textOf(a addr) string {
-	if s, ok := t.text[a]; ok {
+func (t *addrs) textOf(c *textCache, a addr) string {
+	if s, ok := (*c)[a]; ok {
 		return s
 	}
-	if t.text == nil || len(t.text) >= textCacheSize {
-		t.text = make(map[addr]string, 1<<12)
+	if *c == nil || len(*c) >= textCacheSize {
+		*c = make(textCache, 1<<12)
 	}
 	s := t.addr(a).String()
-	t.text[a] = s
+	(*c)[a] = s
 	return s
 }
 

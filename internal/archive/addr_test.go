@@ -37,12 +37,14 @@ func parseAddr(t *testing.T, s string) netip.Addr {
 // netip.Addr prints; two addrs are equal when their addresses are.
 func TestAddrRoundTrip(t *testing.T) {
 	var tab addrs
+	var text textCache
 	seen := map[addr]netip.Addr{}
 	for _, s := range append(slices.Clone(testAddrs), "invalid IP") {
 		a := parseAddr(t, s)
 		x := tab.of(a)
 		require.Equal(t, a, tab.addr(x), s)
-		require.Equal(t, a.String(), tab.textOf(x), s)
+		require.Equal(t, a.String(), tab.textOf(&text, x), s)
+		require.Equal(t, a.String(), tab.textOf(&text, x), "%s: from the cache", s)
 		require.Equal(t, a.String(), string(tab.appendText(nil, x)), s)
 		require.Equal(t, x, tab.of(a), "%s: the same addr again", s)
 		if prev, ok := seen[x]; ok {

@@ -205,13 +205,18 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 		as = opts.Sorting
 	}
 	// The tables' writers share the run's addresses and, since they sort
-	// one chunk at a time, the sorter's buffers.
+	// one chunk at a time, the sorter's buffers (serverSorter is locked:
+	// chunks are sorted when they spill, on the archive's goroutine, and
+	// when a part is published, on its writer's publisher).
 	a.addrs = &addrs{}
-	rw := &rowWriter{addrs: a.addrs, runID: opts.RunID}
 	srt := &serverSorter{addrs: a.addrs}
-	a.adus, err = partition.NewWriter(a.partOptions(schema.TableADUs, as), rw.aduRows(srt, opts.Sorting))
+	aduRW := &rowWriter{addrs: a.addrs, runID: opts.RunID}
+	connRW := &rowWriter{addrs: a.addrs, runID: opts.RunID}
+	ao, co := a.partOptions(schema.TableADUs, as), a.partOptions(schema.TableConnections, connSorting)
+	ao.Background, co.Background = true, true
+	a.adus, err = partition.NewWriter(ao, aduRW.aduRows(srt, opts.Sorting))
 	if err == nil {
-		a.conns, err = partition.NewWriter(a.partOptions(schema.TableConnections, connSorting), rw.connRows(srt))
+		a.conns, err = partition.NewWriter(co, connRW.connRows(srt))
 	}
 	if err != nil {
 		return nil, errors.Join(err, a.journal.release())

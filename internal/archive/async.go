@@ -1,45 +1,56 @@
 package archive
 
 import (
+	"context"
+	"slices"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/abt-dev/abt/internal/ingest"
 )
 
 // AsyncBatchRecords is how many engine records Async passes to its
-// goroutine at a time: large enough that the hand-over costs nothing per
-// record, small enough (about 1 MiB) that the records in flight are a
-// rounding error of the memory budget.
+// goroutine at a time: enough that the hand-over costs nothing per record.
 const AsyncBatchRecords = 4096
 
-// asyncQueueBatches is how many full batches may wait for the archive's
-// goroutine before Record blocks: the engine runs ahead of the writer by
-// at most this much, and the records in flight stay bounded.
-const asyncQueueBatches = 4
+// asyncMaxRecords bounds the records on their way to the archive's
+// goroutine (184 bytes each: about 6 MiB): the engine runs ahead of the
+// writer by at most this much, a rounding error of the memory budget.
+const asyncMaxRecords = 8 * AsyncBatchRecords
+
+// asyncMaxOps bounds the calls queued for the archive's goroutine. They
+// are mostly Advances (one per ingest.ProgressEvery packets) with a few
+// records each, which must not hold the engine back while the writer is
+// busy: a thousand of them are 16 M packets.
+const asyncMaxOps = 1024
 
 // Async runs an Archive on a goroutine of its own, so that turning records
-// into rows, sorting, encoding and compressing them overlaps the inference
-// that makes them, on another core. The calls are the Archive's, made in
-// the same order on the archive's goroutine, so the archive it writes is
-// the one the Archive would write called directly, file for file.
+// into rows and sorting them overlaps the inference that makes them, on
+// another core (the tables' writers publish on goroutines of their own,
+// partition.Options.Background). The calls are the Archive's, made in the
+// same order on the archive's goroutine, so the archive it writes is the
+// one the Archive would write called directly, file for file.
 //
-// Record and Advance return at once; an error of the archive's goroutine
-// comes back from a later Record or Advance and from Close (the archive's
-// own errors are sticky, so none is lost). Like Archive, Async is used by
-// one goroutine.
+// Record and Advance return at once unless asyncMaxRecords records are
+// already on their way; an error of the archive's goroutine comes back
+// from a later Record or Advance and from Close (the archive's own errors
+// are sticky, so none is lost). Like Archive, Async is used by one
+// goroutine.
 type Async struct {
 	a     *Archive
-	batch *asyncBatch
-	ops   chan *asyncBatch
-	free  chan *asyncBatch
+	batch []ingest.Record // being filled; AsyncBatchRecords long
+	ops   chan asyncOp
+	room  *semaphore.Weighted // records on their way
+	free  chan []ingest.Record
 	done  chan struct{}
 
 	mu  sync.Mutex
 	err error // the first error of the archive's goroutine
 }
 
-// asyncBatch is records to write, then optionally an Advance.
-type asyncBatch struct {
+// asyncOp is records to write, then optionally an Advance.
+type asyncOp struct {
 	recs    []ingest.Record
 	advance bool
 	nowNs   int64
@@ -49,8 +60,9 @@ type asyncBatch struct {
 func NewAsync(a *Archive) *Async {
 	w := &Async{
 		a:    a,
-		ops:  make(chan *asyncBatch, asyncQueueBatches),
-		free: make(chan *asyncBatch, asyncQueueBatches+2),
+		ops:  make(chan asyncOp, asyncMaxOps),
+		room: semaphore.NewWeighted(asyncMaxRecords),
+		free: make(chan []ingest.Record, asyncMaxRecords/AsyncBatchRecords+1),
 		done: make(chan struct{}),
 	}
 	w.batch = w.newBatch()
@@ -63,9 +75,9 @@ func (w *Async) Record(r *ingest.Record) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	w.batch.recs = append(w.batch.recs, *r)
-	if len(w.batch.recs) == AsyncBatchRecords {
-		w.send()
+	w.batch = append(w.batch, *r)
+	if len(w.batch) == AsyncBatchRecords {
+		w.send(asyncOp{})
 	}
 	return nil
 }
@@ -75,34 +87,45 @@ func (w *Async) Advance(nowNs int64) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
-	w.batch.advance, w.batch.nowNs = true, nowNs
-	w.send()
+	w.send(asyncOp{advance: true, nowNs: nowNs})
 	return nil
 }
 
 // Close waits for the queued records and calls Archive.Close.
 func (w *Async) Close(info RunInfo) (Summary, error) {
-	if len(w.batch.recs) > 0 {
-		w.send()
+	if len(w.batch) > 0 {
+		w.send(asyncOp{})
 	}
 	close(w.ops)
 	<-w.done
 	return w.a.Close(info)
 }
 
-// send hands the current batch to the archive's goroutine.
-func (w *Async) send() {
-	w.ops <- w.batch
-	w.batch = w.newBatch()
+// send hands op, with the records of the current batch, to the archive's
+// goroutine. A full batch goes as it is; a partial one (an Advance comes
+// every few thousand packets) as a copy of its records, so that what waits
+// in the queue is the records and not the batch's room.
+func (w *Async) send(op asyncOp) {
+	n := len(w.batch)
+	_ = w.room.Acquire(context.Background(), int64(n)) // never fails without a deadline
+	switch {
+	case n == AsyncBatchRecords:
+		op.recs, w.batch = w.batch, w.newBatch()
+	case n > 0:
+		op.recs = slices.Clone(w.batch)
+		clear(w.batch)
+		w.batch = w.batch[:0]
+	}
+	w.ops <- op
 }
 
 // newBatch returns an empty batch, a recycled one when there is one.
-func (w *Async) newBatch() *asyncBatch {
+func (w *Async) newBatch() []ingest.Record {
 	select {
 	case b := <-w.free:
 		return b
 	default:
-		return &asyncBatch{recs: make([]ingest.Record, 0, AsyncBatchRecords)}
+		return make([]ingest.Record, 0, AsyncBatchRecords)
 	}
 }
 
@@ -119,12 +142,12 @@ func (w *Async) failed() error {
 func (w *Async) loop() {
 	defer close(w.done)
 	var err error
-	for b := range w.ops {
-		for i := 0; err == nil && i < len(b.recs); i++ {
-			err = w.a.Record(&b.recs[i])
+	for op := range w.ops {
+		for i := 0; err == nil && i < len(op.recs); i++ {
+			err = w.a.Record(&op.recs[i])
 		}
-		if err == nil && b.advance {
-			err = w.a.Advance(b.nowNs)
+		if err == nil && op.advance {
+			err = w.a.Advance(op.nowNs)
 		}
 		if err != nil {
 			w.mu.Lock()
@@ -133,11 +156,13 @@ func (w *Async) loop() {
 			}
 			w.mu.Unlock()
 		}
-		clear(b.recs) // END records own their summaries
-		b.recs, b.advance = b.recs[:0], false
-		select {
-		case w.free <- b:
-		default:
+		w.room.Release(int64(len(op.recs)))
+		clear(op.recs) // END records own their summaries
+		if cap(op.recs) == AsyncBatchRecords {
+			select {
+			case w.free <- op.recs[:0]:
+			default:
+			}
 		}
 	}
 }

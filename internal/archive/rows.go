@@ -253,8 +253,12 @@ func newDirRow(d *ingest.DirStats) dirRow {
 
 // rowWriter converts a run's compact rows into the tables' rows: the
 // addresses' texts, the run, the optional columns as pointers.
+//
+// Each table's writer has its own (its Convert runs on the writer's
+// publisher): they share the run's addrs.
 type rowWriter struct {
 	addrs *addrs
+	text  textCache
 	runID string
 	i64   slab[int64]
 	i32   slab[int32]
@@ -283,9 +287,9 @@ func optPtr[V any](s *slab[V], v V, known bool) *V {
 func (w *rowWriter) adu(dst *schema.ADU, src *aduRow) {
 	*dst = schema.ADU{
 		Ts:           src.Ts,
-		ServerIP:     w.addrs.textOf(src.Server),
+		ServerIP:     w.addrs.textOf(&w.text, src.Server),
 		ServerPort:   int32(src.ServerPort),
-		ClientIP:     w.addrs.textOf(src.Client),
+		ClientIP:     w.addrs.textOf(&w.text, src.Client),
 		ClientPort:   int32(src.ClientPort),
 		RunID:        w.runID,
 		ConnID:       src.ConnID,
@@ -306,9 +310,9 @@ func (w *rowWriter) conn(dst *schema.Connection, src *connRow) {
 	c2s, s2c := &src.C2S, &src.S2C
 	*dst = schema.Connection{
 		Ts:             src.Ts,
-		ServerIP:       w.addrs.textOf(src.Server),
+		ServerIP:       w.addrs.textOf(&w.text, src.Server),
 		ServerPort:     int32(src.ServerPort),
-		ClientIP:       w.addrs.textOf(src.Client),
+		ClientIP:       w.addrs.textOf(&w.text, src.Client),
 		ClientPort:     int32(src.ClientPort),
 		RunID:          w.runID,
 		ConnID:         src.ConnID,

@@ -3,6 +3,7 @@ package archive
 import (
 	"cmp"
 	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -58,6 +59,7 @@ const keepKeys = 1 << 16
 // serverSorter sorts chunks of rows in file order. One serves a run's
 // tables, which sort one chunk at a time.
 type serverSorter struct {
+	mu     sync.Mutex // one sort at a time
 	addrs  *addrs
 	keys   []sortKey
 	tmp    []sortKey
@@ -73,6 +75,8 @@ type serverSorter struct {
 // usual case) a server's place comes from its octets (v4Order); otherwise
 // the chunk's distinct servers are ranked by their texts first, once each.
 func sortRows[R any](s *serverSorter, rows []R, perm []int32, key func(*R) rowKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.keys = slices.Grow(s.keys[:0], len(rows))[:len(rows)]
 	allV4 := true
 	for i := range rows {

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -53,6 +56,12 @@ type Options struct {
 	// are the unit zstd compresses: large pages let it find the repetition
 	// across many rows of a column. Default DefaultPageBytes.
 	PageBytes int
+	// Background publishes parts on a goroutine of the Writer's own: Write,
+	// Advance and Close hand a due part over (at most publishQueue wait)
+	// and go on while it is merged, encoded, compressed and synced. The
+	// files are the same as without; an error of a background publication
+	// comes back from a later call. Default: publish in the caller.
+	Background bool
 	// PageMemoryBytes bounds the memory, in bytes, that holds the
 	// compressed pages of the row group being written until it is
 	// complete; pages beyond it wait in temporary files in SpillDir. A part
@@ -124,22 +133,36 @@ type part[R any] struct {
 
 // Writer writes rows of one table into hourly part files: it takes rows in
 // their compact form R and writes them as the table's rows T (see Rows).
-// It is not safe for concurrent use.
+// It is not safe for concurrent use (but see Options.Background).
 type Writer[R, T any] struct {
 	opts   Options
 	rows   Rows[R, T]
 	wopts  []parquet.WriterOption
-	pages  *pagePool
+	pages  *pagePool // the publisher's
 	open   map[Hour]*part[R]
 	seq    map[Hour]int
-	done   map[Hour]bool // hours with a published main part
+	done   map[Hour]bool // hours whose main part is published, or handed over
 	last   *part[R]
 	clock  int64
-	out    []Published
 	schema *parquet.Schema
-	batch  []T // rows converted for the Parquet writer
+	batch  []T // rows converted for the Parquet writer (the publisher's)
 	err    error
+
+	// With Options.Background: the parts handed over, and the publisher's
+	// end.
+	pubq    chan *part[R]
+	pubDone chan struct{}
+	aborted atomic.Bool
+
+	mu   sync.Mutex // guards out and perr (the publisher's results)
+	out  []Published
+	perr error
 }
+
+// publishQueue is how many parts handed over may wait for the background
+// publisher (Options.Background): each holds up to SortBytes of rows in
+// memory, so the wait of the caller, not memory, takes up a slow disk.
+const publishQueue = 2
 
 // NewWriter returns a Writer of the table whose rows are T, held as R
 // until they are written (see Rows; R must be pointer-free). rows.Cmp
@@ -166,15 +189,30 @@ func NewWriter[R, T any](opts Options, rows Rows[R, T]) (*Writer[R, T], error) {
 	pages := newPagePool(opts.SpillDir, SpillPattern(opts.RunID), opts.PageMemoryBytes)
 	wopts := withMetadata(writerOptions(schema, opts.ZstdLevel, opts.RowGroupRows, opts.PageBytes, opts.Sorting, pages),
 		opts.Metadata)
-	return &Writer[R, T]{opts: opts, rows: rows, wopts: wopts, pages: pages, open: map[Hour]*part[R]{}, seq: map[Hour]int{},
-		done: map[Hour]bool{}, schema: schema}, nil
+	w := &Writer[R, T]{opts: opts, rows: rows, wopts: wopts, pages: pages, open: map[Hour]*part[R]{}, seq: map[Hour]int{},
+		done: map[Hour]bool{}, schema: schema}
+	if opts.Background {
+		w.pubq, w.pubDone = make(chan *part[R], publishQueue), make(chan struct{})
+		go w.publisher()
+	}
+	return w, nil
+}
+
+// failed returns the Writer's error: its own, or its publisher's.
+func (w *Writer[R, T]) failed() error {
+	if w.err == nil && w.pubq != nil {
+		w.mu.Lock()
+		w.err = w.perr
+		w.mu.Unlock()
+	}
+	return w.err
 }
 
 // Write adds rows. Each goes to the open part of its hour, which is created
 // on first use (as a late part if the hour's main part is published).
 func (w *Writer[R, T]) Write(rows ...R) error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
 	}
 	for i := range rows {
 		t := w.rows.Ts(&rows[i])
@@ -242,8 +280,8 @@ func (w *Writer[R, T]) partFor(h Hour, t int64) (*part[R], error) {
 // an hour's main part once now is Grace past the hour's end, a late part
 // Grace after it was opened.
 func (w *Writer[R, T]) Advance(now int64) error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
 	}
 	if now > w.clock {
 		w.clock = now
@@ -274,12 +312,70 @@ func (w *Writer[R, T]) hours() []Hour {
 	return hs
 }
 
-// publish finishes a part: sort-merge, conversion, footer, sync, rename.
+// publish takes a part out of the open ones and finishes it, or with
+// Options.Background hands it to the publisher.
 func (w *Writer[R, T]) publish(p *part[R]) error {
 	delete(w.open, p.hour)
 	if w.last == p {
 		w.last = nil
 	}
+	// Rows of the hour that come later go to a late part, as they would
+	// once the part is published.
+	w.done[p.hour] = true
+	if w.pubq == nil {
+		return w.finish(p)
+	}
+	if err := w.failed(); err != nil {
+		w.discard(p)
+		return err
+	}
+	w.pubq <- p
+	return nil
+}
+
+// publisher is the goroutine of Options.Background: it finishes the parts
+// handed over, in order, until the first error; after it, and after Abort,
+// it discards them.
+func (w *Writer[R, T]) publisher() {
+	defer close(w.pubDone)
+	for p := range w.pubq {
+		w.mu.Lock()
+		failed := w.perr != nil
+		w.mu.Unlock()
+		if failed || w.aborted.Load() {
+			w.discard(p)
+			continue
+		}
+		_ = w.finish(p)
+	}
+}
+
+// stopPublisher waits for the parts handed over to be finished, and ends
+// the publisher.
+func (w *Writer[R, T]) stopPublisher() {
+	if w.pubq == nil {
+		return
+	}
+	close(w.pubq)
+	<-w.pubDone
+	w.pubq = nil
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = w.perr
+	}
+	w.mu.Unlock()
+}
+
+// discard removes a part that will not be published.
+func (w *Writer[R, T]) discard(p *part[R]) {
+	p.sort.close()
+	_ = p.pf.Cleanup()
+	p.lock.unlock()
+}
+
+// finish publishes a part taken out of the open ones: sort-merge,
+// conversion, footer, sync, rename.
+func (w *Writer[R, T]) finish(p *part[R]) error {
 	defer p.lock.unlock()
 	defer p.sort.close()
 	// A new parquet writer per part: parquet-go v0.32.0's Writer.Reset
@@ -298,11 +394,19 @@ func (w *Writer[R, T]) publish(p *part[R]) error {
 	}
 	if err != nil {
 		pw.Reset(io.Discard) // releases its page buffers (and their files)
-		w.err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
-		return w.err
+		err = fmt.Errorf("publish %s: %w", p.pf.Final(), errors.Join(err, p.pf.Cleanup()))
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.pubq != nil {
+			w.perr = err
+		} else {
+			w.err = err
+		}
+		return err
 	}
-	w.done[p.hour] = true
+	w.mu.Lock()
 	w.out = append(w.out, Published{Path: p.pf.Final(), Hour: p.hour, Rows: p.rows, Bytes: p.pf.Size()})
+	w.mu.Unlock()
 	return nil
 }
 
@@ -331,11 +435,12 @@ func (w *Writer[R, T]) writeRows(p *part[R], pw *parquet.GenericWriter[T]) error
 	return err
 }
 
-// Close publishes every open part.
+// Close publishes every open part (and waits for the background
+// publisher).
 func (w *Writer[R, T]) Close() error {
-	if w.err != nil {
+	if err := w.failed(); err != nil {
 		w.Abort()
-		return w.err
+		return err
 	}
 	for _, h := range w.hours() {
 		if err := w.publish(w.open[h]); err != nil {
@@ -343,12 +448,20 @@ func (w *Writer[R, T]) Close() error {
 			return err
 		}
 	}
+	w.stopPublisher()
+	if w.err != nil {
+		w.Abort()
+		return w.err
+	}
 	return nil
 }
 
 // Abort removes every unpublished part and its spill files (published
-// parts stay).
+// parts stay); parts handed to the background publisher and not yet
+// published are removed too.
 func (w *Writer[R, T]) Abort() {
+	w.aborted.Store(true)
+	w.stopPublisher()
 	for h, p := range w.open {
 		p.sort.close()
 		_ = p.pf.Cleanup()
@@ -360,7 +473,11 @@ func (w *Writer[R, T]) Abort() {
 }
 
 // Published returns the files published so far.
-func (w *Writer[R, T]) Published() []Published { return w.out }
+func (w *Writer[R, T]) Published() []Published {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.out)
+}
 
 // Schema returns the table's Parquet schema.
 func (w *Writer[R, T]) Schema() *parquet.Schema { return w.schema }
