@@ -56,7 +56,7 @@ type Options struct {
 	// ZstdLevel is the zstd level, 1 (fastest) to 4 (best). Default 3.
 	ZstdLevel int
 	// PageBytes is the Parquet data page size before compression. Default
-	// 16 MiB.
+	// partition.DefaultPageBytes.
 	PageBytes int
 	// SortRows is how many rows a part sorts in memory before spilling
 	// them, at most (partition.Options.SortRows); for tests. Default

@@ -92,7 +92,7 @@ func run(path string) error {
 	byPair := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("client_ip"), parquet.Ascending("ts")}
 	byConn := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id"), parquet.Ascending("ordinal")}
 	for _, v := range []variant{
-		{"Parquet (default): server, port, connection, ordinal; 1 Mi-row groups; 1 MiB pages; zstd 3", byConn, 1 << 20, 3, 1 << 20},
+		{"Parquet: the archive's order (server, port, connection, ordinal), pages, zstd 3; 1 Mi-row groups (the archive: 256 Ki)", byConn, 1 << 20, 3, 1 << 20},
 		{"  order: ts only", byTime, 1 << 20, 3, 1 << 20},
 		{"  order: server, port, ts", byServer, 1 << 20, 3, 1 << 20},
 		{"  order: server, client, ts", byPair, 1 << 20, 3, 1 << 20},
