@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/decode"
@@ -17,43 +18,136 @@ type FeedProgress func(packets int64)
 // reports progress.
 const ProgressEvery = 1 << 14
 
+// feedBatches is how many batches of decoded segments may wait for the
+// engine: the reader runs ahead of it by at most that many times
+// ProgressEvery packets.
+const feedBatches = 2
+
 // Feed reads every packet of src, decodes it with dec and processes the TCP
 // segments. It returns nil when src is exhausted; the source's error (a
 // *capture.FormatError for malformed input) when it stops early, after
 // processing every packet before the fault; ctx.Err() when cancelled; or
 // the sink's error. It does not call Finish: several sources can feed one
 // engine, as consecutive files of one capture do.
+//
+// Reading and decoding run on a goroutine of their own, a few batches of
+// ProgressEvery packets ahead of the engine at most (src and dec are that
+// goroutine's until Feed returns, which waits for it); the engine processes
+// the segments, and calls progress and checks ctx, at the same packets as
+// if it read them itself: before each packet whose number is a multiple of
+// ProgressEvery.
 func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decoder, progress FeedProgress) error {
+	r := &feedReader{src: src, dec: dec, out: make(chan *feedBatch, feedBatches),
+		free: make(chan *feedBatch, feedBatches+2), stop: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(r.out)
+		r.run()
+	}()
+	defer func() {
+		close(r.stop)
+		for range r.out { // let the reader see stop
+		}
+		wg.Wait()
+	}()
+	for b := range r.out {
+		for i := range b.segs {
+			if err := e.Process(&b.segs[i]); err != nil {
+				return err
+			}
+		}
+		if b.progress > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(b.progress)
+			}
+		}
+		if b.err != nil {
+			var fe *capture.FormatError
+			switch {
+			case errors.Is(b.err, io.EOF):
+				return nil
+			case errors.As(b.err, &fe):
+				return b.err // already names the file and offset
+			}
+			return fmt.Errorf("read %s: %w", src.Name(), b.err)
+		}
+		b.segs, b.progress = b.segs[:0], 0
+		select {
+		case r.free <- b:
+		default:
+		}
+	}
+	return nil // not reached: the reader's last batch carries its error
+}
+
+// feedBatch is what Feed's reader hands the engine: the TCP segments of the
+// packets read since the last batch; then, when progress is not 0, the
+// progress point before packet number progress; or, when err is not nil,
+// the source's end (io.EOF) or fault.
+type feedBatch struct {
+	segs     []decode.Segment
+	progress int64
+	err      error
+}
+
+// feedReader is Feed's reading goroutine.
+type feedReader struct {
+	src  capture.Source
+	dec  *decode.Decoder
+	out  chan *feedBatch
+	free chan *feedBatch
+	stop chan struct{}
+}
+
+// run reads and decodes until the source ends or Feed stops listening.
+func (r *feedReader) run() {
 	var (
 		pkt capture.Packet
 		seg decode.Segment
 		n   int64
 	)
+	b := r.batch()
 	for {
-		if err := src.Next(&pkt); err != nil {
-			var fe *capture.FormatError
-			switch {
-			case errors.Is(err, io.EOF):
-				return nil
-			case errors.As(err, &fe):
-				return err // already names the file and offset
-			}
-			return fmt.Errorf("read %s: %w", src.Name(), err)
+		if err := r.src.Next(&pkt); err != nil {
+			b.err = err
+			r.send(b)
+			return
 		}
 		n++
 		if n%ProgressEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+			b.progress = n
+			if !r.send(b) {
+				return
 			}
-			if progress != nil {
-				progress(n)
-			}
+			b = r.batch()
 		}
-		if dec.Decode(&pkt, &seg) != decode.OK {
-			continue
+		if r.dec.Decode(&pkt, &seg) == decode.OK {
+			b.segs = append(b.segs, seg)
 		}
-		if err := e.Process(&seg); err != nil {
-			return err
-		}
+	}
+}
+
+// send hands b to the engine; false when Feed has returned.
+func (r *feedReader) send(b *feedBatch) bool {
+	select {
+	case r.out <- b:
+		return true
+	case <-r.stop:
+		return false
+	}
+}
+
+// batch returns an empty batch, a recycled one when there is one.
+func (r *feedReader) batch() *feedBatch {
+	select {
+	case b := <-r.free:
+		return b
+	default:
+		return &feedBatch{segs: make([]decode.Segment, 0, ProgressEvery)}
 	}
 }
