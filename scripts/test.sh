@@ -4,7 +4,8 @@
 # Runs gofmt and go vet, the whole test suite, then each fuzz target for a
 # short time (FUZZTIME, default 10s; 0 skips fuzzing). The race detector
 # runs on the packages whose goroutines share state (RACE_PKGS below: the
-# pinning workers, the decompressors' read-ahead, the archive's writer
+# pinning workers, the decompressors' read-ahead, Feed's packet reader,
+# the archive's writer
 # goroutine (archive.Async) and publishers (partition.Options.Background),
 # the programs' signal
 # handling and cancellable standard input), and not on the others, where it
@@ -35,6 +36,7 @@ RACE_PKGS=(
 	github.com/abt-dev/abt/internal/capture
 	github.com/abt-dev/abt/internal/archive
 	github.com/abt-dev/abt/internal/partition
+	github.com/abt-dev/abt/internal/ingest
 	github.com/abt-dev/abt/cmd/adu2parquet
 	github.com/abt-dev/abt/cmd/abtq
 )
