@@ -35,7 +35,10 @@ const feedBatches = 2
 // goroutine's until Feed returns, which waits for it); the engine processes
 // the segments, and calls progress and checks ctx, at the same packets as
 // if it read them itself: before each packet whose number is a multiple of
-// ProgressEvery.
+// ProgressEvery. When the engine stops early (cancelled, the sink's
+// error), Feed waits for a read under way to return: a source that can
+// block (standard input) should return on cancellation, as adu2parquet's
+// does.
 func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decoder, progress FeedProgress) error {
 	r := &feedReader{src: src, dec: dec, out: make(chan *feedBatch, feedBatches),
 		free: make(chan *feedBatch, feedBatches+2), stop: make(chan struct{})}
