@@ -241,6 +241,12 @@ func finishReplacements(root string, view catalog.State, logf func(string, ...an
 	return catalog.WriteState(root, view)
 }
 
+// emptyFingerprint is the fingerprint of an input without a byte. Such an
+// input holds nothing, so archiving it again counts nothing twice: it is
+// never taken for an input archived before (the hourly logs of quiet hours
+// are empty, and all alike), nor needed to replace a run that had it.
+var emptyFingerprint = new(StreamFingerprint).Sum()
+
 // checkInputs finds the earlier runs that archived the inputs. A run that
 // did not complete (crashed, interrupted, failed) is replaced silently; a
 // completed one only with replace, and only when this run has all its
@@ -248,7 +254,7 @@ func finishReplacements(root string, view catalog.State, logf func(string, ...an
 func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...any)) ([]string, error) {
 	mine := map[string]bool{}
 	for _, in := range inputs {
-		if in.Fingerprint != "" {
+		if in.Fingerprint != "" && in.Fingerprint != emptyFingerprint {
 			mine[in.Fingerprint] = true
 		}
 	}
@@ -273,9 +279,10 @@ func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...
 		var hit []string
 		all := true
 		for _, in := range r.Inputs {
-			if mine[in.Fingerprint] {
+			switch {
+			case mine[in.Fingerprint]:
 				hit = append(hit, in.Name)
-			} else {
+			case in.Fingerprint != emptyFingerprint:
 				all = false
 			}
 		}

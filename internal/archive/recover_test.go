@@ -104,3 +104,49 @@ func TestOpenRefuses(t *testing.T) {
 	require.NoError(t, err, "another input is accepted")
 	other.Abort()
 }
+
+// TestEmptyInputsNotRefused: an input without a byte (the log of a quiet
+// hour) is never taken for one archived before, whatever its name, and a
+// run that had one is replaced without it.
+func TestEmptyInputsNotRefused(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "archive")
+	dir := t.TempDir()
+	empty := func(name string) archive.Input {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		fp, err := archive.Fingerprint(p)
+		require.NoError(t, err)
+		return archive.Input{Name: name, Fingerprint: fp}
+	}
+	var given []archive.Input
+	open := func(run string, replace bool, ins ...archive.Input) (*archive.Archive, error) {
+		given = ins
+		return archive.Open(archive.Options{Root: root, Sensor: testSensor, RunID: run, Producer: "test", Replace: replace}, ins)
+	}
+	closeRun := func(a *archive.Archive) {
+		info := archive.RunInfo{Status: archive.StatusComplete, FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime}
+		for _, in := range given {
+			info.Inputs = append(info.Inputs, schema.Input{Name: in.Name, Fingerprint: in.Fingerprint, Format: "adudump"})
+		}
+		_, err := a.Close(info)
+		require.NoError(t, err)
+	}
+	a, err := open("r1", false, empty("00.adu"))
+	require.NoError(t, err)
+	closeRun(a)
+	a, err = open("r2", false, empty("01.adu"))
+	require.NoError(t, err, "another empty log")
+	closeRun(a)
+
+	// A capture archived with an empty log beside it: the capture alone is
+	// refused, and with --replace replaces that run.
+	capture := archive.Input{Name: "c.pcap", Fingerprint: "fp-c"}
+	a, err = open("r3", false, capture, empty("02.adu"))
+	require.NoError(t, err)
+	closeRun(a)
+	_, err = open("r4", false, capture)
+	require.ErrorIs(t, err, archive.ErrAlreadyArchived)
+	a, err = open("r4", true, capture)
+	require.NoError(t, err, "the empty log is not needed to replace r3")
+	closeRun(a)
+}
