@@ -40,18 +40,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sink is where records go: a text writer or the archive, which writes on
-// a goroutine of its own (archive.Async).
+// sink is where records go: a text writer or the archive, each on a
+// goroutine of its own (an ingest.Relay; archive.Async).
 type sink struct {
-	text recordWriter
-	arch *archive.Async
+	text  recordWriter
+	relay *ingest.Relay // in front of text
+	arch  *archive.Async
 }
 
 func (s *sink) Record(r *ingest.Record) error {
 	if s.arch != nil {
 		return s.arch.Record(r)
 	}
-	return s.text.Record(r)
+	return s.relay.Record(r)
 }
 
 // run state shared by the input loops.
@@ -110,6 +111,9 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	if st.eng, err = ingest.New(eo, st.sink); err != nil {
 		return &usageError{err}
 	}
+	if st.sink.text != nil {
+		st.sink.relay = ingest.NewRelay(st.sink.text, nil)
+	}
 
 	var feedErr error
 	for _, in := range o.inputs {
@@ -147,7 +151,10 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 			outErr = refreshRollups(ctx, o.out, rollup.UpdateOptions{Sensor: st.sink.arch.Sensor()}, o.quiet, stderr)
 		}
 	} else {
-		outErr = st.sink.text.Flush()
+		outErr = st.sink.relay.Close()
+		if err := st.sink.text.Flush(); outErr == nil {
+			outErr = err
+		}
 	}
 	if !o.quiet {
 		printSummary(stderr, st, sum, time.Since(start), outErr)
