@@ -392,7 +392,7 @@ func (st *runState) logOptions() adutext.ReaderOptions {
 		budget = max(st.eo.MemoryBudget/4, 1)
 	}
 	return adutext.ReaderOptions{SkipMalformed: st.o.skipMalformed, LocalNets: st.eo.LocalNets,
-		QuietTime: st.eo.QuietTime, QueueBudget: budget}
+		QuietTime: st.eo.QuietTime, QueueBudget: budget, MaxConns: st.eo.MaxConns}
 }
 
 func (st *runState) addLogStats(s adutext.ReaderStats, in *schema.Input, bytes int64) {
@@ -407,6 +407,7 @@ func (st *runState) addLogStats(s adutext.ReaderStats, in *schema.Input, bytes i
 	st.logSet.EndsSynthesized += s.EndsSynthesized
 	st.logSet.PeerGuessed += s.PeerGuessed
 	st.logSet.QueueReleased += s.QueueReleased
+	st.logSet.Evicted += s.Evicted
 }
 
 func fingerprintOf(name string) (string, error) {

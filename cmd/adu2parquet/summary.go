@@ -67,6 +67,7 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 	add("log_ends_synthesized", uint64(logs.EndsSynthesized))
 	add("log_think_peer_guessed", uint64(logs.PeerGuessed))
 	add("log_held_released_early", uint64(logs.QueueReleased))
+	add("log_conns_evicted", uint64(logs.Evicted))
 	return out
 }
 
@@ -95,6 +96,7 @@ var describe = map[string]string{
 	"log_ends_synthesized":        "END records the log did not contain",
 	"log_think_peer_guessed":      "ADUs whose next line did not say if the other side ended their think time (taken as it did)",
 	"log_held_released_early":     "  of which released before their connection's next line (--memory-budget)",
+	"log_conns_evicted":           "  of which connections shed (table full: --max-conns)",
 }
 
 // printSummary writes the run's figures and every nonzero "set aside"

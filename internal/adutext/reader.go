@@ -60,6 +60,14 @@ type ReaderOptions struct {
 	// (ReaderStats.QueueReleased). 0 means DefaultQueueBudget; negative,
 	// no bound.
 	QueueBudget int64
+	// MaxConns bounds the open connections; beyond it the one named least
+	// recently ends with reason evicted (ReaderStats.Evicted), so that a
+	// log whose connections lack their END lines (cut, or written by a
+	// program that died) cannot fill memory. There is no idle timeout: a
+	// connection kept alive by packets that make no line (ACKs,
+	// keep-alives) shows no sign of life in the log, and the engine that
+	// made it did not end it. 0: no bound.
+	MaxConns int
 }
 
 // DefaultQuietTime is the quiet time of adudump and of adu2parquet unless
@@ -89,6 +97,9 @@ type ReaderStats struct {
 	// QueueReleased counts the ADUs released before their connection's next
 	// line because the queue reached ReaderOptions.QueueBudget.
 	QueueReleased int64
+	// Evicted counts the connections ended by ReaderOptions.MaxConns (they
+	// are also in EndsSynthesized).
+	Evicted int64
 }
 
 // LineError is a malformed line of an adudump text log.
@@ -226,10 +237,12 @@ type Reader struct {
 	nets    []netip.Prefix
 
 	conns   map[connKey]*readConn
-	nextID  uint64 // last ConnID handed out
-	nextSeq uint64 // last readConn.seq handed out
-	now     int64  // latest line time read (0 before any)
-	clock   bool   // now has been set
+	lru     connList // the open connections, least recently named first
+	maxConn int      // 0: none (ReaderOptions.MaxConns)
+	nextID  uint64   // last ConnID handed out
+	nextSeq uint64   // last readConn.seq handed out
+	now     int64    // latest line time read (0 before any)
+	clock   bool     // now has been set
 	lineNo  int64
 	acc     []byte // a line that spans several buffer fills
 
@@ -255,6 +268,7 @@ func NewReader(name string, r io.Reader, opts ReaderOptions) *Reader {
 		maxLine: opts.MaxLineBytes,
 		conns:   make(map[connKey]*readConn),
 		budget:  opts.QueueBudget,
+		maxConn: opts.MaxConns,
 	}
 	if rd.maxLine <= 0 {
 		rd.maxLine = DefaultMaxLineBytes
@@ -429,6 +443,34 @@ type readConn struct {
 	lastDir     ingest.Dir // direction of the latest directed line (INC excluded)
 	waiting     bool       // an ADU of c waits in the queue for c's next line
 	waitPos     int64      // its position (Reader.qbase counts)
+	prev, next  *readConn  // Reader.lru
+}
+
+// connList is a doubly linked list of connections.
+type connList struct{ head, tail *readConn }
+
+func (l *connList) pushBack(c *readConn) {
+	c.prev, c.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+}
+
+func (l *connList) remove(c *readConn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next = nil, nil
 }
 
 // dirFrom returns the direction of data sent by sender.
@@ -461,10 +503,19 @@ func (r *Reader) apply(l *logLine) {
 		c = nil
 	}
 	if c == nil {
+		if r.maxConn > 0 && len(r.conns) >= r.maxConn {
+			r.stats.Evicted++
+			old := r.lru.head
+			r.end(old, ingest.EndEvicted, r.now, old.lastDir)
+		}
 		c = r.newConn(key, l)
-	} else if l.typ != lineINC {
-		c.sum.LastNs = max(c.sum.LastNs, l.ts)
+	} else {
+		if l.typ != lineINC {
+			c.sum.LastNs = max(c.sum.LastNs, l.ts)
+		}
+		r.lru.remove(c)
 	}
+	r.lru.pushBack(c)
 	d := ingest.DirNone
 	switch l.dir {
 	case '>':
@@ -694,6 +745,7 @@ func (r *Reader) end(c *readConn, reason ingest.EndReason, ts int64, d ingest.Di
 		Client: c.client, Server: c.server, Dir: d, Label: c.label, ThinkNs: -1, AckRTTNs: -1,
 		Conn: sum, Reason: reason})
 	delete(r.conns, c.key)
+	r.lru.remove(c)
 }
 
 // finish ends the connections still open at the end of the log, at the

@@ -659,3 +659,44 @@ func TestReaderUnseenSynAck(t *testing.T) {
 	require.Equal(t, "1.2.3.4:21", recs[1].Server.String())
 	require.Equal(t, "1.2.3.4:5900", recs[2].Server.String(), "the first printed is the server")
 }
+
+// TestReaderMaxConns: past MaxConns open connections, the one named least
+// recently ends (evicted, at the time of the line that needed its room),
+// so that a log without END lines holds a bounded table.
+func TestReaderMaxConns(t *testing.T) {
+	text := `SYN: 1.000000 10.0.0.1.80 < 10.0.0.9.5001
+SYN: 2.000000 10.0.0.1.80 < 10.0.0.9.5002
+SYN: 3.000000 10.0.0.1.80 < 10.0.0.9.5003
+ADU: 4.000000 10.0.0.1.80 < 10.0.0.9.5001 100 SEQ 0.010000
+SYN: 5.000000 10.0.0.1.80 < 10.0.0.9.5004
+SYN: 6.000000 10.0.0.1.80 < 10.0.0.9.5005
+`
+	recs, st, err := readAll(t, "log", text, ReaderOptions{MaxConns: 3})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, st.Evicted)
+	type end struct {
+		port   uint16
+		ts     int64
+		reason ingest.EndReason
+	}
+	var ends []end
+	for _, r := range recs {
+		if r.Kind == ingest.KindEND {
+			ends = append(ends, end{r.Client.Port(), r.TsNs, r.Reason})
+		}
+	}
+	// 5002 was named least recently when 5004 came (5001 had its ADU at
+	// 4 s), then 5003 when 5005 came; the rest end at the end of the log.
+	require.Equal(t, []end{
+		{5002, 5e9, ingest.EndEvicted},
+		{5003, 6e9, ingest.EndEvicted},
+		{5001, 6e9, ingest.EndEOF},
+		{5004, 6e9, ingest.EndEOF},
+		{5005, 6e9, ingest.EndEOF},
+	}, ends)
+
+	// Without a bound nothing is evicted.
+	_, st, err = readAll(t, "log", text, ReaderOptions{})
+	require.NoError(t, err)
+	require.Zero(t, st.Evicted)
+}
