@@ -513,7 +513,7 @@ func (e *Engine) isLocal(a netip.Addr) bool {
 
 // emit queues a record for time-ordered release.
 func (e *Engine) emit(r *Record) {
-	e.ready.push(r)
+	e.ready.push(r, e.stats.Segments)
 }
 
 // drain passes released records to the sink: all of them when final,

@@ -59,15 +59,30 @@ func (h *minHeap[T]) pop() {
 	}
 }
 
-// readyRef orders one record of the slab.
+// readyRef orders one record of the slab: by time; records of one time by
+// the step (segment) that queued them; within a step by connection, then
+// in the order queued. Within a step the order of connections is their
+// ConnID's, not the order the engine's lists happened to visit them in
+// (expiry, release of held records), so that an engine that saw only some
+// of the connections would order their records the same way.
 type readyRef struct {
-	ts  int64
-	seq uint64
-	idx int32
+	ts   int64
+	step uint64
+	conn uint64
+	seq  uint64
+	idx  int32
 }
 
 func refLess(a, b *readyRef) bool {
-	return a.ts < b.ts || (a.ts == b.ts && a.seq < b.seq)
+	switch {
+	case a.ts != b.ts:
+		return a.ts < b.ts
+	case a.step != b.step:
+		return a.step < b.step
+	case a.conn != b.conn:
+		return a.conn < b.conn
+	}
+	return a.seq < b.seq
 }
 
 // readyHeap is a priority queue of records ordered by (TsNs, arrival). The
@@ -86,7 +101,7 @@ type readyHeap struct {
 	ends int // queued records carrying a connection summary (END)
 }
 
-func (h *readyHeap) push(r *Record) {
+func (h *readyHeap) push(r *Record, step uint64) {
 	var idx int32
 	if n := len(h.free); n > 0 {
 		idx = h.free[n-1]
@@ -100,8 +115,8 @@ func (h *readyHeap) push(r *Record) {
 		h.ends++
 	}
 	h.seq++
-	ref := readyRef{ts: r.TsNs, seq: h.seq, idx: idx}
-	if n := len(h.fifo); n == h.head || h.fifo[n-1].ts <= r.TsNs {
+	ref := readyRef{ts: r.TsNs, step: step, conn: r.ConnID, seq: h.seq, idx: idx}
+	if n := len(h.fifo); n == h.head || !refLess(&ref, &h.fifo[n-1]) {
 		if h.head == n && n > 0 {
 			h.fifo, h.head = h.fifo[:0], 0
 		}
