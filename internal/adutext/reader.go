@@ -247,9 +247,8 @@ type Reader struct {
 	acc     []byte // a line that spans several buffer fills
 
 	// The records read, not yet returned, in line order (reader_peer.go).
-	queue  []queued
-	qhead  int   // next to return
-	qbase  int64 // position of queue[0] among all records queued
+	queue  queueRing
+	qbase  int64 // position of the queue's front among all records queued
 	qbytes int64 // memory the queue holds (queuedCost)
 	budget int64 // ReaderOptions.QueueBudget; negative: none
 	quiet  int64 // ns: a think time from this up may be a quiet-time split
@@ -298,13 +297,13 @@ func NewReader(name string, r io.Reader, opts ReaderOptions) *Reader {
 func (r *Reader) Next(rec *ingest.Record) error {
 	for !r.ready() {
 		switch {
-		case r.qhead < len(r.queue) && r.err != nil:
+		case r.queue.n > 0 && r.err != nil:
 			// The log stopped at a fault: nothing more will decide the
 			// waiting ADU at the head.
-			r.guess(r.queue[r.qhead].conn)
-		case r.qhead < len(r.queue) && r.overBudget():
+			r.guess(r.waitingFront())
+		case r.queue.n > 0 && r.overBudget():
 			r.stats.QueueReleased++
-			r.guess(r.queue[r.qhead].conn)
+			r.guess(r.waitingFront())
 		case r.err != nil:
 			return r.err
 		default:

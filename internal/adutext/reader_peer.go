@@ -43,23 +43,75 @@ func queuedCost(q *queued) int64 {
 	return n
 }
 
+// queueRing is the Reader's queue: a ring of queued records, oldest first,
+// so that neither taking from its front nor adding at its back moves the
+// others (a slice moved down as it is taken from cost a third of a log's
+// reading when many records waited).
+type queueRing struct {
+	buf  []queued // len a power of two, or 0
+	head int      // index of the front in buf
+	n    int      // records queued
+}
+
+// at returns the i-th record from the front.
+func (q *queueRing) at(i int) *queued { return &q.buf[(q.head+i)&(len(q.buf)-1)] }
+
+// pushBack adds x at the back and returns it.
+func (q *queueRing) pushBack(x queued) *queued {
+	if q.n == len(q.buf) {
+		buf := make([]queued, max(16, 2*len(q.buf)))
+		for i := range q.n {
+			buf[i] = *q.at(i)
+		}
+		q.buf, q.head = buf, 0
+	}
+	p := q.at(q.n)
+	*p = x
+	q.n++
+	return p
+}
+
+// popFront drops the front; when the ring empties after a long wait, its
+// room larger than maxIdleQueue records is given back.
+func (q *queueRing) popFront() {
+	*q.at(0) = queued{} // drop the Conn pointers
+	q.head = (q.head + 1) & (len(q.buf) - 1)
+	q.n--
+	if q.n == 0 {
+		q.head = 0
+		if len(q.buf) > maxIdleQueue {
+			q.buf = nil
+		}
+	}
+}
+
 // push queues a decided record.
 func (r *Reader) push(rec ingest.Record) {
-	r.queue = append(r.queue, queued{rec: rec})
-	r.qbytes += queuedCost(&r.queue[len(r.queue)-1])
+	r.qbytes += queuedCost(r.queue.pushBack(queued{rec: rec}))
 }
 
 // pushWaiting queues c's ADU rec, whose ThinkToPeer awaits c's next line.
 func (r *Reader) pushWaiting(rec ingest.Record, c *readConn) {
 	c.waiting = true
-	c.waitPos = r.qbase + int64(len(r.queue))
-	r.queue = append(r.queue, queued{rec: rec, conn: c})
-	r.qbytes += queuedCost(&r.queue[len(r.queue)-1])
+	c.waitPos = r.qbase + int64(r.queue.n)
+	r.qbytes += queuedCost(r.queue.pushBack(queued{rec: rec, conn: c}))
+}
+
+// queuedAt returns the record at position pos (Reader.qbase counts).
+func (r *Reader) queuedAt(pos int64) *queued { return r.queue.at(int(pos - r.qbase)) }
+
+// waitingFront returns the connection whose ADU, at the queue's front,
+// waits for its next line; nil when the front is decided or there is none.
+func (r *Reader) waitingFront() *readConn {
+	if r.queue.n == 0 {
+		return nil
+	}
+	return r.queue.at(0).conn
 }
 
 // ready reports whether the queue's head can be returned.
 func (r *Reader) ready() bool {
-	return r.qhead < len(r.queue) && r.queue[r.qhead].conn == nil
+	return r.queue.n > 0 && r.queue.at(0).conn == nil
 }
 
 // overBudget reports whether the queue holds more than its budget.
@@ -69,39 +121,19 @@ func (r *Reader) overBudget() bool {
 
 // pop moves the queue's head to *rec.
 func (r *Reader) pop(rec *ingest.Record) {
-	q := &r.queue[r.qhead]
+	q := r.queue.at(0)
 	*rec = q.rec
 	r.qbytes -= queuedCost(q)
-	*q = queued{} // drop the Conn pointer
-	r.qhead++
-	switch {
-	case r.qhead == len(r.queue):
-		r.qbase += int64(r.qhead)
-		r.queue, r.qhead = r.queue[:0], 0
-		if cap(r.queue) > maxIdleQueue {
-			// A long wait is over: give its room back.
-			r.queue = nil
-		}
-	case r.qhead >= minCompact && 2*r.qhead >= len(r.queue):
-		n := copy(r.queue, r.queue[r.qhead:])
-		clear(r.queue[n:])
-		r.queue = r.queue[:n]
-		r.qbase += int64(r.qhead)
-		r.qhead = 0
-	}
+	r.queue.popFront()
+	r.qbase++
 }
 
-// The queue moves its records down once this many have been returned
-// from its front (and they are at least half of it), and drops a backing
-// array larger than maxIdleQueue records when it empties.
-const (
-	minCompact   = 4096
-	maxIdleQueue = 1 << 16
-)
+// maxIdleQueue is the most records' room the queue keeps once it is empty.
+const maxIdleQueue = 1 << 16
 
 // decide gives c's waiting ADU its ThinkToPeer.
 func (r *Reader) decide(c *readConn, peer bool) {
-	q := &r.queue[c.waitPos-r.qbase]
+	q := r.queuedAt(c.waitPos)
 	q.rec.ThinkToPeer = peer
 	q.conn = nil
 	c.waiting = false
@@ -118,7 +150,7 @@ func (r *Reader) guess(c *readConn) {
 
 // waitDir is the direction of c's waiting ADU.
 func (r *Reader) waitDir(c *readConn) ingest.Dir {
-	return r.queue[c.waitPos-r.qbase].rec.Dir
+	return r.queuedAt(c.waitPos).rec.Dir
 }
 
 // decideByADU decides c's waiting ADU, if any, at c's next ADU or INC line,

@@ -174,12 +174,11 @@ func TestReaderWaitAtFault(t *testing.T) {
 	require.Equal(t, int64(1), st.PeerGuessed)
 }
 
-// TestReaderQueueCompacts reads a long log in which one connection's ADU
-// waits while many others pass, so that the queue moves its records down
-// and gives its room back.
-func TestReaderQueueCompacts(t *testing.T) {
+// TestReaderQueueWraps reads a long log in which a few ADUs wait at a time
+// while others pass, so that the queue's ring goes round many times.
+func TestReaderQueueWraps(t *testing.T) {
 	var b strings.Builder
-	const n = 3 * minCompact
+	const n = 12288
 	for i := range n {
 		// Each connection: a request with a long gap, then its response
 		// some lines later: at most a few ADUs wait at a time.
