@@ -58,11 +58,10 @@ func (q *queueRing) at(i int) *queued { return &q.buf[(q.head+i)&(len(q.buf)-1)]
 
 // pushBack adds x at the back and returns it.
 func (q *queueRing) pushBack(x queued) *queued {
-	if q.n == len(q.buf) {
+	if q.n == len(q.buf) { // full: the front is at head, the back before it
 		buf := make([]queued, max(16, 2*len(q.buf)))
-		for i := range q.n {
-			buf[i] = *q.at(i)
-		}
+		k := copy(buf, q.buf[q.head:])
+		copy(buf[k:], q.buf[:q.head])
 		q.buf, q.head = buf, 0
 	}
 	p := q.at(q.n)
