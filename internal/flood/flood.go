@@ -6,7 +6,7 @@
 // decided records at once).
 //
 // The output is a classic little-endian pcap (microsecond timestamps,
-// Ethernet, IPv4) written with gopacket's pcapgo. Frames are cut at the TCP
+// Ethernet, IPv4) written by synthcap.HeaderWriter. Frames are cut at the TCP
 // header (54 bytes) like a header-only capture; the IP total length carries
 // the payload size, which is all package decode reads. The IPv4 header
 // checksum is right; the TCP checksum is left zero. A capture is a pure
@@ -19,7 +19,6 @@ package flood
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,20 +26,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/abt-dev/abt/internal/synthcap"
 )
 
-// Header sizes of every frame: Ethernet, IPv4 without options, TCP without
-// options. A frame is captured up to the end of its TCP header.
-const (
-	ethLen   = 14
-	ipLen    = 20
-	tcpLen   = 20
-	frameLen = ethLen + ipLen + tcpLen
-	snapLen  = 96
-)
+// snapLen is the snap length in the file header; every frame is captured
+// up to the end of its TCP header (synthcap.FrameLen).
+const snapLen = 96
 
 // Addresses. The flood's sources, the real clients and the jumping clients
 // come from three disjoint blocks, so no 4-tuple is reused by accident.
@@ -172,14 +163,13 @@ func Write(w io.Writer, s Spec) (Summary, error) {
 	if err := s.validate(); err != nil {
 		return Summary{}, err
 	}
-	pw := pcapgo.NewWriter(w)
-	if err := pw.WriteFileHeader(snapLen, layers.LinkTypeEthernet); err != nil {
-		return Summary{}, fmt.Errorf("write pcap header: %w", err)
+	hw, err := synthcap.NewHeaderWriter(w, snapLen)
+	if err != nil {
+		return Summary{}, err
 	}
 	srcs := []source{newSYNSource(&s), newRealSource(&s), newJumpSource(&s)}
 	var sum Summary
 	sum.Real = srcs[1].(*realSource).conns
-	var frame [frameLen]byte
 	for {
 		// Merge the sources by time (the first source wins ties).
 		var best source
@@ -193,71 +183,19 @@ func Write(w io.Writer, s Spec) (Summary, error) {
 			return sum, nil
 		}
 		p := best.next()
-		p.encode(&frame)
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ns), CaptureLength: frameLen, Length: frameLen + int(p.payload)}
-		if err := pw.WritePacket(ci, frame[:]); err != nil {
+		if err := hw.Write(&p); err != nil {
 			return sum, fmt.Errorf("write packet %d: %w", sum.Packets, err)
 		}
 		if sum.Packets == 0 {
-			sum.FirstNs = p.ns
+			sum.FirstNs = p.Ns
 		}
-		sum.LastNs = p.ns
+		sum.LastNs = p.Ns
 		sum.Packets++
 	}
 }
 
-// TCP flags.
-const (
-	flagFIN = 0x01
-	flagSYN = 0x02
-	flagPSH = 0x08
-	flagACK = 0x10
-)
-
 // packet is one TCP segment.
-type packet struct {
-	ns       int64
-	src, dst netip.AddrPort
-	seq, ack uint32
-	flags    uint8
-	payload  uint16
-}
-
-// encode writes the segment's Ethernet, IPv4 and TCP headers.
-func (p *packet) encode(b *[frameLen]byte) {
-	*b = [frameLen]byte{}
-	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
-	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[ethLen : ethLen+ipLen]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen+tcpLen)+p.payload)
-	ip[8] = 64
-	ip[9] = 6
-	s4, d4 := p.src.Addr().As4(), p.dst.Addr().As4()
-	copy(ip[12:16], s4[:])
-	copy(ip[16:20], d4[:])
-	binary.BigEndian.PutUint16(ip[10:], ipChecksum(ip))
-	tcp := b[ethLen+ipLen:]
-	binary.BigEndian.PutUint16(tcp[0:], p.src.Port())
-	binary.BigEndian.PutUint16(tcp[2:], p.dst.Port())
-	binary.BigEndian.PutUint32(tcp[4:], p.seq)
-	binary.BigEndian.PutUint32(tcp[8:], p.ack)
-	tcp[12] = (tcpLen / 4) << 4
-	tcp[13] = p.flags
-	binary.BigEndian.PutUint16(tcp[14:], 65535)
-}
-
-func ipChecksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
-}
+type packet = synthcap.Segment
 
 // source yields packets in time order.
 type source interface {
@@ -285,7 +223,7 @@ func (f *synSource) next() packet {
 	f.i++
 	v := uint32(i + 1)
 	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(v >> 16), byte(v >> 8), byte(v)}), uint16(1024+i%60000))
-	return packet{ns: f.at(i), src: src, dst: Server, seq: uint32(i) * 2654435761, flags: flagSYN}
+	return packet{Ns: f.at(i), Src: src, Dst: Server, Seq: uint32(i) * 2654435761, Flags: synthcap.FlagSYN}
 }
 
 // realSource holds the real connections' packets, sorted by time.
@@ -322,14 +260,14 @@ func (r *realSource) dialog(s *Spec, j int, t0 int64) Conn {
 	}
 	isnC, isnS := uint32(j)*7919+1000, uint32(j)*104729+5000
 	c2s := func(ns int64, seq, ack uint32, flags uint8, n int) {
-		r.pkts = append(r.pkts, packet{ns: ns, src: c.Client, dst: c.Server, seq: seq, ack: ack, flags: flags, payload: uint16(n)})
+		r.pkts = append(r.pkts, packet{Ns: ns, Src: c.Client, Dst: c.Server, Seq: seq, Ack: ack, Flags: flags, Payload: uint16(n)})
 	}
 	s2c := func(ns int64, seq, ack uint32, flags uint8, n int) {
-		r.pkts = append(r.pkts, packet{ns: ns, src: c.Server, dst: c.Client, seq: seq, ack: ack, flags: flags, payload: uint16(n)})
+		r.pkts = append(r.pkts, packet{Ns: ns, Src: c.Server, Dst: c.Client, Seq: seq, Ack: ack, Flags: flags, Payload: uint16(n)})
 	}
-	c2s(t0, isnC, 0, flagSYN, 0)
-	s2c(t0+ms, isnS, isnC+1, flagSYN|flagACK, 0)
-	c2s(t0+2*ms, isnC+1, isnS+1, flagACK, 0)
+	c2s(t0, isnC, 0, synthcap.FlagSYN, 0)
+	s2c(t0+ms, isnS, isnC+1, synthcap.FlagSYN|synthcap.FlagACK, 0)
+	c2s(t0+2*ms, isnC+1, isnS+1, synthcap.FlagACK, 0)
 	sc, ss := isnC+1, isnS+1
 	// send sends n bytes from one side as segments 100 µs apart from t and
 	// returns the time of the last one.
@@ -339,10 +277,10 @@ func (r *realSource) dialog(s *Spec, j int, t0 int64) Conn {
 			m := min(1460, n-off)
 			last = t + int64(off/1460)*100*int64(time.Microsecond)
 			if fromClient {
-				c2s(last, sc, ss, flagACK|flagPSH, m)
+				c2s(last, sc, ss, synthcap.FlagACK|synthcap.FlagPSH, m)
 				sc += uint32(m)
 			} else {
-				s2c(last, ss, sc, flagACK|flagPSH, m)
+				s2c(last, ss, sc, synthcap.FlagACK|synthcap.FlagPSH, m)
 				ss += uint32(m)
 			}
 		}
@@ -363,22 +301,22 @@ func (r *realSource) dialog(s *Spec, j int, t0 int64) Conn {
 	if n := len(c.ADUs); n > 0 {
 		c.ADUs[n-1].ThinkNs = -1
 	}
-	c2s(t, sc, ss, flagFIN|flagACK, 0)
-	s2c(t+ms, ss, sc+1, flagFIN|flagACK, 0)
-	c2s(t+2*ms, sc+1, ss+1, flagACK, 0)
+	c2s(t, sc, ss, synthcap.FlagFIN|synthcap.FlagACK, 0)
+	s2c(t+ms, ss, sc+1, synthcap.FlagFIN|synthcap.FlagACK, 0)
+	c2s(t+2*ms, sc+1, ss+1, synthcap.FlagACK, 0)
 	return c
 }
 
 // sortPackets sorts by time, keeping the order of equal times.
 func sortPackets(p []packet) {
-	slices.SortStableFunc(p, func(a, b packet) int { return cmp.Compare(a.ns, b.ns) })
+	slices.SortStableFunc(p, func(a, b packet) int { return cmp.Compare(a.Ns, b.Ns) })
 }
 
 func (r *realSource) peek() (int64, bool) {
 	if r.i == len(r.pkts) {
 		return 0, false
 	}
-	return r.pkts[r.i].ns, true
+	return r.pkts[r.i].Ns, true
 }
 
 func (r *realSource) next() packet {
@@ -422,16 +360,16 @@ func (f *jumpSource) next() packet {
 	var p packet
 	switch f.round {
 	case 0:
-		p = packet{src: client, dst: JumpServer, seq: isnC, flags: flagSYN}
+		p = packet{Src: client, Dst: JumpServer, Seq: isnC, Flags: synthcap.FlagSYN}
 	case 1:
-		p = packet{src: JumpServer, dst: client, seq: isnS, ack: isnC + 1, flags: flagSYN | flagACK}
+		p = packet{Src: JumpServer, Dst: client, Seq: isnS, Ack: isnC + 1, Flags: synthcap.FlagSYN | synthcap.FlagACK}
 	case 2:
-		p = packet{src: client, dst: JumpServer, seq: isnC + 1, ack: isnS + 1, flags: flagACK}
+		p = packet{Src: client, Dst: JumpServer, Seq: isnC + 1, Ack: isnS + 1, Flags: synthcap.FlagACK}
 	default:
 		k := uint32(f.round - 3)
-		p = packet{src: client, dst: JumpServer, seq: isnC + 1 + k*(jumpStride+100), ack: isnS + 1, flags: flagACK | flagPSH, payload: 100}
+		p = packet{Src: client, Dst: JumpServer, Seq: isnC + 1 + k*(jumpStride+100), Ack: isnS + 1, Flags: synthcap.FlagACK | synthcap.FlagPSH, Payload: 100}
 	}
-	p.ns = ns
+	p.Ns = ns
 	if f.i++; f.i == f.n {
 		f.i, f.round = 0, f.round+1
 	}

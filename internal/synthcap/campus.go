@@ -3,7 +3,6 @@ package synthcap
 import (
 	"bufio"
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -11,10 +10,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // Campus describes a synthetic capture of campus servers with what the
@@ -63,29 +58,11 @@ func DefaultCampus() Campus {
 	return Campus{Seed: 1, Web: 400, Plain: 100, Mail: 30, Span: 150 * time.Second}
 }
 
-// TCP flags.
-const (
-	cFIN = 0x01
-	cSYN = 0x02
-	cRST = 0x04
-	cPSH = 0x08
-	cACK = 0x10
-)
-
-// cpkt is one TCP segment of the capture.
-type cpkt struct {
-	ns       int64
-	src, dst netip.AddrPort
-	seq, ack uint32
-	flags    uint8
-	payload  uint16
-}
-
 // cconn builds one connection's segments in time order.
 type cconn struct {
 	cli, srv   netip.AddrPort
 	cseq, sseq uint32 // next sequence number of each side
-	out        *[]cpkt
+	out        *[]Segment
 	rng        *rand.Rand
 }
 
@@ -94,25 +71,25 @@ const mss = 1448
 // seg appends one segment; ack -1 acknowledges everything the other side
 // sent so far.
 func (c *cconn) seg(fromClient bool, ns int64, flags uint8, n int, ack int64) {
-	p := cpkt{ns: ns, flags: flags, payload: uint16(n)}
+	p := Segment{Ns: ns, Flags: flags, Payload: uint16(n)}
 	if fromClient {
-		p.src, p.dst, p.seq, p.ack = c.cli, c.srv, c.cseq, c.sseq
+		p.Src, p.Dst, p.Seq, p.Ack = c.cli, c.srv, c.cseq, c.sseq
 		c.cseq += uint32(n)
-		if flags&(cSYN|cFIN) != 0 {
+		if flags&(FlagSYN|FlagFIN) != 0 {
 			c.cseq++
 		}
 	} else {
-		p.src, p.dst, p.seq, p.ack = c.srv, c.cli, c.sseq, c.cseq
+		p.Src, p.Dst, p.Seq, p.Ack = c.srv, c.cli, c.sseq, c.cseq
 		c.sseq += uint32(n)
-		if flags&(cSYN|cFIN) != 0 {
+		if flags&(FlagSYN|FlagFIN) != 0 {
 			c.sseq++
 		}
 	}
 	if ack >= 0 {
-		p.ack = uint32(ack)
+		p.Ack = uint32(ack)
 	}
-	if flags&cSYN != 0 && flags&cACK == 0 {
-		p.ack = 0
+	if flags&FlagSYN != 0 && flags&FlagACK == 0 {
+		p.Ack = 0
 	}
 	*c.out = append(*c.out, p)
 }
@@ -124,9 +101,9 @@ func (c *cconn) send(fromClient bool, t int64, n int, gap time.Duration) int64 {
 	last := t
 	for off := 0; off < n; off += mss {
 		last = t + int64(off/mss)*int64(gap)
-		c.seg(fromClient, last, cACK|cPSH, min(mss, n-off), -1)
+		c.seg(fromClient, last, FlagACK|FlagPSH, min(mss, n-off), -1)
 	}
-	c.seg(!fromClient, last+int64(200*time.Microsecond), cACK, 0, -1)
+	c.seg(!fromClient, last+int64(200*time.Microsecond), FlagACK, 0, -1)
 	return last
 }
 
@@ -157,17 +134,17 @@ func (c *cconn) handshake(t int64) int64 {
 	rtt := int64(between(c.rng, time.Millisecond, 40*time.Millisecond))
 	switch x := c.rng.IntN(100); {
 	case x < 3: // a retried SYN
-		c.seg(true, t, cSYN, 0, -1)
+		c.seg(true, t, FlagSYN, 0, -1)
 		c.cseq--
 		t += int64(time.Second)
-		c.seg(true, t, cSYN, 0, -1)
+		c.seg(true, t, FlagSYN, 0, -1)
 	case x < 5: // the monitor missed the SYN
 		c.cseq++
 	default:
-		c.seg(true, t, cSYN, 0, -1)
+		c.seg(true, t, FlagSYN, 0, -1)
 	}
-	c.seg(false, t+rtt, cSYN|cACK, 0, -1)
-	c.seg(true, t+rtt+rtt/10+1000, cACK, 0, -1)
+	c.seg(false, t+rtt, FlagSYN|FlagACK, 0, -1)
+	c.seg(true, t+rtt+rtt/10+1000, FlagACK, 0, -1)
 	return t + rtt + rtt/10 + 1000
 }
 
@@ -208,18 +185,18 @@ func (c *cconn) concurrent(t int64, n int) int64 {
 					break
 				}
 			}
-			c.seg(true, reqAt, cACK|cPSH, 300, ack)
+			c.seg(true, reqAt, FlagACK|FlagPSH, 300, ack)
 			reqEnd = c.cseq
 		}
 		ack := int64(-1)
 		if reqEnd != 0 && ns < reqAt+10*ms {
 			ack = int64(cliBefore)
 		}
-		c.seg(false, ns, cACK|cPSH, mss, ack)
+		c.seg(false, ns, FlagACK|FlagPSH, mss, ack)
 		sent = append(sent, c.sseq)
 		last = ns
 	}
-	c.seg(true, last+ms, cACK, 0, -1)
+	c.seg(true, last+ms, FlagACK, 0, -1)
 	return last
 }
 
@@ -228,24 +205,24 @@ func (c *cconn) close(t int64) {
 	const ms = int64(time.Millisecond)
 	switch x := c.rng.IntN(100); {
 	case x < 70: // the client closes
-		c.seg(true, t, cFIN|cACK, 0, -1)
-		c.seg(false, t+ms, cFIN|cACK, 0, -1)
-		c.seg(true, t+2*ms, cACK, 0, -1)
+		c.seg(true, t, FlagFIN|FlagACK, 0, -1)
+		c.seg(false, t+ms, FlagFIN|FlagACK, 0, -1)
+		c.seg(true, t+2*ms, FlagACK, 0, -1)
 	case x < 85: // the server closes; the client still says something
-		c.seg(false, t, cFIN|cACK, 0, -1)
+		c.seg(false, t, FlagFIN|FlagACK, 0, -1)
 		last := c.send(true, t+int64(between(c.rng, 5*time.Millisecond, 900*time.Millisecond)), 31, 0)
-		c.seg(true, last+ms, cFIN|cACK, 0, -1)
-		c.seg(false, last+2*ms, cACK, 0, -1)
+		c.seg(true, last+ms, FlagFIN|FlagACK, 0, -1)
+		c.seg(false, last+2*ms, FlagACK, 0, -1)
 	case x < 95: // a RST
-		c.seg(true, t, cRST|cACK, 0, -1)
+		c.seg(true, t, FlagRST|FlagACK, 0, -1)
 	default: // still open at the end of the capture
 	}
 }
 
 // conns builds the connections' segments, in time order.
-func (spec Campus) conns() []cpkt {
+func (spec Campus) conns() []Segment {
 	rng := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
-	var pkts []cpkt
+	var pkts []Segment
 	start := CampusStart.UnixNano()
 	servers := []struct {
 		addr netip.AddrPort
@@ -296,7 +273,7 @@ func (spec Campus) conns() []cpkt {
 	t := c.exchange(midnight-int64(500*time.Microsecond), 500, 3000, false, false)
 	c.close(t + int64(100*time.Millisecond))
 
-	slices.SortStableFunc(pkts, func(a, b cpkt) int { return cmp.Compare(a.ns, b.ns) })
+	slices.SortStableFunc(pkts, func(a, b Segment) int { return cmp.Compare(a.Ns, b.Ns) })
 	return pkts
 }
 
@@ -310,16 +287,12 @@ func (spec Campus) Write(w io.Writer) error {
 		return fmt.Errorf("synthcap: span %v: want a positive duration", spec.Span)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	pw := pcapgo.NewWriter(bw)
-	const frameLen = 14 + 20 + 20
-	if err := pw.WriteFileHeader(frameLen, layers.LinkTypeEthernet); err != nil {
-		return fmt.Errorf("write pcap header: %w", err)
+	hw, err := NewHeaderWriter(bw, FrameLen)
+	if err != nil {
+		return err
 	}
-	var frame [frameLen]byte
 	for i, p := range spec.conns() {
-		encodeCampus(&frame, &p)
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ns), CaptureLength: frameLen, Length: frameLen + int(p.payload)}
-		if err := pw.WritePacket(ci, frame[:]); err != nil {
+		if err := hw.Write(&p); err != nil {
 			return fmt.Errorf("write packet %d: %w", i, err)
 		}
 	}
@@ -327,36 +300,4 @@ func (spec Campus) Write(w io.Writer) error {
 		return fmt.Errorf("write pcap: %w", err)
 	}
 	return nil
-}
-
-// encodeCampus writes p's Ethernet, IPv4 and TCP headers (the IPv4 header
-// checksum right, the TCP checksum zero: decode checks neither).
-func encodeCampus(b *[54]byte, p *cpkt) {
-	*b = [54]byte{}
-	copy(b[0:6], []byte{2, 0, 0, 0, 0, 2})
-	copy(b[6:12], []byte{2, 0, 0, 0, 0, 1})
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:34]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], 40+p.payload)
-	ip[8], ip[9] = 64, 6
-	s4, d4 := p.src.Addr().As4(), p.dst.Addr().As4()
-	copy(ip[12:16], s4[:])
-	copy(ip[16:20], d4[:])
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-	tcp := b[34:]
-	binary.BigEndian.PutUint16(tcp[0:], p.src.Port())
-	binary.BigEndian.PutUint16(tcp[2:], p.dst.Port())
-	binary.BigEndian.PutUint32(tcp[4:], p.seq)
-	binary.BigEndian.PutUint32(tcp[8:], p.ack)
-	tcp[12] = 5 << 4
-	tcp[13] = p.flags
-	binary.BigEndian.PutUint16(tcp[14:], 65535)
 }
