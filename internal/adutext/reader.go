@@ -11,6 +11,7 @@ package adutext
 import (
 	"bufio"
 	"bytes"
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -237,12 +238,12 @@ type Reader struct {
 	nets    []netip.Prefix
 
 	conns   map[connKey]*readConn
-	lru     connList // the open connections, least recently named first
-	maxConn int      // 0: none (ReaderOptions.MaxConns)
-	nextID  uint64   // last ConnID handed out
-	nextSeq uint64   // last readConn.seq handed out
-	now     int64    // latest line time read (0 before any)
-	clock   bool     // now has been set
+	lru     list.List // the open connections (*readConn), least recently named first
+	maxConn int       // 0: none (ReaderOptions.MaxConns)
+	nextID  uint64    // last ConnID handed out
+	nextSeq uint64    // last readConn.seq handed out
+	now     int64     // latest line time read (0 before any)
+	clock   bool      // now has been set
 	lineNo  int64
 	acc     []byte // a line that spans several buffer fills
 
@@ -438,38 +439,11 @@ type readConn struct {
 	sum         ingest.ConnSummary
 	established bool
 	ordinal     uint32
-	lastADU     ingest.Dir // direction of the latest ADU or INC
-	lastDir     ingest.Dir // direction of the latest directed line (INC excluded)
-	waiting     bool       // an ADU of c waits in the queue for c's next line
-	waitPos     int64      // its position (Reader.qbase counts)
-	prev, next  *readConn  // Reader.lru
-}
-
-// connList is a doubly linked list of connections.
-type connList struct{ head, tail *readConn }
-
-func (l *connList) pushBack(c *readConn) {
-	c.prev, c.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = c
-	} else {
-		l.head = c
-	}
-	l.tail = c
-}
-
-func (l *connList) remove(c *readConn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		l.head = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		l.tail = c.prev
-	}
-	c.prev, c.next = nil, nil
+	lastADU     ingest.Dir    // direction of the latest ADU or INC
+	lastDir     ingest.Dir    // direction of the latest directed line (INC excluded)
+	waiting     bool          // an ADU of c waits in the queue for c's next line
+	waitPos     int64         // its position (Reader.qbase counts)
+	lruElem     *list.Element // in Reader.lru
 }
 
 // dirFrom returns the direction of data sent by sender.
@@ -504,7 +478,7 @@ func (r *Reader) apply(l *logLine) {
 	if c == nil {
 		if r.maxConn > 0 && len(r.conns) >= r.maxConn {
 			r.stats.Evicted++
-			old := r.lru.head
+			old := r.lru.Front().Value.(*readConn)
 			r.end(old, ingest.EndEvicted, r.now, old.lastDir)
 		}
 		c = r.newConn(key, l)
@@ -512,9 +486,8 @@ func (r *Reader) apply(l *logLine) {
 		if l.typ != lineINC {
 			c.sum.LastNs = max(c.sum.LastNs, l.ts)
 		}
-		r.lru.remove(c)
+		r.lru.MoveToBack(c.lruElem)
 	}
-	r.lru.pushBack(c)
 	d := ingest.DirNone
 	switch l.dir {
 	case '>':
@@ -680,6 +653,7 @@ func (r *Reader) newConn(key connKey, l *logLine) *readConn {
 		c.sum.EstablishedNs = l.ts
 	}
 	r.conns[key] = c
+	c.lruElem = r.lru.PushBack(c)
 	return c
 }
 
@@ -744,7 +718,7 @@ func (r *Reader) end(c *readConn, reason ingest.EndReason, ts int64, d ingest.Di
 		Client: c.client, Server: c.server, Dir: d, Label: c.label, ThinkNs: -1, AckRTTNs: -1,
 		Conn: sum, Reason: reason})
 	delete(r.conns, c.key)
-	r.lru.remove(c)
+	r.lru.Remove(c.lruElem)
 }
 
 // finish ends the connections still open at the end of the log, at the
