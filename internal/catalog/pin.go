@@ -103,22 +103,9 @@ func (p *Pinned) pinAll() error {
 			all = append(all, &p.Files[t][i])
 		}
 	}
-	// Opening and checking footers waits on the file system: a few
-	// workers overlap it.
 	opened := make([]*os.File, len(all))
 	errs := make([]error, len(all))
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range min(pinWorkers, len(all)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(all); i = int(next.Add(1) - 1) {
-				opened[i], errs[i] = openChecked(all[i])
-			}
-		}()
-	}
-	wg.Wait()
+	eachParallel(len(all), func(i int) { opened[i], errs[i] = openChecked(all[i]) })
 	var err error
 	for i, f := range all {
 		switch {
@@ -239,6 +226,24 @@ func Open(root string, sel Selection, pinParent string) (*Pinned, error) {
 	return p, nil
 }
 
+// eachParallel calls fn(i) for i in [0, n) on up to pinWorkers goroutines
+// (opening and checking files waits on the file system: a few workers
+// overlap it), and returns when every call has.
+func eachParallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(pinWorkers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // inPlace takes a snapshot and checks its files' footers, holding none.
 func inPlace(root string, sel Selection) (*Pinned, error) {
 	snap, err := Take(root, sel)
@@ -254,21 +259,12 @@ func inPlace(root string, sel Selection) (*Pinned, error) {
 	}
 	slices.SortFunc(all, func(a, b *File) int { return strings.Compare(a.Path, b.Path) })
 	errs := make([]error, len(all))
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for range min(pinWorkers, len(all)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(all); i = int(next.Add(1) - 1) {
-				var f *os.File
-				if f, errs[i] = openChecked(all[i]); f != nil {
-					errs[i] = f.Close()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	eachParallel(len(all), func(i int) {
+		var f *os.File
+		if f, errs[i] = openChecked(all[i]); f != nil {
+			errs[i] = f.Close()
+		}
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
