@@ -25,10 +25,9 @@ func runCtx(ctx context.Context, args ...string) (int, string, string) {
 }
 
 func TestVersion(t *testing.T) {
-	code, out, stderr := runCtx(context.Background(), "--version")
-	require.Equal(t, 0, code, stderr)
-	require.Equal(t, "abtgen version "+cli.ReadBuild().Detail()+"\n", out)
-	require.Empty(t, stderr)
+	clitest.CheckVersion(t, "abtgen", func(args ...string) (int, string, string) {
+		return runCtx(context.Background(), args...)
+	}, "--version")
 }
 
 func TestHelp(t *testing.T) {

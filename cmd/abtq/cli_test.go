@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/cli/clitest"
 )
 
@@ -20,13 +19,9 @@ import (
 // examples in every command's help, flag errors in plain words).
 
 func TestVersion(t *testing.T) {
-	want := "abtq version " + cli.ReadBuild().Detail() + "\n"
-	for _, args := range [][]string{{"--version"}, {"version"}} {
-		code, out, stderr := runCmd(t, args...)
-		require.Equal(t, 0, code, stderr)
-		require.Equal(t, want, out)
-		require.Empty(t, stderr)
-	}
+	clitest.CheckVersion(t, "abtq", func(args ...string) (int, string, string) {
+		return runCmd(t, args...)
+	}, "--version", "version")
 }
 
 // TestFlagErrors: a bad flag value is one line naming the flag and what it

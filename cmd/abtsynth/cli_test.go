@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/cli/clitest"
 )
 
@@ -24,12 +23,9 @@ func runCtx(ctx context.Context, args ...string) (int, string, string) {
 }
 
 func TestVersion(t *testing.T) {
-	for _, args := range [][]string{{"--version"}, {"version"}} {
-		code, out, stderr := runCtx(context.Background(), args...)
-		require.Equal(t, 0, code, stderr)
-		require.Equal(t, "abtsynth version "+cli.ReadBuild().Detail()+"\n", out)
-		require.Empty(t, stderr)
-	}
+	clitest.CheckVersion(t, "abtsynth", func(args ...string) (int, string, string) {
+		return runCtx(context.Background(), args...)
+	}, "--version", "version")
 }
 
 func TestHelp(t *testing.T) {

@@ -26,13 +26,9 @@ import (
 // version on standard output (not "version" read as an input file), and
 // the archive records the same version as its producer.
 func TestVersion(t *testing.T) {
-	want := "adu2parquet version " + cli.ReadBuild().Detail() + "\n"
-	for _, args := range [][]string{{"--version"}, {"version"}} {
-		code, out, stderr := runCmd(t, nil, args...)
-		require.Equal(t, 0, code, stderr)
-		require.Equal(t, want, out)
-		require.Empty(t, stderr)
-	}
+	clitest.CheckVersion(t, "adu2parquet", func(args ...string) (int, string, string) {
+		return runCmd(t, nil, args...)
+	}, "--version", "version")
 
 	out := filepath.Join(t.TempDir(), "archive")
 	mustArchive(t, out, capturePath("zeek_smtp.pcap"))

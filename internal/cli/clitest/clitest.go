@@ -9,11 +9,31 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/cli"
 )
 
 // Run runs the program with args and returns its exit status and
 // standard output.
 type Run func(args ...string) (int, string)
+
+// RunAll runs the program with args and returns its exit status, standard
+// output and standard error.
+type RunAll func(args ...string) (int, string, string)
+
+// CheckVersion runs the program with each of forms ("--version",
+// "version") and checks that it prints "<program> version <build>" on
+// standard output, nothing on standard error, and exits 0.
+func CheckVersion(t *testing.T, program string, run RunAll, forms ...string) {
+	t.Helper()
+	want := program + " version " + cli.ReadBuild().Detail() + "\n"
+	for _, form := range forms {
+		code, out, stderr := run(form)
+		require.Equal(t, 0, code, "%s %s: %s", program, form, stderr)
+		require.Equal(t, want, out, "%s %s", program, form)
+		require.Empty(t, stderr, "%s %s", program, form)
+	}
+}
 
 // maxListLine is the widest line a command list may print: a short
 // description is one line of an 80-column terminal, and the detail goes
