@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -45,8 +46,9 @@ type Relay struct {
 	free  chan []Record
 	done  chan struct{}
 
-	mu  sync.Mutex
-	err error // the first error of the relay's goroutine
+	failedOnce atomic.Bool // err is set: read on every Record, without a lock
+	mu         sync.Mutex
+	err        error // the first error of the relay's goroutine
 }
 
 // relayOp is records to pass, then optionally a tick.
@@ -136,6 +138,9 @@ func (r *Relay) newBatch() []Record {
 
 // failed returns the relay goroutine's first error, if any.
 func (r *Relay) failed() error {
+	if !r.failedOnce.Load() {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
@@ -157,6 +162,7 @@ func (r *Relay) loop() {
 			r.mu.Lock()
 			if r.err == nil {
 				r.err = err
+				r.failedOnce.Store(true)
 			}
 			r.mu.Unlock()
 		}
