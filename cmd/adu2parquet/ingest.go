@@ -167,8 +167,9 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 
 // runtimeReserve is what a run holds besides the engine's state, in the Go
 // runtime's reckoning: readers' and writers' buffers, the records on their
-// way to the archive's goroutine (archive.Async: a few MiB), an archive's
-// rows being sorted (partition.SortBytes per open part), the runtime's own.
+// way to the archive's goroutine (ingest.Relay: a few MiB), an archive's
+// rows being sorted (partition.SortBytes per open part, and per part
+// waiting for its table's publisher), the runtime's own.
 const runtimeReserve = 64 << 20
 
 // archiveLimitFloor is the least soft memory limit of a run writing the
