@@ -70,6 +70,7 @@ func TestFlagErrors(t *testing.T) {
 		{"negative duration", []string{"--hold", "-1s", in}, `--hold "-1s": must be 0 or a positive duration`, "adu2parquet"},
 		{"zero duration", []string{"--handshake-timeout", "0s", in}, `--handshake-timeout "0s": must be a positive duration`, "adu2parquet"},
 		{"too few connections", []string{"--max-conns", "0", in}, `--max-conns "0": must be at least 1`, "adu2parquet"},
+		{"no workers", []string{"--workers", "0", in}, `--workers "0": must be 1 to 64`, "adu2parquet"},
 		{"not a size", []string{"--memory-budget", "lots", in}, `--memory-budget "lots": must be a size such as 256MiB, 1GiB or 500MB`, "adu2parquet"},
 		{"not a bool", []string{"--quiet=maybe", in}, `--quiet "maybe": must be true or false`, "adu2parquet"},
 		{"missing value", []string{in, "--grace"}, `--grace needs a value: a duration such as 500ms, 90s, 5m or 1h30m`, "adu2parquet"},

@@ -60,7 +60,7 @@ type runState struct {
 	ctx     context.Context
 	o       *options
 	eo      ingest.Options
-	eng     *ingest.Engine
+	eng     ingest.Inferrer
 	dec     decode.Decoder
 	sink    *sink
 	prog    *progress
@@ -108,7 +108,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	} else {
 		st.sink.text = adutext.NewWriter(stdout)
 	}
-	if st.eng, err = ingest.New(eo, st.sink); err != nil {
+	if st.eng, err = ingest.Start(eo, o.workers, st.sink); err != nil {
 		return &usageError{err}
 	}
 	if st.sink.text != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,7 @@ type options struct {
 	handshake     time.Duration
 	maxConns      int
 	memoryBudget  byteSize
+	workers       int
 	localNets     []string
 	inboundOnly   bool
 	trackPartial  bool
@@ -273,6 +275,8 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	o.memoryBudget = byteSize(def.MemoryBudget)
 	f.Var(&o.memoryBudget, "memory-budget",
 		"memory for connection state (table, held and queued records; 0: none); the cheapest entries are shed beyond it")
+	f.IntVar(&o.workers, "workers", defaultWorkers(),
+		"inference workers, connections shared among them by a hash of their endpoints (the output is the same for every number)")
 	f.StringArrayVar(&o.localNets, "local-net", nil, "a local network `CIDR` (repeatable); labels connections in/out/local/external")
 	f.BoolVar(&o.inboundOnly, "inbound-only", false, "keep only connections whose SYN enters the local networks")
 	f.BoolVar(&o.trackPartial, "track-partial", false, "track connections whose handshake was not seen (default: skip and count them)")
@@ -380,6 +384,9 @@ func (o *options) checkEngineFlags() error {
 	if o.maxConns < 1 {
 		return &usageError{fmt.Errorf("--max-conns \"%d\": must be at least 1", o.maxConns)}
 	}
+	if o.workers < 1 || o.workers > ingest.MaxWorkers {
+		return &usageError{fmt.Errorf("--workers \"%d\": must be 1 to %d", o.workers, ingest.MaxWorkers)}
+	}
 	if b := int64(o.memoryBudget); b != 0 && b < ingest.MinMemoryBudget {
 		min := byteSize(ingest.MinMemoryBudget)
 		return &usageError{fmt.Errorf("--memory-budget %q: must be 0 (none) or at least %v", o.memoryBudget.String(), &min)}
@@ -399,3 +406,6 @@ func parseTime(flag, s string) (time.Time, error) {
 	}
 	return time.Time{}, &usageError{fmt.Errorf("--%s %q: not an RFC 3339 time or YYYY-MM-DD date", flag, s)}
 }
+
+// defaultWorkers is --workers' default: one per core the Go runtime uses.
+func defaultWorkers() int { return min(runtime.GOMAXPROCS(0), ingest.MaxWorkers) }

@@ -90,6 +90,13 @@ type conn struct {
 	id  uint64
 	sum ConnSummary // counters and times, copied into the END record
 
+	// activeNs is the engine's clock when the entry last moved to the back
+	// of its list, so that each list is in order of it and a timeout
+	// reached by one entry is reached by every entry before it. (sum.LastNs
+	// is the entry's own latest packet time, which an input out of time
+	// order can leave behind the clock.)
+	activeNs int64
+
 	synNs    int64 // time of the last SYN (RTT base)
 	synAckNs int64 // time of the last SYN-ACK (second RTT leg base)
 

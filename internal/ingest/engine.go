@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -34,7 +35,7 @@ func (f SinkFunc) Record(r *Record) error { return f(r) }
 // connection (flow hash of the 4-tuple) to use several cores.
 type Engine struct {
 	opts Options
-	sink Sink
+	out  output // where released records go (not used by a worker of Sharded)
 
 	quiet, hold, idle, hsTimeout int64 // ns
 
@@ -56,7 +57,7 @@ type Engine struct {
 
 	ready   readyHeap
 	held    minHeap[heldEntry] // connections holding records, by oldest held time (stale entries skipped)
-	out     Record
+	rec     Record             // the record being written
 	scratch []heldADU
 
 	// la is the look-ahead segment: each segment is processed when the
@@ -65,8 +66,9 @@ type Engine struct {
 	// of expiring every connection.
 	la     decode.Segment
 	haveLA bool
+	laOwn  bool // la is this engine's to process, not only a clock tick (see Sharded)
 
-	lastOut int64 // time of the last record written
+	shard *shardState // set on a worker of Sharded
 
 	stats Stats
 	err   error
@@ -88,14 +90,13 @@ func New(opts Options, sink Sink) (*Engine, error) {
 	opts.LocalNets = nets
 	return &Engine{
 		opts:      opts,
-		sink:      sink,
+		out:       newOutput(sink),
 		quiet:     int64(opts.QuietTime),
 		hold:      int64(opts.Hold),
 		idle:      int64(opts.IdleTimeout),
 		hsTimeout: int64(opts.HandshakeTimeout),
 		table:     make(map[key]*conn, min(opts.MaxConns, initialSlots)),
 		held:      minHeap[heldEntry]{less: heldLess},
-		lastOut:   math.MinInt64,
 		mem:       newMemAccount(opts, min(opts.MaxConns, initialSlots)),
 	}, nil
 }
@@ -103,6 +104,8 @@ func New(opts Options, sink Sink) (*Engine, error) {
 // Stats returns a copy of the counters.
 func (e *Engine) Stats() Stats {
 	s := e.stats
+	s.Records = e.out.records
+	s.RecordsRestamped += e.out.restamped
 	return s
 }
 
@@ -121,21 +124,32 @@ func (e *Engine) First() (int64, bool) { return e.first, e.seen }
 // Process consumes one segment. Segments must come in capture order; a
 // segment older than one already seen is processed at its own time but
 // cannot move the engine's clock back.
-func (e *Engine) Process(s *decode.Segment) error {
+func (e *Engine) Process(s *decode.Segment) error { return e.process(s, true) }
+
+// process consumes one segment; a worker of Sharded processes another
+// worker's segment (own false) only as a tick of its clock.
+func (e *Engine) process(s *decode.Segment, own bool) error {
 	if e.err != nil {
 		return e.err
 	}
 	if !e.haveLA {
-		e.la, e.haveLA = *s, true
+		e.la, e.laOwn, e.haveLA = *s, own, true
 		return nil
 	}
-	cur := e.la
-	e.la = *s
-	return e.step(&cur, s.TsNs)
+	cur, curOwn := e.la, e.laOwn
+	if own {
+		e.la = *s
+	} else {
+		e.la.TsNs = s.TsNs // the other fields are not read
+	}
+	e.laOwn = own
+	return e.step(&cur, curOwn, s.TsNs)
 }
 
 // step processes one segment; nextTs is the time of the segment after it.
-func (e *Engine) step(s *decode.Segment, nextTs int64) error {
+// When own is false only the segment's time is used: the clock moves and
+// connections time out as at any segment.
+func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 	e.stats.Segments++
 	if s.TsNs == math.MaxInt64 || s.TsNs == math.MinInt64 {
 		// The reader's mark for a timestamp it could not represent.
@@ -167,7 +181,20 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 		e.stats.TimeBackwards++
 	}
 	e.expire()
+	if own {
+		e.dispatch(s)
+	}
+	e.releaseHeld()
+	e.drain(false)
+	e.enforce()
+	if e.shard != nil {
+		e.shard.steps = append(e.shard.steps, e.watermark())
+	}
+	return e.err
+}
 
+// dispatch processes segment s of the connection it belongs to.
+func (e *Engine) dispatch(s *decode.Segment) {
 	k, srcIsA := makeKey(s.Src, s.Dst, s.SrcPort, s.DstPort)
 	c := e.table[k]
 	switch {
@@ -182,33 +209,60 @@ func (e *Engine) step(s *decode.Segment, nextTs int64) error {
 		}
 	case c.state == stIgnored:
 		if e.opts.TrackPartial && c.sum.Partial && s.PayloadLen > 0 && s.Flags&(decode.FlagSYN|decode.FlagRST) == 0 {
+			e.stats.SkippedNoSYN-- // counted when the entry was made; tracked after all
 			e.startPartial(c, srcIsA, s)
 		} else {
 			e.stats.SegsUntracked++
-			e.ignored.touch(c)
+			e.touch(&e.ignored, c)
 		}
 	default:
 		e.segment(c, srcIsA, s)
 	}
-	e.releaseHeld()
-	e.drain(false)
-	e.enforce()
-	return e.err
 }
 
 // Finish ends the input: open ADUs become INC records, open connections get
 // END records with reason eof, and every held record is released. The
 // engine must not be used afterwards.
+//
+// The records it writes come in three runs, each in an order that depends
+// on each connection alone (so that Sharded, merging its workers' runs,
+// writes them in the same order): every held record and every record
+// waiting in the reorder stage, by their place in it (time, step,
+// connection, order); then the INC records, by the time of the ADU's last
+// data, connection and direction; then the END records, by the
+// connection's last packet and id.
 func (e *Engine) Finish() error {
 	if e.err != nil {
 		return e.err
 	}
+	e.finishInput()
+	if e.err == nil {
+		e.finishConns()
+	}
+	e.release()
+	return e.err
+}
+
+// finishInput processes the look-ahead segment, the input's last.
+func (e *Engine) finishInput() {
 	if e.haveLA {
 		e.haveLA = false
-		if err := e.step(&e.la, e.la.TsNs); err != nil {
-			return err
-		}
+		e.step(&e.la, e.laOwn, e.la.TsNs)
 	}
+}
+
+// Phases of Finish's output (see Finish), for Sharded's merge of the
+// workers' runs; phaseRun is the input's.
+const (
+	phaseRun uint8 = iota
+	phaseHeld
+	phaseINC
+	phaseEND
+)
+
+// finishConns writes Finish's three runs of records.
+func (e *Engine) finishConns() {
+	e.finPhase(phaseHeld, readyRef{})
 	// Connections in their grace period after a RST end as reset.
 	for c := e.resetting.head; c != nil; c = e.resetting.head {
 		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir)
@@ -221,6 +275,7 @@ func (e *Engine) Finish() error {
 	}
 	// Held records first: they are older than anything decided now.
 	e.releaseAll(open)
+	e.drain(true)
 	type inc struct {
 		c *conn
 		d Dir
@@ -239,12 +294,13 @@ func (e *Engine) Finish() error {
 		case la != lb:
 			return cmpInt64(la, lb)
 		case a.c.id != b.c.id:
-			return cmpInt64(int64(a.c.id), int64(b.c.id))
+			return cmp.Compare(a.c.id, b.c.id)
 		}
 		return int(a.d) - int(b.d)
 	})
 	for _, x := range incs {
 		f := x.c.flow(x.d)
+		e.finPhase(phaseINC, readyRef{ts: f.lastDataNs, conn: x.c.id, seq: uint64(x.d)})
 		p := e.aduHeld(x.c, x.d, f.seq.next, -1, e.now)
 		r := e.aduRecord(x.c, &p)
 		r.Kind = KindINC
@@ -256,15 +312,22 @@ func (e *Engine) Finish() error {
 		if a.sum.LastNs != b.sum.LastNs {
 			return cmpInt64(a.sum.LastNs, b.sum.LastNs)
 		}
-		return cmpInt64(int64(a.id), int64(b.id))
+		return cmp.Compare(a.id, b.id)
 	})
 	for _, c := range open {
+		e.finPhase(phaseEND, readyRef{ts: c.sum.LastNs, conn: c.id})
 		e.end(c, EndEOF, e.now, DirNone)
 		e.drain(true)
 	}
 	e.drain(true)
-	e.release()
-	return e.err
+}
+
+// finPhase tells a worker of Sharded which of Finish's runs the records it
+// writes next belong to, and (for INC and END records) their place in it.
+func (e *Engine) finPhase(phase uint8, key readyRef) {
+	if e.shard != nil {
+		e.shard.phase, e.shard.key = phase, key
+	}
 }
 
 // release lets go of the engine's state once the input is finished, so
@@ -280,25 +343,27 @@ func (e *Engine) release() {
 }
 
 // finEntry is a connection of Finish's open list (by index) with held
-// records, keyed by the time its next one will have when released.
+// records, keyed by the time its next one will have when released and the
+// connection's id.
 type finEntry struct {
 	ts int64
+	id uint64
 	i  int
 }
 
-func finLess(a, b *finEntry) bool { return a.ts < b.ts || (a.ts == b.ts && a.i < b.i) }
+func finLess(a, b *finEntry) bool { return a.ts < b.ts || (a.ts == b.ts && a.id < b.id) }
 
 // releaseAll releases every held record of the connections in open, in the
-// order that releasing them all at once would give them in the output (by
-// time, then by the connection's place in open, then by their order), but
-// one at a time, writing each as soon as no other can precede it: the
-// records never wait in the reorder stage all together.
+// order that releasing them all at once would give them in the reorder
+// stage (by time, then connection, then their order: they are all of one
+// step), but one at a time, writing each as soon as no other can precede
+// it: the records never wait in the reorder stage all together.
 func (e *Engine) releaseAll(open []*conn) {
 	h := minHeap[finEntry]{less: finLess}
 	next := func(c *conn) int64 { return max(c.x.pending[0].tsNs, c.x.lastRelNs) } // as releaseRecord stamps it
 	for i, c := range open {
 		if c.x != nil && len(c.x.pending) > 0 {
-			h.push(finEntry{ts: next(c), i: i})
+			h.push(finEntry{ts: next(c), id: c.id, i: i})
 		}
 	}
 	for h.len() > 0 {
@@ -307,13 +372,15 @@ func (e *Engine) releaseAll(open []*conn) {
 		c := open[top.i]
 		e.releasePending(c, 1)
 		if len(c.x.pending) > 0 {
-			h.push(finEntry{ts: next(c), i: top.i})
+			h.push(finEntry{ts: next(c), id: c.id, i: top.i})
 		}
-		w := int64(math.MaxInt64)
-		if h.len() > 0 {
-			w = h.top().ts
+		if h.len() == 0 {
+			break // drain(true) follows
 		}
-		e.drainTo(w)
+		// What the next release will queue: this step, after every record
+		// queued so far.
+		nx := h.top()
+		e.drainBefore(readyRef{ts: nx.ts, step: e.stats.Segments, conn: nx.id, seq: math.MaxUint64})
 	}
 }
 
@@ -327,24 +394,36 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// expire ends connections whose timeouts passed at the current time.
+// expire ends connections whose timeouts passed at the current time. A
+// timeout runs from the entry's last activity on the engine's clock
+// (conn.activeNs), which orders each list, so that whether an entry has
+// timed out depends on the entry alone and not on the entries before it:
+// an engine holding only some of the connections (a worker of Sharded)
+// ends each of them at the same packet as one holding all.
 func (e *Engine) expire() {
 	now := e.now
-	for c := e.closed.head; c != nil && now-c.sum.LastNs > closedLinger; c = e.closed.head {
+	for c := e.closed.head; c != nil && now-c.activeNs > closedLinger; c = e.closed.head {
 		e.drop(c)
 	}
-	for c := e.ignored.head; c != nil && now-c.sum.LastNs > e.idle; c = e.ignored.head {
+	for c := e.ignored.head; c != nil && now-c.activeNs > e.idle; c = e.ignored.head {
 		e.drop(c)
 	}
-	for c := e.embryonic.head; c != nil && now-c.sum.LastNs > e.hsTimeout; c = e.embryonic.head {
+	for c := e.embryonic.head; c != nil && now-c.activeNs > e.hsTimeout; c = e.embryonic.head {
 		e.end(c, EndIdle, c.sum.LastNs+e.hsTimeout, DirNone)
 	}
-	for c := e.resetting.head; c != nil && now-c.sum.LastNs > e.idle; c = e.resetting.head {
+	for c := e.resetting.head; c != nil && now-c.activeNs > e.idle; c = e.resetting.head {
 		e.end(c, EndRST, c.sum.LastNs, c.x.rstDir) // normally ended by releaseHeld long before
 	}
-	for c := e.established.head; c != nil && now-c.sum.LastNs > e.idle; c = e.established.head {
+	for c := e.established.head; c != nil && now-c.activeNs > e.idle; c = e.established.head {
 		e.end(c, EndIdle, c.sum.LastNs+e.idle, DirNone)
 	}
+}
+
+// touch moves c to the back of list l (its list of entries by activity),
+// from whichever list it was on, at the current time.
+func (e *Engine) touch(l *connList, c *conn) {
+	c.activeNs = e.now
+	l.touch(c)
 }
 
 // alloc returns a zeroed conn for key k, shedding entries first if the
@@ -473,8 +552,15 @@ func (e *Engine) dropBody(c *conn) {
 	}
 }
 
-// newConnID assigns the next connection id.
+// newConnID assigns the next connection id. A worker of Sharded numbers
+// a connection by the step (the input's segment) that began it, which the
+// merge of the workers' records turns into the same dense numbering.
 func (e *Engine) newConnID(c *conn) {
+	if e.shard != nil {
+		c.id = e.stats.Segments
+		e.shard.created = append(e.shard.created, c.id)
+		return
+	}
 	e.nextID++
 	c.id = e.nextID
 }
@@ -519,39 +605,74 @@ func (e *Engine) emit(r *Record) {
 // drain passes released records to the sink: all of them when final,
 // otherwise those no held record can precede.
 func (e *Engine) drain(final bool) {
-	w := e.now
 	if final {
-		w = math.MaxInt64
+		e.drainTo(math.MaxInt64)
+	} else {
+		e.drainTo(e.watermark())
 	}
-	for !final && e.held.len() > 0 {
+}
+
+// watermark is the time up to which released records can be written: the
+// clock, or the oldest held record's time when older.
+func (e *Engine) watermark() int64 {
+	for e.held.len() > 0 {
 		top := e.held.top()
 		if !top.valid() {
 			e.held.pop()
 			continue
 		}
-		w = min(w, top.ts)
-		break
+		return min(e.now, top.ts)
 	}
-	e.drainTo(w)
+	return e.now
 }
 
 // drainTo passes the released records up to time w to the sink.
 func (e *Engine) drainTo(w int64) {
-	for e.ready.len() > 0 && e.err == nil {
-		if e.ready.topTs() > w {
-			break
-		}
-		e.ready.pop(&e.out)
-		if e.out.TsNs < e.lastOut {
-			// Decided at a segment older than a record already written (the
-			// input is not time-ordered): keep the output in time order.
-			e.out.TsNs = e.lastOut
-			e.stats.RecordsRestamped++
-		}
-		e.lastOut = e.out.TsNs
-		e.stats.Records[e.out.Kind]++
-		if err := e.sink.Record(&e.out); err != nil {
-			e.err = fmt.Errorf("write record: %w", err)
-		}
+	for e.ready.len() > 0 && e.err == nil && e.ready.top().ts <= w {
+		e.put(e.ready.pop(&e.rec))
 	}
+}
+
+// drainBefore passes the released records that come before place k to the
+// sink.
+func (e *Engine) drainBefore(k readyRef) {
+	for e.ready.len() > 0 && e.err == nil && refLess(e.ready.top(), &k) {
+		e.put(e.ready.pop(&e.rec))
+	}
+}
+
+// put writes e.rec, which left the reorder stage from place ref; a worker
+// of Sharded passes it on to the merge instead.
+func (e *Engine) put(ref readyRef) {
+	if e.shard != nil {
+		e.shard.forward(ref, &e.rec, e.stats.Segments)
+		return
+	}
+	e.err = e.out.write(&e.rec)
+}
+
+// output writes records in time order: a record decided at a segment older
+// than one already written (the input is not time-ordered) is written at
+// the time of the last one, and counted.
+type output struct {
+	sink      Sink
+	last      int64 // time of the last record written
+	records   [KindPART + 1]uint64
+	restamped uint64
+}
+
+func newOutput(sink Sink) output { return output{sink: sink, last: math.MinInt64} }
+
+// write passes r to the sink.
+func (o *output) write(r *Record) error {
+	if r.TsNs < o.last {
+		r.TsNs = o.last
+		o.restamped++
+	}
+	o.last = r.TsNs
+	o.records[r.Kind]++
+	if err := o.sink.Record(r); err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	return nil
 }

@@ -40,24 +40,11 @@ const feedBatches = 2
 // block (standard input) should return on cancellation, as adu2parquet's
 // does.
 func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decoder, progress FeedProgress) error {
-	r := &feedReader{src: src, dec: dec, out: make(chan *feedBatch, feedBatches),
-		free: make(chan *feedBatch, feedBatches+2), stop: make(chan struct{})}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(r.out)
-		r.run()
-	}()
-	defer func() {
-		close(r.stop)
-		for range r.out { // let the reader see stop
-		}
-		wg.Wait()
-	}()
+	r := startFeedReader(src, dec, 1)
+	defer r.close()
 	for b := range r.out {
 		for i := range b.segs {
-			if err := e.Process(&b.segs[i]); err != nil {
+			if err := e.process(&b.segs[i], true); err != nil {
 				return err
 			}
 		}
@@ -70,22 +57,55 @@ func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decod
 			}
 		}
 		if b.err != nil {
-			var fe *capture.FormatError
-			switch {
-			case errors.Is(b.err, io.EOF):
-				return nil
-			case errors.As(b.err, &fe):
-				return b.err // already names the file and offset
-			}
-			return fmt.Errorf("read %s: %w", src.Name(), b.err)
+			return feedError(b.err, src)
 		}
-		b.segs, b.progress = b.segs[:0], 0
-		select {
-		case r.free <- b:
-		default:
-		}
+		r.recycle(b)
 	}
 	return nil // not reached: the reader's last batch carries its error
+}
+
+// feedError is what Feed returns for the error that ended its source: nil
+// at its end.
+func feedError(err error, src capture.Source) error {
+	var fe *capture.FormatError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &fe):
+		return err // already names the file and offset
+	}
+	return fmt.Errorf("read %s: %w", src.Name(), err)
+}
+
+// startFeedReader starts reading and decoding src on a goroutine of its
+// own, for shards workers (see shardOf).
+func startFeedReader(src capture.Source, dec *decode.Decoder, shards int) *feedReader {
+	r := &feedReader{src: src, dec: dec, shards: shards, out: make(chan *feedBatch, feedBatches),
+		free: make(chan *feedBatch, 2*feedBatches+2), stop: make(chan struct{})}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(r.out)
+		r.run()
+	}()
+	return r
+}
+
+// close stops the reader and waits for it.
+func (r *feedReader) close() {
+	close(r.stop)
+	for range r.out { // let the reader see stop
+	}
+	r.wg.Wait()
+}
+
+// recycle gives a batch the consumer is done with back to the reader.
+func (r *feedReader) recycle(b *feedBatch) {
+	b.segs, b.owners, b.progress = b.segs[:0], b.owners[:0], 0
+	select {
+	case r.free <- b:
+	default:
+	}
 }
 
 // feedBatch is what Feed's reader hands the engine: the TCP segments of the
@@ -94,17 +114,20 @@ func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decod
 // the source's end (io.EOF) or fault.
 type feedBatch struct {
 	segs     []decode.Segment
+	owners   []uint8 // with several workers, the worker of each segment
 	progress int64
 	err      error
 }
 
 // feedReader is Feed's reading goroutine.
 type feedReader struct {
-	src  capture.Source
-	dec  *decode.Decoder
-	out  chan *feedBatch
-	free chan *feedBatch
-	stop chan struct{}
+	src    capture.Source
+	dec    *decode.Decoder
+	shards int
+	wg     sync.WaitGroup
+	out    chan *feedBatch
+	free   chan *feedBatch
+	stop   chan struct{}
 }
 
 // run reads and decodes until the source ends or Feed stops listening.
@@ -131,6 +154,9 @@ func (r *feedReader) run() {
 		}
 		if r.dec.Decode(&pkt, &seg) == decode.OK {
 			b.segs = append(b.segs, seg)
+			if r.shards > 1 {
+				b.owners = append(b.owners, shardOf(&seg, r.shards))
+			}
 		}
 	}
 }

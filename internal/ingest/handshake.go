@@ -31,7 +31,7 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 		c.sum.Handshake = HandshakeSYN
 		e.newConnID(c)
 		e.stats.Conns++
-		e.embryonic.pushBack(c)
+		e.touch(&e.embryonic, c)
 		c.sum.SynNs = s.TsNs
 		e.clientSYN(c, s)
 		count(&c.sum.C2S, s)
@@ -53,7 +53,7 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 		e.newConnID(c)
 		e.stats.Conns++
 		e.stats.ConnsSynAck++
-		e.embryonic.pushBack(c)
+		e.touch(&e.embryonic, c)
 		e.serverSYNACK(c, s)
 		count(&c.sum.S2C, s)
 		// The SYN was missed: the SYN-ACK's ack field names the client's ISN.
@@ -70,7 +70,7 @@ func (e *Engine) create(k key, srcIsA bool, s *decode.Segment) *conn {
 		c.clientIsA = srcIsA
 	}
 	c.state = stIgnored
-	e.ignored.pushBack(c)
+	e.touch(&e.ignored, c)
 	if e.opts.InboundOnly && e.connLabel(c) != LabelIn {
 		c.sum.Partial = false // filtered: never tracked, even as partial
 		e.stats.SkippedFilter++
@@ -106,7 +106,7 @@ func (e *Engine) admit(c *conn) bool {
 	c.sum.Label = e.connLabel(c)
 	if e.opts.InboundOnly && c.sum.Label != LabelIn {
 		c.state = stIgnored
-		e.ignored.pushBack(c)
+		e.touch(&e.ignored, c)
 		e.stats.SkippedFilter++
 		e.stats.SegsUntracked++
 		return false
@@ -118,15 +118,12 @@ func (e *Engine) admit(c *conn) bool {
 // at its first data segment.
 func (e *Engine) startPartial(c *conn, srcIsA bool, s *decode.Segment) {
 	e.ignored.remove(c)
-	if e.stats.SkippedNoSYN > 0 {
-		e.stats.SkippedNoSYN--
-	}
 	c.state = stEstablished
 	c.sum.Handshake = HandshakeNone
 	e.newConnID(c)
 	e.stats.Conns++
 	e.stats.ConnsPartial++
-	e.established.pushBack(c)
+	e.touch(&e.established, c)
 	e.grow(c)
 	d := c.dirOf(srcIsA)
 	c.flow(d).seq.init(s.Seq)
@@ -181,7 +178,7 @@ func (e *Engine) connRecord(c *conn, k Kind, ts int64, d Dir) Record {
 func (e *Engine) establish(c *conn, s *decode.Segment, d Dir, ackLeg bool) {
 	e.grow(c)
 	c.state = stEstablished
-	e.established.touch(c)
+	e.touch(&e.established, c)
 	c.sum.EstablishedNs = s.TsNs
 	r := e.connRecord(c, KindSEQ, s.TsNs, d)
 	if ackLeg && c.synAckNs != 0 {
@@ -207,7 +204,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 
 	switch c.state {
 	case stSynSent:
-		e.embryonic.touch(c)
+		e.touch(&e.embryonic, c)
 		if d == DirC2S {
 			switch {
 			case sk == flagsSynOnly:
@@ -252,7 +249,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			}
 		}
 	case stSynAck:
-		e.embryonic.touch(c)
+		e.touch(&e.embryonic, c)
 		if d == DirS2C {
 			switch {
 			case sk == flagsSynAck:
@@ -297,7 +294,7 @@ func (e *Engine) segment(c *conn, srcIsA bool, s *decode.Segment) {
 			}
 		}
 	case stEstablished:
-		e.established.touch(c)
+		e.touch(&e.established, c)
 		if s.Flags&decode.FlagSYN != 0 {
 			e.synOnOpen(c, d, s)
 			return

@@ -102,6 +102,12 @@ type readyHeap struct {
 }
 
 func (h *readyHeap) push(r *Record, step uint64) {
+	h.seq++
+	h.pushRef(r, readyRef{ts: r.TsNs, step: step, conn: r.ConnID, seq: h.seq})
+}
+
+// pushRef queues r at the place ref gives it (its idx is ignored).
+func (h *readyHeap) pushRef(r *Record, ref readyRef) {
 	var idx int32
 	if n := len(h.free); n > 0 {
 		idx = h.free[n-1]
@@ -114,8 +120,7 @@ func (h *readyHeap) push(r *Record, step uint64) {
 	if r.Conn != nil {
 		h.ends++
 	}
-	h.seq++
-	ref := readyRef{ts: r.TsNs, step: step, conn: r.ConnID, seq: h.seq, idx: idx}
+	ref.idx = idx
 	if n := len(h.fifo); n == h.head || !refLess(&ref, &h.fifo[n-1]) {
 		if h.head == n && n > 0 {
 			h.fifo, h.head = h.fifo[:0], 0
@@ -139,18 +144,19 @@ func (h *readyHeap) fromFIFO() bool {
 	return h.refs.len() == 0 || refLess(&h.fifo[h.head], h.refs.top())
 }
 
-// topTs returns the smallest record's time; the queue must not be empty.
-func (h *readyHeap) topTs() int64 {
+// top returns the smallest record's place; the queue must not be empty.
+func (h *readyHeap) top() *readyRef {
 	if h.fromFIFO() {
-		return h.fifo[h.head].ts
+		return &h.fifo[h.head]
 	}
-	return h.refs.top().ts
+	return h.refs.top()
 }
 
-// pop removes the smallest record into out.
-func (h *readyHeap) pop(out *Record) {
+// pop removes the smallest record into out and returns its place.
+func (h *readyHeap) pop(out *Record) readyRef {
+	var ref readyRef
 	if h.fromFIFO() {
-		idx := h.fifo[h.head].idx
+		ref = h.fifo[h.head]
 		h.head++
 		if h.head == len(h.fifo) {
 			h.fifo, h.head = h.fifo[:0], 0
@@ -158,11 +164,12 @@ func (h *readyHeap) pop(out *Record) {
 			n := copy(h.fifo, h.fifo[h.head:])
 			h.fifo, h.head = h.fifo[:n], 0
 		}
-		h.take(idx, out)
 	} else {
-		h.take(h.refs.top().idx, out)
+		ref = *h.refs.top()
 		h.refs.pop()
 	}
+	h.take(ref.idx, out)
+	return ref
 }
 
 // trim gives back the queue's room when it is empty and its room costs more

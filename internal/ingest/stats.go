@@ -31,5 +31,6 @@ type Stats struct {
 	HeldExpired      uint64 // held FIN-closed ADUs released without a think time
 	TimeBackwards    uint64 // segments older than the latest seen (input not time-ordered)
 	RecordsRestamped uint64 // records decided at a time older than one already written (input not time-ordered), written at that time
+	WrittenEarly     uint64 // records written before an older one another worker held, to keep Sharded's merge within MemoryBudget
 	TimeOutliers     uint64 // segments with an unusable time, or isolated ones over an hour off their neighbours', clamped
 }

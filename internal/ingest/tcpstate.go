@@ -261,7 +261,7 @@ func (e *Engine) rst(c *conn, d Dir, s *decode.Segment) {
 	// counting the peer's data for the hold time, then END.
 	c.state = stReset
 	c.x.rstNs, c.x.rstDir = s.TsNs, d
-	e.resetting.touch(c)
+	e.touch(&e.resetting, c)
 	e.trackHeld(c)
 }
 
@@ -326,5 +326,5 @@ func (e *Engine) end(c *conn, reason EndReason, ts int64, d Dir) {
 	c.state = stClosed
 	e.dropBody(c)
 	c.sum.LastNs = ts // the closed key lingers from the END on
-	e.closed.touch(c)
+	e.touch(&e.closed, c)
 }
