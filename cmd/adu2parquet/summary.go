@@ -61,6 +61,7 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 	add("segments_time_backwards", st.TimeBackwards)
 	add("segments_time_outliers", st.TimeOutliers)
 	add("records_restamped", st.RecordsRestamped)
+	add("records_written_early", st.WrittenEarly)
 	add("log_lines_malformed", uint64(logs.Malformed))
 	add("log_lines_time_backwards", uint64(logs.TimeBackwards))
 	add("log_inc_untimed", uint64(logs.UntimedINC))
@@ -90,6 +91,7 @@ var describe = map[string]string{
 	"segments_time_backwards":     "segments older than the latest (input not time-ordered)",
 	"segments_time_outliers":      "segments with unusable or outlying times (clamped)",
 	"records_restamped":           "records decided before one already written, written at its time",
+	"records_written_early":       "records written before an older one another worker held (--memory-budget, --workers)",
 	"log_lines_malformed":         "malformed log lines skipped",
 	"log_lines_time_backwards":    "log lines older than the latest",
 	"log_inc_untimed":             "INC lines without a time (X.X)",

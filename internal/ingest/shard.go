@@ -227,16 +227,19 @@ func (s *Sharded) Feed(ctx context.Context, src capture.Source, dec *decode.Deco
 	r := startFeedReader(src, dec, len(s.workers))
 	defer r.close()
 	var inflight []*feedBatch
-	collect := func() (bool, error) {
+	collect := func(report bool) (bool, error) {
 		b := inflight[0]
 		inflight = inflight[1:]
-		done, err := s.collect(b, src, progress)
+		done, err := s.collect(b, src, progress, report)
 		r.recycle(b)
 		return done, err
 	}
+	// stop merges the batches in flight, the workers having processed
+	// them; after a cancellation without reporting progress, as Engine.Feed
+	// returns before its progress call.
 	stop := func(err error) error {
 		for len(inflight) > 0 {
-			if _, e := collect(); err == nil {
+			if _, e := collect(err == nil); err == nil {
 				err = e
 			}
 		}
@@ -244,8 +247,9 @@ func (s *Sharded) Feed(ctx context.Context, src capture.Source, dec *decode.Deco
 	}
 	for b := range r.out {
 		if n := len(inflight); n > 0 && inflight[n-1].progress > 0 {
-			// The point after the last batch sent is where Engine.Feed
-			// checks for cancellation.
+			// The point after the last batch sent, where Engine.Feed checks
+			// for cancellation: the batch is not sent, as Engine.Feed does
+			// not process it.
 			if err := ctx.Err(); err != nil {
 				return stop(err)
 			}
@@ -257,7 +261,7 @@ func (s *Sharded) Feed(ctx context.Context, src capture.Source, dec *decode.Deco
 		if len(inflight) < feedBatches {
 			continue
 		}
-		if done, err := collect(); done {
+		if done, err := collect(true); done {
 			return stop(err)
 		}
 	}
@@ -265,9 +269,9 @@ func (s *Sharded) Feed(ctx context.Context, src capture.Source, dec *decode.Deco
 }
 
 // collect merges the workers' results for batch b and does what Feed does
-// after a batch: progress, and the source's end. It reports whether Feed
-// is done (and with which error).
-func (s *Sharded) collect(b *feedBatch, src capture.Source, progress FeedProgress) (bool, error) {
+// after a batch: progress (when report), and the source's end. It reports
+// whether Feed is done (and with which error).
+func (s *Sharded) collect(b *feedBatch, src capture.Source, progress FeedProgress, report bool) (bool, error) {
 	bs := make([]*shardBatch, len(s.workers))
 	for i, w := range s.workers {
 		bs[i] = <-w.out
@@ -286,7 +290,7 @@ func (s *Sharded) collect(b *feedBatch, src capture.Source, progress FeedProgres
 	if s.m.err != nil {
 		return true, s.m.err
 	}
-	if b.progress > 0 && progress != nil {
+	if b.progress > 0 && progress != nil && report {
 		progress(b.progress)
 	}
 	if b.err != nil {

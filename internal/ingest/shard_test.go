@@ -1,16 +1,25 @@
 package ingest_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/decode"
+	"github.com/abt-dev/abt/internal/flood"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/synthcap"
 )
@@ -130,4 +139,142 @@ func TestShardedSameRecords(t *testing.T) {
 		t.Errorf("only %d records compared", total)
 	}
 	t.Logf("%d records compared", total)
+}
+
+// TestShardedProgress: a Sharded's progress points are Engine.Feed's: the
+// same packet counts, each with the same clock and the same records
+// written by then; and a cancel at one stops both at the same point.
+func TestShardedProgress(t *testing.T) {
+	path := filepath.Join(pcapDir, "zeek_echo-connections.pcap.gz") // 82,582 packets: 5 progress points
+	type point struct {
+		packets, now int64
+		records      int
+	}
+	run := func(workers, cancelAt int) ([]point, error) {
+		var recs int
+		inf, err := ingest.Start(ingest.DefaultOptions(), workers, ingest.SinkFunc(func(*ingest.Record) error {
+			recs++
+			return nil
+		}))
+		require.NoError(t, err)
+		src, err := capture.Open(path)
+		require.NoError(t, err)
+		defer src.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var dec decode.Decoder
+		var points []point
+		feedErr := inf.Feed(ctx, src, &dec, func(n int64) {
+			now, _ := inf.Now()
+			points = append(points, point{n, now, recs})
+			if len(points) == cancelAt {
+				cancel()
+			}
+		})
+		require.NoError(t, inf.Finish())
+		points = append(points, point{-1, 0, recs}) // what Finish wrote
+		return points, feedErr
+	}
+	want, err := run(1, 0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(want), 4)
+	for _, n := range []int{2, 4} {
+		got, err := run(n, 0)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "%d workers", n)
+	}
+	wantCut, err := run(1, 2)
+	require.ErrorIs(t, err, context.Canceled)
+	gotCut, err := run(3, 2)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, wantCut, gotCut, "cancelled at the second point")
+	require.Less(t, wantCut[len(wantCut)-1].records, want[len(want)-1].records)
+	require.Eventually(t, workersGone, 5*time.Second, 10*time.Millisecond, "the workers and the reader ended")
+}
+
+// TestShardedSinkError: the sink's error ends Feed, Finish returns it, and
+// every goroutine ends.
+func TestShardedSinkError(t *testing.T) {
+	boom := errors.New("disk full")
+	n := 0
+	s, err := ingest.NewSharded(ingest.DefaultOptions(), 3, ingest.SinkFunc(func(*ingest.Record) error {
+		if n++; n == 1000 {
+			return boom
+		}
+		return nil
+	}))
+	require.NoError(t, err)
+	src, err := capture.Open(filepath.Join(pcapDir, "zeek_echo-connections.pcap.gz"))
+	require.NoError(t, err)
+	defer src.Close()
+	var dec decode.Decoder
+	require.ErrorIs(t, s.Feed(context.Background(), src, &dec, nil), boom)
+	require.ErrorIs(t, s.Finish(), boom)
+	require.Equal(t, 1000, n, "nothing written after the error")
+	require.Eventually(t, workersGone, 5*time.Second, 10*time.Millisecond, "the workers and the reader ended")
+}
+
+// workersGone reports whether no goroutine of Sharded or of Feed's reader
+// runs.
+func workersGone() bool {
+	buf := make([]byte, 1<<20)
+	st := string(buf[:runtime.Stack(buf, true)])
+	return !strings.Contains(st, "feedReader") && !strings.Contains(st, "(*worker).run")
+}
+
+// TestShardedFloodBudget floods 150,000 SYNs among 200 real connections at
+// 2 and 4 workers sharing an 8 MiB budget: the half-open entries, and only
+// they, are shed, each ended once; every real connection's records are
+// exact; the output stays in time order; and the workers' accounts
+// together stay within the budget.
+func TestShardedFloodBudget(t *testing.T) {
+	const syns, real = 150_000, 200
+	path := filepath.Join(t.TempDir(), "flood.pcap")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	bw := bufio.NewWriter(f)
+	fs, err := flood.Write(bw, flood.Spec{SYNs: syns, Real: real})
+	require.NoError(t, err)
+	require.NoError(t, bw.Flush())
+	require.NoError(t, f.Close())
+	const budget = 8 << 20
+	opts := ingest.DefaultOptions()
+	opts.MemoryBudget = budget
+	want, _ := inferAll(t, ingest.DefaultOptions(), 1, path) // no budget: nothing shed
+	realClients := map[netip.AddrPort]bool{}
+	for _, c := range fs.Real {
+		realClients[c.Client] = true
+	}
+	// Each real connection's records, without the times at which they
+	// were written (the budget changes when held records are released)
+	// and numbers (counted among the flood's).
+	realOnly := func(recs []ingest.Record) map[netip.AddrPort][]ingest.Record {
+		out := map[netip.AddrPort][]ingest.Record{}
+		for _, r := range recs {
+			if realClients[r.Client] {
+				r.ConnID, r.TsNs = 0, 0
+				out[r.Client] = append(out[r.Client], r)
+			}
+		}
+		return out
+	}
+	for _, n := range []int{2, 4} {
+		got, st := inferAll(t, opts, n, path)
+		ends := map[ingest.EndReason]int{}
+		for i, r := range got {
+			if i > 0 && r.TsNs < got[i-1].TsNs {
+				t.Fatalf("%d workers: record %d at %d after one at %d", n, i, r.TsNs, got[i-1].TsNs)
+			}
+			if r.Kind == ingest.KindEND && !realClients[r.Client] {
+				ends[r.Reason]++
+			}
+		}
+		require.Equal(t, syns, ends[ingest.EndEvicted]+ends[ingest.EndEOF], "%d workers: every flood SYN ended once", n)
+		require.Equal(t, uint64(ends[ingest.EndEvicted]), st.EvictedHalfOpen)
+		require.Equal(t, st.Evicted, st.EvictedHalfOpen, "no established connection shed")
+		require.Greater(t, st.EvictedHalfOpen, uint64(syns/2))
+		require.LessOrEqual(t, st.PeakMemory, int64(budget), "%d workers' accounts together", n)
+		require.Equal(t, realOnly(want), realOnly(got), "%d workers: the real connections", n)
+		t.Logf("%d workers: %d half-open entries shed, peak accounts %d bytes", n, st.EvictedHalfOpen, st.PeakMemory)
+	}
 }
