@@ -6,6 +6,7 @@
 #
 #   scripts/linerate.sh            # best of 3 runs per case
 #   RUNS=5 scripts/linerate.sh
+#   WORKERS="1 2 4" scripts/linerate.sh
 #
 # The captures, built once under bench/ and rebuilt when their generators
 # change:
@@ -19,10 +20,13 @@
 #
 # The cases, each under /usr/bin/time -f (wall from bash's EPOCHREALTIME):
 #   tcpdump      tcpdump -r F -w /dev/null: reading and discarding, the floor
-#   text         adu2parquet --format adudump F > /dev/null
-#   archive      adu2parquet --out DIR F (a fresh archive each run; the
-#                rollups are left out: they are DuckDB's work, not the
-#                collector's)
+#   text         adu2parquet --format adudump --workers N F > /dev/null
+#   archive      adu2parquet --out DIR --workers N F (a fresh archive each
+#                run; the rollups are left out: they are DuckDB's work, not
+#                the collector's)
+#                for each N of WORKERS (default: 1 and every core), after
+#                checking that the text of each N is the text of the first
+#                byte for byte
 #   tcptrace     tcptrace -n F > /dev/null (per-connection statistics)
 #   argus        argus -r F -w /dev/null (flow records)
 # Each case reports wall and CPU seconds, peak RSS, packets per second of
@@ -37,6 +41,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNS=${RUNS:-3}
+WORKERS=${WORKERS:-"1 $(nproc)"}
 OUT=bench
 TIME=/usr/bin/time
 MIX_PACKETS=6100000
@@ -48,6 +53,9 @@ die() {
 }
 [ -n "${EPOCHREALTIME:-}" ] || die "needs bash >= 5 (EPOCHREALTIME)"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS=$RUNS: want a positive integer"
+for w in $WORKERS; do
+	[[ $w =~ ^[1-9][0-9]*$ ]] || die "WORKERS=$WORKERS: want positive integers"
+done
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -141,12 +149,24 @@ for cap in campus.pcap mix.pcap; do
 	measure tcpdump -r "$f" -w /dev/null
 	floor=$WALL
 	row tcpdump "$n" "$floor" >>"$report"
-	note "$cap: text"
-	measure bin/adu2parquet -q --format adudump "$f"
-	row "adu2parquet text" "$n" "$floor" >>"$report"
-	note "$cap: archive"
-	BEFORE="rm -rf '$TMP/archive'" measure bin/adu2parquet -q --rollup=false --out "$TMP/archive" --sensor bench "$f"
-	row "adu2parquet archive" "$n" "$floor" >>"$report"
+	first=
+	for w in $WORKERS; do
+		# The output is the same for every number of workers: check it.
+		bin/adu2parquet -q --format adudump --workers "$w" "$f" >"$TMP/text-$w"
+		if [ -z "$first" ]; then
+			first=$w
+		else
+			cmp -s "$TMP/text-$first" "$TMP/text-$w" || die "$cap: text with --workers $w differs from --workers $first"
+		fi
+		rm -f "$TMP/text-$w"
+		note "$cap: text, $w worker(s)"
+		measure bin/adu2parquet -q --format adudump --workers "$w" "$f"
+		row "adu2parquet text, $w worker(s)" "$n" "$floor" >>"$report"
+		note "$cap: archive, $w worker(s)"
+		BEFORE="rm -rf '$TMP/archive'" measure bin/adu2parquet -q --rollup=false --workers "$w" --out "$TMP/archive" --sensor bench "$f"
+		row "adu2parquet archive, $w worker(s)" "$n" "$floor" >>"$report"
+	done
+	rm -f "$TMP/text-$first"
 	if command -v tcptrace >/dev/null 2>&1; then
 		note "$cap: tcptrace"
 		measure tcptrace -n "$f"

@@ -69,6 +69,7 @@ type Engine struct {
 	laOwn  bool // la is this engine's to process, not only a clock tick (see Sharded)
 
 	shard *shardState // set on a worker of Sharded
+	due   int64       // a worker's nextDue
 
 	stats Stats
 	err   error
@@ -180,6 +181,16 @@ func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 	} else if s.TsNs < e.now {
 		e.stats.TimeBackwards++
 	}
+	if !own && e.now <= e.due {
+		// Another worker's segment, and nothing times out or is released
+		// at this time: only the watermark can have moved. (What follows
+		// would do the same, reading every list's head to find nothing to
+		// do.)
+		if w := e.watermark(); e.ready.len() == 0 || e.ready.top().ts > w {
+			e.shard.steps = append(e.shard.steps, w)
+			return e.err
+		}
+	}
 	e.expire()
 	if own {
 		e.dispatch(s)
@@ -189,8 +200,43 @@ func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 	e.enforce()
 	if e.shard != nil {
 		e.shard.steps = append(e.shard.steps, e.watermark())
+		e.due = e.nextDue()
 	}
 	return e.err
+}
+
+// nextDue is the latest time the clock can reach with nothing timing out
+// (expire) and no held record or RST grace due (releaseHeld): until a
+// segment changes the lists or the held records.
+func (e *Engine) nextDue() int64 {
+	due := int64(math.MaxInt64)
+	for _, l := range [...]struct {
+		c       *conn
+		timeout int64
+	}{{e.closed.head, closedLinger}, {e.ignored.head, e.idle}, {e.embryonic.head, e.hsTimeout},
+		{e.resetting.head, e.idle}, {e.established.head, e.idle}} {
+		if l.c != nil {
+			due = min(due, addSat(l.c.activeNs, l.timeout))
+		}
+	}
+	for e.held.len() > 0 {
+		top := e.held.top()
+		if !top.valid() {
+			e.held.pop()
+			continue
+		}
+		due = min(due, addSat(top.ts, e.hold)) // for a RST's grace too: ts is at most the RST's
+		break
+	}
+	return due
+}
+
+// addSat returns a+b (b >= 0), or math.MaxInt64 when that overflows.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // dispatch processes segment s of the connection it belongs to.
