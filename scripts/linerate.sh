@@ -156,9 +156,9 @@ for cap in campus.pcap mix.pcap; do
 		if [ -z "$first" ]; then
 			first=$w
 		else
-			cmp -s "$TMP/text-$first" "$TMP/text-$w" || die "$cap: text with --workers $w differs from --workers $first"
+			cmp "$TMP/text-$first" "$TMP/text-$w" >&2 || die "$cap: text with --workers $w differs from --workers $first"
+			rm -f "$TMP/text-$w"
 		fi
-		rm -f "$TMP/text-$w"
 		note "$cap: text, $w worker(s)"
 		measure bin/adu2parquet -q --format adudump --workers "$w" "$f"
 		row "adu2parquet text, $w worker(s)" "$n" "$floor" >>"$report"
