@@ -395,8 +395,9 @@ type merger struct {
 
 	ids    map[uint64]uint64 // worker id (step that began the connection) → dense id
 	nextID uint64
-	order  []uint64 // scratch: a batch's new connections
-	pos    []int    // scratch: per worker, the next record passed on
+	order  []uint64        // scratch: a batch's new connections
+	pos    []int           // scratch: per worker, the next record passed on
+	run    [][]shardRecord // scratch: per worker, its records of the step being merged
 	rec    Record
 	err    error
 }
@@ -416,31 +417,60 @@ func (m *merger) batch(bs []*shardBatch) {
 	}
 	m.pos = slices.Grow(m.pos[:0], len(bs))[:len(bs)]
 	clear(m.pos)
+	if len(m.run) != len(bs) {
+		m.run = make([][]shardRecord, len(bs))
+	}
 	first := bs[0].first
 	for k := range bs[0].steps {
 		at, w := first+uint64(k), int64(math.MaxInt64)
 		for i, b := range bs {
-			q := &m.queues[i]
-			for p := m.pos[i]; p < len(b.fwd) && b.fwd[p].at == at; p++ {
-				q.pushRef(&b.fwd[p].rec, b.fwd[p].ref)
-				m.pos[i] = p + 1
+			// The worker's records of this step: a run of them, in their
+			// order (one drain) unless the budget made it drain twice.
+			p, end, sorted := m.pos[i], m.pos[i], true
+			for ; end < len(b.fwd) && b.fwd[end].at == at; end++ {
+				if end > p && refLess(&b.fwd[end].ref, &b.fwd[end-1].ref) {
+					sorted = false
+				}
 			}
+			m.run[i] = b.fwd[p:end]
+			if !sorted {
+				for j := range m.run[i] {
+					m.queues[i].pushRef(&m.run[i][j].rec, m.run[i][j].ref)
+				}
+				m.run[i] = nil
+			}
+			m.pos[i] = end
 			w = min(w, b.steps[k])
 		}
+		// Write what the watermark reached, from the queues and, without
+		// queueing them, the runs.
 		for m.err == nil {
-			q := m.least()
-			if q == nil || q.top().ts > w {
-				break
+			q, r := m.least()
+			switch {
+			case r >= 0 && m.run[r][0].ref.ts <= w:
+				m.write(&m.run[r][0].rec)
+				m.run[r] = m.run[r][1:]
+				continue
+			case r < 0 && q != nil && q.top().ts <= w:
+				q.pop(&m.rec)
+				m.write(&m.rec)
+				continue
 			}
-			q.pop(&m.rec)
-			m.write(&m.rec)
+			break
+		}
+		for i, run := range m.run {
+			for j := range run {
+				m.queues[i].pushRef(&run[j].rec, run[j].ref)
+			}
+			m.run[i] = nil
 		}
 		if m.budget > 0 && m.queued() > m.budget {
 			// Some worker's held record keeps the others' back for long:
 			// write the oldest, as one engine releases its held records
 			// early when its reorder stage outgrows its share.
 			for m.err == nil && m.queued() > m.budget/2 {
-				m.least().pop(&m.rec)
+				q, _ := m.least()
+				q.pop(&m.rec)
 				m.write(&m.rec)
 				m.early++
 			}
@@ -451,18 +481,26 @@ func (m *merger) batch(bs []*shardBatch) {
 	}
 }
 
-// least returns the queue whose first record comes first, nil when all
-// are empty. Each worker's records mostly come in order, so its queue is
-// mostly a FIFO (see readyHeap).
-func (m *merger) least() *readyHeap {
-	var best *readyHeap
+// least returns the queue whose first record comes first (nil when all
+// are empty), or, when the first of the current step's runs comes before
+// it, that run's worker (else -1). Each worker's records mostly come in
+// order, so its queue is mostly a FIFO (see readyHeap).
+func (m *merger) least() (*readyHeap, int) {
+	var best *readyRef
+	var bq *readyHeap
+	br := -1
 	for i := range m.queues {
 		q := &m.queues[i]
-		if q.len() > 0 && (best == nil || refLess(q.top(), best.top())) {
-			best = q
+		if q.len() > 0 && (best == nil || refLess(q.top(), best)) {
+			best, bq = q.top(), q
 		}
 	}
-	return best
+	for i, run := range m.run {
+		if len(run) > 0 && (best == nil || refLess(&run[0].ref, best)) {
+			best, br = &run[0].ref, i
+		}
+	}
+	return bq, br
 }
 
 // queued is what the records waiting in the queues cost.
@@ -510,7 +548,7 @@ func (m *merger) finish(ws []*worker) {
 	for m.err == nil {
 		// The merge's own queues first: their records are of Finish's first
 		// run, and none of theirs can precede them.
-		q := m.least()
+		q, _ := m.least()
 		best := -1
 		var bestRef *readyRef
 		bestPhase := phaseHeld
