@@ -71,6 +71,7 @@ if [ "$FUZZTIME" != "0" ]; then
 		./internal/decode:FuzzDecode \
 		./internal/ingest:FuzzEngine \
 		./internal/ingest:FuzzIngest \
+		./internal/ingest:FuzzShardedSame \
 		./internal/adutext:FuzzReader \
 		./internal/partition:FuzzReadFooter; do
 		pkg=${target%%:*}

@@ -13,8 +13,8 @@ import (
 )
 
 // TestWorkersSameOutput runs the same inputs with --workers 1, 2 and 4:
-// adudump text and JSON Lines must be the same bytes, and the archive the
-// same rows in the same files in the same order (all but run_id). The
+// adudump text must be the same bytes, and the archive (1 and 4) the same
+// rows in the same files in the same order (all but run_id). The
 // inputs are every bundled capture as one run (out of time order between
 // files, years apart) and a campus-like capture, whose connections
 // overlap in time.
@@ -32,13 +32,19 @@ func TestWorkersSameOutput(t *testing.T) {
 
 	for name, inputs := range map[string][]string{"bundled": captures, "campus": {campus}} {
 		t.Run(name, func(t *testing.T) {
-			var text, jsonl string
+			var text string
 			var rows tables
 			for _, n := range []string{"1", "2", "4"} {
 				code, out, stderr := runCmd(t, nil, append([]string{"-q", "--format", "adudump", "--workers", n}, inputs...)...)
 				require.Equal(t, 0, code, stderr)
-				code, js, stderr := runCmd(t, nil, append([]string{"-q", "--format", "jsonl", "--workers", n}, inputs...)...)
-				require.Equal(t, 0, code, stderr)
+				if n == "1" {
+					text = out
+				} else {
+					require.True(t, out == text, "adudump text with --workers %s differs from --workers 1", n)
+				}
+				if n == "2" {
+					continue // the archive: 1 and 4
+				}
 				dir := filepath.Join(t.TempDir(), "archive")
 				mustArchive(t, dir, append([]string{"--rollup=false", "--workers", n}, inputs...)...)
 				tb := readTables(t, dir)
@@ -49,12 +55,10 @@ func TestWorkersSameOutput(t *testing.T) {
 					tb.conns[i].RunID = ""
 				}
 				if n == "1" {
-					text, jsonl, rows = out, js, tb
+					rows = tb
 					require.Greater(t, len(tb.adus), 10000)
 					continue
 				}
-				require.True(t, out == text, "adudump text with --workers %s differs from --workers 1", n)
-				require.True(t, js == jsonl, "JSON Lines with --workers %s differs from --workers 1", n)
 				require.Equal(t, len(rows.files[schema.TableADUs]), len(tb.files[schema.TableADUs]), "adus files, --workers "+n)
 				require.Equal(t, rows.adus, tb.adus, "adus rows, --workers "+n)
 				require.Equal(t, rows.conns, tb.conns, "connections rows, --workers "+n)
