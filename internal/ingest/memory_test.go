@@ -157,19 +157,26 @@ func TestMemoryAccountIsExact(t *testing.T) {
 // real connection's records are there, exact.
 func TestSYNFloodMemoryBudget(t *testing.T) {
 	const syns, real = 150_000, 200
-	path := filepath.Join(t.TempDir(), "flood.pcap")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	bw := bufio.NewWriter(f)
-	fs, err := flood.Write(bw, flood.Spec{SYNs: syns, Real: real})
-	require.NoError(t, err)
-	require.NoError(t, bw.Flush())
-	require.NoError(t, f.Close())
+	path, fs := writeFlood(t, flood.Spec{SYNs: syns, Real: real})
 	for _, budget := range []int64{8 << 20, 2 << 20} {
 		t.Run(fmt.Sprintf("budget=%dMiB", budget>>20), func(t *testing.T) {
 			floodWithin(t, path, fs, budget)
 		})
 	}
+}
+
+// writeFlood writes the flood capture of spec into the test's directory.
+func writeFlood(t *testing.T, spec flood.Spec) (string, flood.Summary) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flood.pcap")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	bw := bufio.NewWriter(f)
+	fs, err := flood.Write(bw, spec)
+	require.NoError(t, err)
+	require.NoError(t, bw.Flush())
+	require.NoError(t, f.Close())
+	return path, fs
 }
 
 // floodWithin runs TestSYNFloodMemoryBudget's capture at one budget.

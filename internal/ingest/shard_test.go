@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -24,20 +23,13 @@ import (
 	"github.com/abt-dev/abt/internal/synthcap"
 )
 
-// inferrer is what Engine and Sharded have in common for these tests.
-type inferrer interface {
-	Feed(ctx context.Context, src capture.Source, dec *decode.Decoder, progress ingest.FeedProgress) error
-	Finish() error
-	Stats() ingest.Stats
-}
-
-// inferAll runs the captures, in order, through one engine (workers 1) or
-// a Sharded of n workers, and returns every record written (END records
-// with their summaries copied).
-func inferAll(t *testing.T, opts ingest.Options, workers int, paths ...string) ([]ingest.Record, ingest.Stats) {
+// infer runs one engine (workers 1) or a Sharded of n workers, fed by
+// feed, and returns every record written (END records with their
+// summaries copied) and the counters.
+func infer(t testing.TB, opts ingest.Options, workers int, feed func(ingest.Inferrer, *decode.Decoder)) ([]ingest.Record, ingest.Stats) {
 	t.Helper()
 	var recs []ingest.Record
-	sink := ingest.SinkFunc(func(r *ingest.Record) error {
+	inf, err := ingest.Start(opts, workers, ingest.SinkFunc(func(r *ingest.Record) error {
 		c := *r
 		if r.Conn != nil {
 			s := *r.Conn
@@ -45,36 +37,33 @@ func inferAll(t *testing.T, opts ingest.Options, workers int, paths ...string) (
 		}
 		recs = append(recs, c)
 		return nil
-	})
-	var inf inferrer
-	if workers == 1 {
-		e, err := ingest.New(opts, sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inf = e
-	} else {
-		s, err := ingest.NewSharded(opts, workers, sink)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inf = s
+	}))
+	if err != nil {
+		t.Fatal(err)
 	}
 	var dec decode.Decoder
-	for _, p := range paths {
-		src, err := capture.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := inf.Feed(context.Background(), src, &dec, nil); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		src.Close()
-	}
+	feed(inf, &dec)
 	if err := inf.Finish(); err != nil {
 		t.Fatal(err)
 	}
 	return recs, inf.Stats()
+}
+
+// inferAll runs the captures, in order, through infer.
+func inferAll(t *testing.T, opts ingest.Options, workers int, paths ...string) ([]ingest.Record, ingest.Stats) {
+	t.Helper()
+	return infer(t, opts, workers, func(inf ingest.Inferrer, dec *decode.Decoder) {
+		for _, p := range paths {
+			src, err := capture.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := inf.Feed(context.Background(), src, dec, nil); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			src.Close()
+		}
+	})
 }
 
 // sameRecords reports the first difference between two record streams.
@@ -234,14 +223,7 @@ func workersGone() bool {
 // together stay within the budget.
 func TestShardedFloodBudget(t *testing.T) {
 	const syns, real = 150_000, 200
-	path := filepath.Join(t.TempDir(), "flood.pcap")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	bw := bufio.NewWriter(f)
-	fs, err := flood.Write(bw, flood.Spec{SYNs: syns, Real: real})
-	require.NoError(t, err)
-	require.NoError(t, bw.Flush())
-	require.NoError(t, f.Close())
+	path, fs := writeFlood(t, flood.Spec{SYNs: syns, Real: real})
 	const budget = 8 << 20
 	opts := ingest.DefaultOptions()
 	opts.MemoryBudget = budget
@@ -289,14 +271,7 @@ func TestShardedFloodBudget(t *testing.T) {
 // through 2 and 3 workers: the same records and counters. Nothing is shed
 // at these sizes, so nothing may differ.
 func FuzzShardedSame(f *testing.F) {
-	for _, name := range []string{"trex_Oracle.pcap", "zeek_tcp_handshake-reorder.pcap", "pcapplusplus_nanosecs_big_endian.pcap",
-		"zeek_http-qinq-0.pcap", "arkime_wireshark-retrans.pcap", "suricata_syn_retransmit_with_ts.pcap"} {
-		b, err := os.ReadFile(filepath.Join(pcapDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b[:min(len(b), 16<<10)])
-	}
+	addCaptureSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {
 			return
@@ -309,30 +284,14 @@ func FuzzShardedSame(f *testing.F) {
 		opts := ingest.DefaultOptions()
 		opts.TrackPartial = len(data)%2 == 1
 		run := func(workers int) ([]ingest.Record, ingest.Stats) {
-			var recs []ingest.Record
-			inf, err := ingest.Start(opts, workers, ingest.SinkFunc(func(r *ingest.Record) error {
-				c := *r
-				if r.Conn != nil {
-					s := *r.Conn
-					c.Conn = &s
+			recs, st := infer(t, opts, workers, func(inf ingest.Inferrer, dec *decode.Decoder) {
+				src, err := capture.OpenReader("fuzz", bytes.NewReader(data))
+				if err != nil {
+					t.Fatal(err)
 				}
-				recs = append(recs, c)
-				return nil
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			src, err := capture.OpenReader("fuzz", bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			var dec decode.Decoder
-			_ = inf.Feed(context.Background(), src, &dec, nil) // a malformed capture may stop early
-			if err := inf.Finish(); err != nil {
-				t.Fatal(err)
-			}
-			st := inf.Stats()
+				defer src.Close()
+				_ = inf.Feed(context.Background(), src, dec, nil) // a malformed capture may stop early
+			})
 			st.PeakConns, st.PeakMemory = 0, 0
 			return recs, st
 		}
