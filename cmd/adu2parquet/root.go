@@ -229,6 +229,10 @@ usage error, 130 when interrupted (after publishing what was read).`),
   # A small sensor: at most 64 MiB of connection state
   $ adu2parquet --memory-budget 64MiB --out /data/abt live-*.pcap
 
+  # The inference on 8 workers (default: one per core); the same records
+  # as with 1
+  $ adu2parquet --workers 8 --out /data/abt day1.pcap
+
   # Merge each hour's small part files into one
   $ adu2parquet compact --out /data/abt
 
