@@ -229,7 +229,7 @@ usage error, 130 when interrupted (after publishing what was read).`),
   # A small sensor: at most 64 MiB of connection state
   $ adu2parquet --memory-budget 64MiB --out /data/abt live-*.pcap
 
-  # The inference on 8 workers (default: one per core); the same records
+  # The inference on 8 workers (default: one per core but one); the same records
   # as with 1
   $ adu2parquet --workers 8 --out /data/abt day1.pcap
 
@@ -411,5 +411,8 @@ func parseTime(flag, s string) (time.Time, error) {
 	return time.Time{}, &usageError{fmt.Errorf("--%s %q: not an RFC 3339 time or YYYY-MM-DD date", flag, s)}
 }
 
-// defaultWorkers is --workers' default: one per core the Go runtime uses.
-func defaultWorkers() int { return min(runtime.GOMAXPROCS(0), ingest.MaxWorkers) }
+// defaultWorkers is --workers' default: one per core the Go runtime uses
+// but one, which the reader, the merge of the workers' records and the
+// writer share (docs/performance.md, "Line rate": on two cores one worker
+// is as fast as two, and faster on a time-ordered capture).
+func defaultWorkers() int { return min(max(runtime.GOMAXPROCS(0)-1, 1), ingest.MaxWorkers) }
