@@ -31,8 +31,8 @@ type SinkFunc func(r *Record) error
 func (f SinkFunc) Record(r *Record) error { return f(r) }
 
 // Engine infers a-b-t records from a time-ordered stream of TCP segments in
-// one pass with bounded state. It is not safe for concurrent use; shard by
-// connection (flow hash of the 4-tuple) to use several cores.
+// one pass with bounded state. It is not safe for concurrent use; Sharded
+// runs several, one per core, with the same output.
 type Engine struct {
 	opts Options
 	out  output // where released records go (not used by a worker of Sharded)

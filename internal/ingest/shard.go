@@ -390,7 +390,7 @@ func (s *Sharded) First() (int64, bool) { return s.first, s.seen }
 type merger struct {
 	out    output
 	queues []readyHeap // per worker, records passed on that no watermark has reached yet
-	budget int64       // bytes heap may hold (MemoryBudget's); 0: no limit
+	budget int64       // bytes the queues may hold (MemoryBudget's); 0: no limit
 	early  uint64      // records written before the watermark reached them, for budget
 
 	ids    map[uint64]uint64 // worker id (step that began the connection) → dense id
