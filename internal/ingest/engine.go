@@ -84,6 +84,12 @@ func New(opts Options, sink Sink) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest options: %w", err)
 	}
+	return newEngine(opts, sink, newMemAccount(opts, min(opts.MaxConns, initialSlots))), nil
+}
+
+// newEngine returns an engine with the memory account mem, whose slots
+// are the connection table's initial room. opts are valid.
+func newEngine(opts Options, sink Sink, mem memAccount) *Engine {
 	nets := make([]netip.Prefix, len(opts.LocalNets))
 	for i, p := range opts.LocalNets {
 		nets[i] = p.Masked()
@@ -96,10 +102,10 @@ func New(opts Options, sink Sink) (*Engine, error) {
 		hold:      int64(opts.Hold),
 		idle:      int64(opts.IdleTimeout),
 		hsTimeout: int64(opts.HandshakeTimeout),
-		table:     make(map[key]*conn, min(opts.MaxConns, initialSlots)),
+		table:     make(map[key]*conn, mem.slots),
 		held:      minHeap[heldEntry]{less: heldLess},
-		mem:       newMemAccount(opts, min(opts.MaxConns, initialSlots)),
-	}, nil
+		mem:       mem,
+	}
 }
 
 // Stats returns a copy of the counters.

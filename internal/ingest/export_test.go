@@ -1,6 +1,10 @@
 package ingest
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/abt-dev/abt/internal/decode"
+)
 
 // AuditMemory recounts the engine's memory account from every table entry
 // and recycled one, and reports the first difference from the running sums
@@ -38,3 +42,6 @@ func AuditMemory(e *Engine) error {
 // EntryCost is the account's cost of one table entry without flow state
 // (a half-open connection), map slot excluded.
 func EntryCost() int64 { return costConn }
+
+// ShardOf is the worker (of n) a segment goes to.
+func ShardOf(s *decode.Segment, n int) int { return int(shardOf(s, n)) }

@@ -133,18 +133,18 @@ func NewSharded(opts Options, n int, sink Sink) (*Sharded, error) {
 	wo := opts
 	wo.MaxConns = (opts.MaxConns + n - 1) / n
 	s := &Sharded{m: merger{out: newOutput(sink), ids: make(map[uint64]uint64), queues: make([]readyHeap, n)}}
-	budget := opts.MemoryBudget
+	mem := newMemAccount(wo, min(wo.MaxConns, initialSlots))
+	if budget := opts.MemoryBudget; budget > 0 {
+		queue := budget / queueShareDiv
+		mem.tableShare = max((budget-queue)/int64(n), 1)
+		mem.queueShare = max(queue/2/int64(n), 1)
+		s.m.budget = max(queue/2, 1)
+		// The map's initial room is charged from the start: at most a
+		// quarter of the worker's share (a small budget among many workers).
+		mem.slots = max(min(mem.slots, int(mem.tableShare/4/costSlot)), 1)
+	}
 	for i := range n {
-		eng, err := New(wo, nil)
-		if err != nil {
-			return nil, err
-		}
-		if budget > 0 {
-			queue := budget / queueShareDiv
-			eng.mem.tableShare = max((budget-queue)/int64(n), 1)
-			eng.mem.queueShare = max(queue/2/int64(n), 1)
-			s.m.budget = max(queue/2, 1)
-		}
+		eng := newEngine(wo, nil, mem)
 		eng.shard = &shardState{}
 		w := &worker{idx: i, eng: eng, in: make(chan *feedBatch, feedBatches),
 			out: make(chan *shardBatch, feedBatches), free: make(chan *shardBatch, feedBatches+1),

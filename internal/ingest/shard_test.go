@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +308,85 @@ func FuzzShardedSame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShardedMergeBudget: one worker holds an ADU for the whole input (its
+// sender's FIN closed it and the other side never replies; Hold is an
+// hour) while the other worker's 3,000 connections come and go. One engine
+// would release the held ADU early when its reorder stage outgrew its
+// share; a worker holding nothing else never does, and the merge's queue
+// of the other worker's records, which the held one keeps back, must stay
+// within its share of the budget: its oldest records are written early and
+// counted. The output stays in time order, and every record is there, as
+// one engine without a budget writes them but for their times.
+func TestShardedMergeBudget(t *testing.T) {
+	server := netip.MustParseAddrPort("192.0.2.1:80")
+	client := func(worker, from int) (netip.AddrPort, int) {
+		for p := from; ; p++ {
+			c := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(p))
+			s := decode.Segment{Src: c.Addr(), Dst: server.Addr(), SrcPort: c.Port(), DstPort: server.Port()}
+			if ingest.ShardOf(&s, 2) == worker {
+				return c, p + 1
+			}
+		}
+	}
+	var segs []synthcap.Segment
+	add := func(ns int64, src, dst netip.AddrPort, seq, ack uint32, flags uint8, n uint16) {
+		segs = append(segs, synthcap.Segment{Ns: ns, Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Payload: n})
+	}
+	const ms = int64(time.Millisecond)
+	t0 := time.Date(2024, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano()
+	const syn, ack, fin, psh = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagFIN, synthcap.FlagPSH
+	handshake := func(ns int64, c netip.AddrPort) {
+		add(ns, c, server, 999, 0, syn, 0)
+		add(ns+ms, server, c, 4999, 1000, syn|ack, 0)
+		add(ns+2*ms, c, server, 1000, 5000, ack, 0)
+	}
+	held, port := client(0, 10000)
+	handshake(t0, held)
+	add(t0+3*ms, held, server, 1000, 5000, psh|ack|fin, 100) // answered by an ACK only
+	add(t0+4*ms, server, held, 5000, 1101, ack, 0)
+	const conns = 3000
+	for i := range conns {
+		var c netip.AddrPort
+		c, port = client(1, port)
+		ns := t0 + int64(time.Second) + int64(i)*10*ms
+		handshake(ns, c)
+		add(ns+3*ms, c, server, 1000, 5000, psh|ack, 100)
+		add(ns+4*ms, server, c, 5000, 1100, psh|ack, 200)
+		add(ns+5*ms, c, server, 1100, 5200, fin|ack, 0)
+		add(ns+6*ms, server, c, 5200, 1101, fin|ack, 0)
+		add(ns+7*ms, c, server, 1101, 5201, ack, 0)
+	}
+	path := filepath.Join(t.TempDir(), "held.pcap")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	hw, err := synthcap.NewHeaderWriter(f, 0)
+	require.NoError(t, err)
+	for i := range segs {
+		require.NoError(t, hw.Write(&segs[i]))
+	}
+	require.NoError(t, f.Close())
+
+	opts := ingest.DefaultOptions()
+	opts.Hold = time.Hour
+	want, _ := inferAll(t, opts, 1, path) // no budget: nothing written early
+	opts.MemoryBudget = ingest.MinMemoryBudget
+	got, st := inferAll(t, opts, 2, path)
+	require.Greater(t, st.WrittenEarly, uint64(conns), "the merge wrote early")
+	require.Zero(t, st.HeldEarly, "the worker holding the ADU holds nothing else")
+	for i := 1; i < len(got); i++ {
+		require.GreaterOrEqual(t, got[i].TsNs, got[i-1].TsNs, "record %d", i)
+	}
+	byConn := func(recs []ingest.Record) []ingest.Record {
+		out := slices.Clone(recs)
+		for i := range out {
+			out[i].TsNs = 0
+		}
+		slices.SortStableFunc(out, func(a, b ingest.Record) int { return cmp.Compare(a.ConnID, b.ConnID) })
+		return out
+	}
+	require.Len(t, got, len(want))
+	require.Equal(t, byConn(want), byConn(got))
+	t.Logf("%d records, %d written early", len(got), st.WrittenEarly)
 }
