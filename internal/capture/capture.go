@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -46,6 +47,13 @@ type Packet struct {
 	// pcap).
 	Iface int
 }
+
+// ErrIdle is what a live source's Next returns when its poll interval
+// passed without a packet, with the packet's TsNs set to the time it gave
+// up (the wall clock, as its packets' times are); Next may be called again.
+// A reader of the source moves its clock on and checks for cancellation,
+// however quiet the link.
+var ErrIdle = errors.New("no packet within the poll interval")
 
 // Source yields packets in file order. Implementations are not safe for
 // concurrent use.

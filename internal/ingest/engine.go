@@ -51,8 +51,9 @@ type Engine struct {
 	mem memAccount // the engine's account of its memory (memory.go)
 
 	nextID uint64
-	now    int64 // latest packet time seen
-	first  int64 // first packet time
+	steps  uint64 // steps taken: segments, and ticks (segTick)
+	now    int64  // latest packet time seen
+	first  int64  // first packet time
 	seen   bool
 
 	ready   readyHeap
@@ -66,7 +67,7 @@ type Engine struct {
 	// of expiring every connection.
 	la     decode.Segment
 	haveLA bool
-	laOwn  bool // la is this engine's to process, not only a clock tick (see Sharded)
+	laKind segKind
 
 	shard *shardState // set on a worker of Sharded
 	due   int64       // a worker's nextDue
@@ -131,33 +132,52 @@ func (e *Engine) First() (int64, bool) { return e.first, e.seen }
 // Process consumes one segment. Segments must come in capture order; a
 // segment older than one already seen is processed at its own time but
 // cannot move the engine's clock back.
-func (e *Engine) Process(s *decode.Segment) error { return e.process(s, true) }
+func (e *Engine) Process(s *decode.Segment) error { return e.process(s, segOwn) }
 
-// process consumes one segment; a worker of Sharded processes another
-// worker's segment (own false) only as a tick of its clock.
-func (e *Engine) process(s *decode.Segment, own bool) error {
+// segKind is what a step of the engine processes.
+type segKind uint8
+
+const (
+	segOwn   segKind = iota // a segment of the engine's connections
+	segOther                // another worker's segment (Sharded): its time only
+	segTick                 // no segment: the time a live source had none at (capture.ErrIdle)
+)
+
+// process consumes one segment of kind k (of which a segOther or segTick
+// has only its time). The engine's clock, the time-jump checks and the
+// timeouts run at every kind, so that a worker of Sharded keeps the clock
+// of one engine, and an idle link's connections time out on the wall
+// clock.
+func (e *Engine) process(s *decode.Segment, k segKind) error {
 	if e.err != nil {
 		return e.err
 	}
+	if k == segTick && !e.seen && (!e.haveLA || e.laKind == segTick) {
+		return nil // no clock before the first packet
+	}
 	if !e.haveLA {
-		e.la, e.laOwn, e.haveLA = *s, own, true
+		e.la, e.laKind, e.haveLA = *s, k, true
 		return nil
 	}
-	cur, curOwn := e.la, e.laOwn
-	if own {
+	cur, curKind := e.la, e.laKind
+	if k == segOwn {
 		e.la = *s
 	} else {
 		e.la.TsNs = s.TsNs // the other fields are not read
 	}
-	e.laOwn = own
-	return e.step(&cur, curOwn, s.TsNs)
+	e.laKind = k
+	return e.step(&cur, curKind, s.TsNs)
 }
 
-// step processes one segment; nextTs is the time of the segment after it.
-// When own is false only the segment's time is used: the clock moves and
-// connections time out as at any segment.
-func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
-	e.stats.Segments++
+// step processes one segment of kind k; nextTs is the time of the segment
+// after it. For other kinds than segOwn only the time is used: the clock
+// moves and connections time out as at any segment.
+func (e *Engine) step(s *decode.Segment, k segKind, nextTs int64) error {
+	e.steps++
+	tick := k == segTick
+	if !tick {
+		e.stats.Segments++
+	}
 	if s.TsNs == math.MaxInt64 || s.TsNs == math.MinInt64 {
 		// The reader's mark for a timestamp it could not represent.
 		e.stats.TimeOutliers++
@@ -174,7 +194,9 @@ func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 		jumpsAhead := s.TsNs-e.now > maxClockJump && s.TsNs-nextTs > maxClockJump
 		jumpsBack := e.now-s.TsNs > maxClockJump && nextTs-s.TsNs > maxClockJump
 		if jumpsAhead || jumpsBack {
-			e.stats.TimeOutliers++
+			if !tick {
+				e.stats.TimeOutliers++
+			}
 			s.TsNs = e.now
 		}
 	}
@@ -184,10 +206,10 @@ func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 	if !e.seen || s.TsNs > e.now {
 		e.now = s.TsNs
 		e.seen = true
-	} else if s.TsNs < e.now {
+	} else if s.TsNs < e.now && !tick {
 		e.stats.TimeBackwards++
 	}
-	if !own && e.now <= e.due {
+	if e.shard != nil && k != segOwn && e.now <= e.due {
 		// Another worker's segment, and nothing times out or is released
 		// at this time: only the watermark can have moved. (What follows
 		// would do the same, reading every list's head to find nothing to
@@ -198,7 +220,7 @@ func (e *Engine) step(s *decode.Segment, own bool, nextTs int64) error {
 		}
 	}
 	e.expire()
-	if own {
+	if k == segOwn {
 		e.dispatch(s)
 	}
 	e.releaseHeld()
@@ -299,7 +321,7 @@ func (e *Engine) Finish() error {
 func (e *Engine) finishInput() {
 	if e.haveLA {
 		e.haveLA = false
-		e.step(&e.la, e.laOwn, e.la.TsNs)
+		e.step(&e.la, e.laKind, e.la.TsNs)
 	}
 }
 
@@ -432,7 +454,7 @@ func (e *Engine) releaseAll(open []*conn) {
 		// What the next release will queue: this step, after every record
 		// queued so far.
 		nx := h.top()
-		e.drainBefore(readyRef{ts: nx.ts, step: e.stats.Segments, conn: nx.id, seq: math.MaxUint64})
+		e.drainBefore(readyRef{ts: nx.ts, step: e.steps, conn: nx.id, seq: math.MaxUint64})
 	}
 }
 
@@ -609,7 +631,7 @@ func (e *Engine) dropBody(c *conn) {
 // merge of the workers' records turns into the same dense numbering.
 func (e *Engine) newConnID(c *conn) {
 	if e.shard != nil {
-		c.id = e.stats.Segments
+		c.id = e.steps
 		e.shard.created = append(e.shard.created, c.id)
 		return
 	}
@@ -651,7 +673,7 @@ func (e *Engine) isLocal(a netip.Addr) bool {
 
 // emit queues a record for time-ordered release.
 func (e *Engine) emit(r *Record) {
-	e.ready.push(r, e.stats.Segments)
+	e.ready.push(r, e.steps)
 }
 
 // drain passes released records to the sink: all of them when final,
@@ -697,7 +719,7 @@ func (e *Engine) drainBefore(k readyRef) {
 // of Sharded passes it on to the merge instead.
 func (e *Engine) put(ref readyRef) {
 	if e.shard != nil {
-		e.shard.forward(ref, &e.rec, e.stats.Segments)
+		e.shard.forward(ref, &e.rec, e.steps)
 		return
 	}
 	e.err = e.out.write(&e.rec)

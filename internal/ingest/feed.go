@@ -11,7 +11,8 @@ import (
 	"github.com/abt-dev/abt/internal/decode"
 )
 
-// FeedProgress is called by Feed every ProgressEvery packets.
+// FeedProgress is called by Feed every ProgressEvery packets, and when a
+// live source had no packet (capture.ErrIdle), with the packets read.
 type FeedProgress func(packets int64)
 
 // ProgressEvery is how often (in packets) Feed checks for cancellation and
@@ -35,7 +36,10 @@ const feedBatches = 2
 // goroutine's until Feed returns, which waits for it); the engine processes
 // the segments, and calls progress and checks ctx, at the same packets as
 // if it read them itself: before each packet whose number is a multiple of
-// ProgressEvery. When the engine stops early (cancelled, the sink's
+// ProgressEvery. A live source that returns capture.ErrIdle when its poll
+// found no packet gives the engine a tick of its clock at that time (an
+// idle connection times out, an hour can close), and a progress point and
+// a check for cancellation, however quiet the link. When the engine stops early (cancelled, the sink's
 // error), Feed waits for a read under way to return: a source that can
 // block (standard input) should return on cancellation, as adu2parquet's
 // does.
@@ -44,11 +48,16 @@ func (e *Engine) Feed(ctx context.Context, src capture.Source, dec *decode.Decod
 	defer r.close()
 	for b := range r.out {
 		for i := range b.segs {
-			if err := e.process(&b.segs[i], true); err != nil {
+			if err := e.process(&b.segs[i], segOwn); err != nil {
 				return err
 			}
 		}
-		if b.progress > 0 {
+		if b.tick != 0 {
+			if err := e.process(&decode.Segment{TsNs: b.tick}, segTick); err != nil {
+				return err
+			}
+		}
+		if b.checkpoint() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -101,7 +110,7 @@ func (r *feedReader) close() {
 
 // recycle gives a batch the consumer is done with back to the reader.
 func (r *feedReader) recycle(b *feedBatch) {
-	b.segs, b.owners, b.progress = b.segs[:0], b.owners[:0], 0
+	b.segs, b.owners, b.progress, b.tick = b.segs[:0], b.owners[:0], 0, 0
 	select {
 	case r.free <- b:
 	default:
@@ -110,9 +119,12 @@ func (r *feedReader) recycle(b *feedBatch) {
 
 // feedBatch is what Feed's reader hands the engine: the TCP segments of the
 // packets read since the last batch; then, when progress is not 0, the
-// progress point before packet number progress; or, when err is not nil,
-// the source's end (io.EOF) or fault.
+// progress point before packet number progress; when tick is not 0, the
+// time at which a live source had no packet (capture.ErrIdle), a progress
+// point after the progress packets read; or, when err is not nil, the
+// source's end (io.EOF) or fault.
 type feedBatch struct {
+	tick     int64
 	segs     []decode.Segment
 	owners   []uint8 // with several workers, the worker of each segment
 	progress int64
@@ -139,7 +151,17 @@ func (r *feedReader) run() {
 	)
 	b := r.batch()
 	for {
-		if err := r.src.Next(&pkt); err != nil {
+		if err := r.src.Next(&pkt); errors.Is(err, capture.ErrIdle) {
+			// A live source's poll ended without a packet: pass on what
+			// was read and the time, so that the engine's clock moves and
+			// Feed checks for cancellation however quiet the link.
+			b.tick, b.progress = pkt.TsNs, n
+			if !r.send(b) {
+				return
+			}
+			b = r.batch()
+			continue
+		} else if err != nil {
 			b.err = err
 			r.send(b)
 			return
@@ -180,3 +202,7 @@ func (r *feedReader) batch() *feedBatch {
 		return &feedBatch{segs: make([]decode.Segment, 0, ProgressEvery)}
 	}
 }
+
+// checkpoint reports whether Feed checks for cancellation and reports
+// progress after b.
+func (b *feedBatch) checkpoint() bool { return b.progress > 0 || b.tick != 0 }

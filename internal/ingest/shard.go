@@ -175,9 +175,16 @@ func (w *worker) run() {
 			e.release()
 			return
 		}
+		// A worker's engine has no sink: no error.
 		for i := range b.segs {
-			// A worker's engine has no sink: no error.
-			e.process(&b.segs[i], int(b.owners[i]) == w.idx)
+			k := segOther
+			if int(b.owners[i]) == w.idx {
+				k = segOwn
+			}
+			e.process(&b.segs[i], k)
+		}
+		if b.tick != 0 {
+			e.process(&decode.Segment{TsNs: b.tick}, segTick)
 		}
 		w.out <- w.result()
 	}
@@ -192,7 +199,7 @@ func (w *worker) result() *shardBatch {
 		r = &shardBatch{}
 	}
 	e, st := w.eng, w.eng.shard
-	r.first = e.stats.Segments - uint64(len(st.steps)) + 1
+	r.first = e.steps - uint64(len(st.steps)) + 1
 	r.steps, st.steps = st.steps, r.steps[:0]
 	r.fwd, st.fwd = st.fwd, r.fwd[:0]
 	r.created, st.created = st.created, r.created[:0]
@@ -246,7 +253,7 @@ func (s *Sharded) Feed(ctx context.Context, src capture.Source, dec *decode.Deco
 		return err
 	}
 	for b := range r.out {
-		if n := len(inflight); n > 0 && inflight[n-1].progress > 0 {
+		if n := len(inflight); n > 0 && inflight[n-1].checkpoint() {
 			// The point after the last batch sent, where Engine.Feed checks
 			// for cancellation: the batch is not sent, as Engine.Feed does
 			// not process it.
@@ -290,7 +297,7 @@ func (s *Sharded) collect(b *feedBatch, src capture.Source, progress FeedProgres
 	if s.m.err != nil {
 		return true, s.m.err
 	}
-	if b.progress > 0 && progress != nil && report {
+	if b.checkpoint() && progress != nil && report {
 		progress(b.progress)
 	}
 	if b.err != nil {
