@@ -1,0 +1,171 @@
+package live_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/capture/live"
+)
+
+// inNetns is set in the copy of the test binary that runs inside a
+// network namespace of its own (see runInNetns).
+const inNetns = "ABT_LIVE_NETNS"
+
+// runInNetns runs test name again in a new network namespace with two veth
+// pairs (a0–a1, b0–b1), up and without IPv6 (whose neighbour discovery
+// would add frames), and reports its result here. It skips when the
+// machine cannot make namespaces (not root, no unshare or ip).
+func runInNetns(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv(inNetns) != "" {
+		return true
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s for a network namespace", tool)
+		}
+	}
+	script := `set -e
+sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link add a0 type veth peer name a1
+ip link add b0 type veth peer name b1
+for l in a0 a1 b0 b1; do ip link set "$l" up; done
+exec "$0" -test.run "^$1\$" -test.v`
+	cmd := exec.Command("unshare", "-n", "sh", "-c", script, os.Args[0], name)
+	cmd.Env = append(os.Environ(), inNetns+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil && strings.Contains(string(out), "unshare:") {
+		t.Skipf("cannot make a network namespace: %s", out)
+	}
+	t.Logf("in a network namespace:\n%s", out)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "--- PASS: "+name)
+	return false
+}
+
+// frames returns the Ethernet frames of a bundled capture.
+func frames(t *testing.T, name string) [][]byte {
+	t.Helper()
+	src, err := capture.Open(filepath.Join("..", "..", "..", "testdata", "pcaps", name))
+	require.NoError(t, err)
+	defer src.Close()
+	var out [][]byte
+	var p capture.Packet
+	for {
+		err := src.Next(&p)
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF)
+			return out
+		}
+		require.Equal(t, capture.LinkEthernet, p.Link)
+		out = append(out, bytes.Clone(p.Data))
+	}
+}
+
+// sender writes frames on an interface.
+func sender(t *testing.T, iface string) *afpacket.TPacket {
+	t.Helper()
+	tp, err := afpacket.NewTPacket(afpacket.OptInterface(iface))
+	require.NoError(t, err)
+	t.Cleanup(tp.Close)
+	return tp
+}
+
+// TestLiveVeth sends the frames of a bundled capture alternately into two
+// veth pairs and captures the far ends together: every frame comes out
+// once, in the order sent, from its interface, cut to the snap length with
+// its length on the wire; then a quiet poll gives capture.ErrIdle at about
+// the poll interval; nothing was dropped.
+func TestLiveVeth(t *testing.T) {
+	if !runInNetns(t, "TestLiveVeth") {
+		return
+	}
+	const snap = 96
+	src, err := live.Open([]string{"a1", "b1"}, live.Options{SnapLen: snap, Poll: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer src.Close()
+	fs := frames(t, "trex_Oracle.pcap")
+	out := []*afpacket.TPacket{sender(t, "a0"), sender(t, "b0")}
+	for i, f := range fs {
+		require.NoError(t, out[i%2].WritePacketData(f))
+	}
+	var p capture.Packet
+	last := int64(0)
+	for i, f := range fs {
+		require.NoError(t, src.Next(&p), "frame %d", i)
+		require.Equal(t, f[:min(len(f), snap)], p.Data, "frame %d", i)
+		require.Equal(t, len(f), p.OrigLen, "frame %d", i)
+		require.Equal(t, i%2, p.Iface, "frame %d", i)
+		require.Equal(t, capture.LinkEthernet, p.Link)
+		require.GreaterOrEqual(t, p.TsNs, last, "frame %d", i)
+		last = p.TsNs
+	}
+	start := time.Now()
+	require.ErrorIs(t, src.Next(&p), capture.ErrIdle)
+	waited := time.Since(start)
+	require.InDelta(t, time.Now().UnixNano(), p.TsNs, float64(time.Second), "the idle time is the wall clock")
+	require.Greater(t, waited, 100*time.Millisecond)
+	require.Less(t, waited, 2*time.Second)
+	st, err := src.Stats()
+	require.NoError(t, err)
+	require.Equal(t, uint64(len(fs)), st.Packets)
+	require.Zero(t, st.Drops)
+	t.Logf("%d frames captured on two interfaces, stats %+v", len(fs), st)
+}
+
+// TestLiveDrops fills a one-block ring with more frames than it holds
+// before reading: the kernel drops the rest, and Stats counts them, so
+// that what was read and what was dropped add up to what was sent.
+func TestLiveDrops(t *testing.T) {
+	if !runInNetns(t, "TestLiveDrops") {
+		return
+	}
+	src, err := live.Open([]string{"a1"}, live.Options{RingBytes: 1 << 20, Poll: 100 * time.Millisecond})
+	require.NoError(t, err)
+	defer src.Close()
+	fs := frames(t, "trex_Oracle.pcap")
+	tx := sender(t, "a0")
+	const sent = 20000
+	for i := range sent {
+		require.NoError(t, tx.WritePacketData(fs[i%len(fs)]))
+	}
+	var p capture.Packet
+	read := 0
+	for {
+		err := src.Next(&p)
+		if errors.Is(err, capture.ErrIdle) {
+			break
+		}
+		require.NoError(t, err)
+		read++
+	}
+	st, err := src.Stats()
+	require.NoError(t, err)
+	require.Equal(t, uint64(read), st.Packets)
+	require.Positive(t, st.Drops, "a ring of one block cannot hold %d frames", sent)
+	require.Equal(t, uint64(sent), st.Packets+st.Drops, "read and dropped add up to sent")
+	t.Logf("%d sent, %d read, %d dropped", sent, read, st.Drops)
+}
+
+// TestOpenErrors: an interface that does not exist, or none, is one line
+// naming it.
+func TestOpenErrors(t *testing.T) {
+	_, err := live.Open([]string{"nosuch0"}, live.Options{})
+	require.EqualError(t, err, "live capture: interface nosuch0: no such network interface")
+	_, err = live.Open(nil, live.Options{})
+	require.EqualError(t, err, "live capture: no interface")
+}
