@@ -14,6 +14,7 @@ import (
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/capture/live"
 	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
@@ -71,6 +72,10 @@ type runState struct {
 	logSet  adutext.ReaderStats
 	logSpan [2]int64 // first and last record time of logs
 	nextID  uint64   // conn id offset for consecutive logs
+
+	liveSrc   *live.Source // adu2parquet live: the capture
+	liveStats live.Stats   // adu2parquet live: the capture's counters
+	stopped   bool         // adu2parquet live: stopped by a signal
 }
 
 // ingestMain runs the inference over every input and writes the records.
@@ -94,9 +99,20 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	inputs := len(o.inputs)
+	if o.ifaces != nil {
+		inputs = 1
+	}
 	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, logs: logs, sink: &sink{},
-		prog: newProgress(stderr, !o.quiet, len(o.inputs)), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
+		prog: newProgress(stderr, !o.quiet, inputs), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
 
+	if o.ifaces != nil {
+		// The interfaces first: a mistyped one is no run in the archive.
+		if st.liveSrc, err = live.Open(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring)}); err != nil {
+			return err
+		}
+		defer st.liveSrc.Close()
+	}
 	if o.format == "parquet" {
 		a, err := openArchive(o, stderr)
 		if err != nil {
@@ -116,6 +132,11 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	}
 
 	var feedErr error
+	if o.ifaces != nil {
+		feedErr = st.feedLive()
+		// A signal is how a live run ends: what follows it is not cut short.
+		ctx = context.WithoutCancel(ctx)
+	}
 	for _, in := range o.inputs {
 		var err error
 		if logs {
@@ -239,6 +260,9 @@ next:
 // openArchive fingerprints the inputs and opens the archive for a run.
 func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
 	var ins []archive.Input
+	if o.ifaces != nil {
+		ins = append(ins, archive.Input{Name: liveName(o.ifaces), Live: true})
+	}
 	for _, name := range o.inputs {
 		in := archive.Input{Name: name}
 		if name != "-" {
@@ -425,7 +449,7 @@ func (st *runState) runInfo(status string) archive.RunInfo {
 		Status: status, Inputs: st.inputs, Options: st.eo,
 		FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime,
 		Packets: int64(st.dec.Stats.Packets), TCPSegments: int64(st.dec.Stats.Segments),
-		Records: recordCounters(&es), SetAside: setAsideCounters(&st.dec.Stats, &es, &st.logSet),
+		Records: recordCounters(&es), SetAside: setAsideCounters(&st.dec.Stats, &es, &st.logSet, &st.liveStats),
 	}
 	for _, in := range st.inputs {
 		info.Bytes += in.Bytes

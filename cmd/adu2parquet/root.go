@@ -68,6 +68,11 @@ type options struct {
 	traceFile     string
 	memProfile    string
 	inputs        []string
+
+	// adu2parquet live
+	ifaces  []string
+	snapLen int
+	ring    byteSize
 }
 
 // maintFlags are the flags of the commands that maintain an archive
@@ -174,7 +179,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error, rollupF func(*rollupOptions) error,
 	verifyF func(*verifyOptions) error) *cobra.Command {
 	o := &options{}
-	def := ingest.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "adu2parquet [flags] <input>...",
 		Short: "Infer a-b-t connection vectors from TCP/IP headers into a Parquet archive",
@@ -246,28 +250,49 @@ usage error, 130 when interrupted (after publishing what was read).`),
 		SilenceUsage:  true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.inputs = args
-			switch o.format {
-			case "parquet", "adudump", "jsonl":
-			default:
-				return &usageError{fmt.Errorf("--format %q: must be parquet, adudump or jsonl", o.format)}
-			}
-			if o.format != "parquet" {
-				for _, name := range []string{"out", "sensor", "replace", "grace", "rollup"} {
-					if cmd.Flags().Changed(name) {
-						return &usageError{fmt.Errorf("--%s applies to --format parquet only", name)}
-					}
-				}
+			if err := o.checkFormat(cmd.Flags()); err != nil {
+				return err
 			}
 			return runF(o)
 		},
 	}
 	cmd.SetFlagErrorFunc(flagError)
 	cli.SetVersion(cmd)
-	f := cmd.Flags()
+	o.addFlags(cmd.Flags(), true)
+	lo := &options{}
+	cmd.AddCommand(newLiveCmd(lo, runF), newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
+	return cmd
+}
+
+// checkFormat checks --format and that the archive's flags come with it.
+func (o *options) checkFormat(f *pflag.FlagSet) error {
+	switch o.format {
+	case "parquet", "adudump", "jsonl":
+	default:
+		return &usageError{fmt.Errorf("--format %q: must be parquet, adudump or jsonl", o.format)}
+	}
+	if o.format != "parquet" {
+		for _, name := range []string{"out", "sensor", "replace", "grace", "rollup"} {
+			if fl := f.Lookup(name); fl != nil && fl.Changed {
+				return &usageError{fmt.Errorf("--%s applies to --format parquet only", name)}
+			}
+		}
+	}
+	return nil
+}
+
+// addFlags defines the flags of a run (the root command's, and live's but
+// for the ones of files: replace is for inputs archived before,
+// skip-malformed for logs).
+func (o *options) addFlags(f *pflag.FlagSet, files bool) {
+	def := ingest.DefaultOptions()
 	f.StringVar(&o.format, "format", "parquet", "output: {parquet|adudump|jsonl}")
 	f.StringVarP(&o.out, "out", "o", "archive", "archive `directory` (with --format parquet)")
 	f.StringVar(&o.sensor, "sensor", "", "sensor (monitor) name in the archive's paths (default: the host name)")
-	f.BoolVar(&o.replace, "replace", false, "archive inputs again that an earlier run archived, replacing that run")
+	if files {
+		f.BoolVar(&o.replace, "replace", false, "archive inputs again that an earlier run archived, replacing that run")
+		f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
+	}
 	f.DurationVar(&o.grace, "grace", 5*time.Minute, "publish an hour once packet time is this far past its end; later rows go to a new part")
 	f.Int64Var(&o.rowGroupRows, "row-group-rows", partition.DefaultRowGroupRows, "Parquet row group size in rows")
 	_ = f.MarkHidden("row-group-rows")
@@ -284,7 +309,6 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	f.StringArrayVar(&o.localNets, "local-net", nil, "a local network `CIDR` (repeatable); labels connections in/out/local/external")
 	f.BoolVar(&o.inboundOnly, "inbound-only", false, "keep only connections whose SYN enters the local networks")
 	f.BoolVar(&o.trackPartial, "track-partial", false, "track connections whose handshake was not seen (default: skip and count them)")
-	f.BoolVar(&o.skipMalformed, "skip-malformed", false, "in adudump text logs, skip and count malformed lines instead of stopping")
 	f.BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the days the run wrote (see 'adu2parquet rollup')")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress or summary on standard error")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this `file`")
@@ -293,8 +317,6 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	_ = f.MarkHidden("trace")
 	_ = f.MarkHidden("cpuprofile")
 	_ = f.MarkHidden("memprofile")
-	cmd.AddCommand(newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
-	return cmd
 }
 
 func newCompactCmd(runF func(*compactOptions) error) *cobra.Command {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/archive"
+	"github.com/abt-dev/abt/internal/capture/live"
 	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
@@ -30,13 +31,15 @@ func recordCounters(st *ingest.Stats) []schema.Counter {
 // setAsideCounters lists every packet, segment, connection or line set
 // aside, by reason (nonzero ones only). The names are stable: they are
 // stored in the runs table.
-func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderStats) []schema.Counter {
+func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderStats, ls *live.Stats) []schema.Counter {
 	var out []schema.Counter
 	add := func(name string, n uint64) {
 		if n > 0 {
 			out = append(out, schema.Counter{Name: name, Value: int64(n)})
 		}
 	}
+	add("packets_dropped_kernel", ls.Drops)
+	add("packets_other_interface", ls.Foreign)
 	for _, c := range dec.Nonzero() {
 		switch c.Name {
 		case "ok", "packets", "segments":
@@ -134,6 +137,9 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 		}
 		fmt.Fprintf(w, "  records: %s\n", strings.Join(recs, ", "))
 	}
+	if st.stopped {
+		fmt.Fprintf(w, "  live capture on %s stopped by a signal\n", strings.Join(st.o.ifaces, ", "))
+	}
 	if st.sink.arch != nil {
 		perADU := 0.0
 		if sum.ADUs > 0 {
@@ -152,7 +158,7 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 		}
 	}
 	var skipped []string
-	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet) {
+	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet, &st.liveStats) {
 		if name, ok := strings.CutPrefix(c.Name, "packets_"); ok {
 			skipped = append(skipped, fmt.Sprintf("%s %d", name, c.Value))
 			continue

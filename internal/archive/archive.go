@@ -81,6 +81,10 @@ type Input struct {
 	// read (standard input): the run then commits at its end, and is
 	// refused then if the input turns out to be archived already.
 	Fingerprint string
+	// Live marks a network link (adu2parquet live): never archived before,
+	// so neither fingerprinted nor refused, and its hours are visible as
+	// they are published.
+	Live bool
 }
 
 // Archive receives one run's records. It implements ingest.Sink.
@@ -187,14 +191,14 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	}
 	a := &Archive{opts: opts, inputs: inputs, started: opts.Now(), replaces: replaces, uncommitted: len(replaces) > 0}
 	for _, in := range inputs {
-		if in.Fingerprint == "" {
+		if in.Fingerprint == "" && !in.Live {
 			a.uncommitted = true
 		}
 	}
 	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano),
 		Replaces: replaces, Uncommitted: a.uncommitted}
 	for _, in := range inputs {
-		entry.Inputs = append(entry.Inputs, journalInput(in))
+		entry.Inputs = append(entry.Inputs, journalInput{Name: in.Name, Fingerprint: in.Fingerprint})
 	}
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,46 +13,8 @@ import (
 
 	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/capture/live"
+	"github.com/abt-dev/abt/internal/netns"
 )
-
-// inNetns is set in the copy of the test binary that runs inside a
-// network namespace of its own (see runInNetns).
-const inNetns = "ABT_LIVE_NETNS"
-
-// runInNetns runs test name again in a new network namespace with two veth
-// pairs (a0–a1, b0–b1), up and without IPv6 (whose neighbour discovery
-// would add frames), and reports its result here. It skips when the
-// machine cannot make namespaces (not root, no unshare or ip).
-func runInNetns(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv(inNetns) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	for _, tool := range []string{"unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s for a network namespace", tool)
-		}
-	}
-	script := `set -e
-sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip link add a0 type veth peer name a1
-ip link add b0 type veth peer name b1
-for l in a0 a1 b0 b1; do ip link set "$l" up; done
-exec "$0" -test.run "^$1\$" -test.v`
-	cmd := exec.Command("unshare", "-n", "sh", "-c", script, os.Args[0], name)
-	cmd.Env = append(os.Environ(), inNetns+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil && strings.Contains(string(out), "unshare:") {
-		t.Skipf("cannot make a network namespace: %s", out)
-	}
-	t.Logf("in a network namespace:\n%s", out)
-	require.NoError(t, err)
-	require.Contains(t, string(out), "--- PASS: "+name)
-	return false
-}
 
 // frames returns the Ethernet frames of a bundled capture.
 func frames(t *testing.T, name string) [][]byte {
@@ -91,7 +50,7 @@ func sender(t *testing.T, iface string) *afpacket.TPacket {
 // its length on the wire; then a quiet poll gives capture.ErrIdle at about
 // the poll interval; nothing was dropped.
 func TestLiveVeth(t *testing.T) {
-	if !runInNetns(t, "TestLiveVeth") {
+	if !netns.Run(t, "TestLiveVeth", netns.Veths) {
 		return
 	}
 	const snap = 96
@@ -131,7 +90,7 @@ func TestLiveVeth(t *testing.T) {
 // before reading: the kernel drops the rest, and Stats counts them, so
 // that what was read and what was dropped add up to what was sent.
 func TestLiveDrops(t *testing.T) {
-	if !runInNetns(t, "TestLiveDrops") {
+	if !netns.Run(t, "TestLiveDrops", netns.Veths) {
 		return
 	}
 	src, err := live.Open([]string{"a1"}, live.Options{RingBytes: 1 << 20, Poll: 100 * time.Millisecond})

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/abt-dev/abt/internal/capture"
+	"github.com/abt-dev/abt/internal/capture/live"
+	"github.com/abt-dev/abt/internal/netns"
+	"github.com/abt-dev/abt/internal/synthcap"
+	"github.com/abt-dev/abt/schema"
+)
+
+// liveTraffic is the frames of 40 connections, each a request, a response
+// and both FINs (so that none is open when the capture stops), header-only.
+func liveTraffic(t *testing.T) [][]byte {
+	t.Helper()
+	srv := netip.MustParseAddrPort("192.0.2.1:80")
+	const syn, ack, psh, fin = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagPSH, synthcap.FlagFIN
+	var segs []synthcap.Segment
+	for i := range 40 {
+		c := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(40000+i))
+		req, resp := uint16(100+i), uint16(1000+10*i)
+		segs = append(segs,
+			synthcap.Segment{Src: c, Dst: srv, Seq: 999, Flags: syn},
+			synthcap.Segment{Src: srv, Dst: c, Seq: 4999, Ack: 1000, Flags: syn | ack},
+			synthcap.Segment{Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: ack},
+			synthcap.Segment{Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: psh | ack, Payload: req},
+			synthcap.Segment{Src: srv, Dst: c, Seq: 5000, Ack: 1000 + uint32(req), Flags: psh | ack, Payload: resp},
+			synthcap.Segment{Src: c, Dst: srv, Seq: 1000 + uint32(req), Ack: 5000 + uint32(resp), Flags: fin | ack},
+			synthcap.Segment{Src: srv, Dst: c, Seq: 5000 + uint32(resp), Ack: 1001 + uint32(req), Flags: fin | ack},
+			synthcap.Segment{Src: c, Dst: srv, Seq: 1001 + uint32(req), Ack: 5001 + uint32(resp), Flags: ack})
+	}
+	var buf bytes.Buffer
+	hw, err := synthcap.NewHeaderWriter(&buf, 0)
+	require.NoError(t, err)
+	for i := range segs {
+		segs[i].Ns = int64(i)
+		require.NoError(t, hw.Write(&segs[i]))
+	}
+	src, err := capture.OpenReader("traffic", &buf)
+	require.NoError(t, err)
+	var out [][]byte
+	var p capture.Packet
+	for src.Next(&p) == nil {
+		out = append(out, bytes.Clone(p.Data))
+	}
+	return out
+}
+
+// TestLive archives traffic sent over a veth pair with adu2parquet live
+// while another capture, beside it, writes the same frames to a pcap file
+// (as tcpdump would); the pcap archived offline gives the same rows. A
+// cancel (what SIGTERM does) ends the live run as complete, with its input
+// recorded as live, and the hour's files published.
+func TestLive(t *testing.T) {
+	if !netns.Run(t, "TestLive", netns.Veths) {
+		return
+	}
+	// A socket that asks for receive times makes the kernel stamp every
+	// frame as it arrives (net_enable_timestamp), once for all sockets; on
+	// a veth pair each packet socket would otherwise read the clock itself,
+	// a microsecond apart.
+	ts, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	require.NoError(t, err)
+	defer unix.Close(ts)
+	require.NoError(t, unix.SetsockoptInt(ts, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
+	dir := t.TempDir()
+	liveOut, offOut := filepath.Join(dir, "live"), filepath.Join(dir, "offline")
+	beside := filepath.Join(dir, "beside.pcap")
+
+	// The capture beside: every frame a1 receives, into a pcap.
+	bs, err := live.Open([]string{"a1"}, live.Options{Poll: 50 * time.Millisecond})
+	require.NoError(t, err)
+	f, err := os.Create(beside)
+	require.NoError(t, err)
+	pw := pcapgo.NewWriterNanos(f)
+	require.NoError(t, pw.WriteFileHeader(live.DefaultSnapLen, layers.LinkTypeEthernet))
+	stopBeside := make(chan struct{})
+	besideDone := make(chan error, 1)
+	go func() {
+		var p capture.Packet
+		for {
+			err := bs.Next(&p)
+			switch {
+			case errors.Is(err, capture.ErrIdle):
+				select {
+				case <-stopBeside:
+					besideDone <- nil
+					return
+				default:
+				}
+				continue
+			case err != nil:
+				besideDone <- err
+				return
+			}
+			ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.TsNs), CaptureLength: len(p.Data), Length: p.OrigLen}
+			if err := pw.WritePacket(ci, p.Data); err != nil {
+				besideDone <- err
+				return
+			}
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"live", "-i", "a1", "--out", liveOut, "--sensor", testSensor, "--rollup=false"},
+			nil, &stdout, &stderr)
+	}()
+	// The run is capturing once its journal is written and a moment has
+	// passed for the socket.
+	require.Eventually(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(liveOut, "_abt", "runs", "*"))
+		return len(m) > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+
+	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
+	require.NoError(t, err)
+	defer tx.Close()
+	frames := liveTraffic(t)
+	for _, fr := range frames {
+		require.NoError(t, tx.WritePacketData(fr))
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case c := <-code:
+		require.Equal(t, exitOK, c, "stderr: %s", stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("live did not stop within 5 s of the cancel")
+	}
+	close(stopBeside)
+	require.NoError(t, <-besideDone)
+	require.NoError(t, f.Close())
+	st, err := bs.Stats()
+	require.NoError(t, err)
+	require.Equal(t, uint64(len(frames)), st.Packets, "the capture beside saw every frame")
+
+	mustArchive(t, offOut, "--rollup=false", beside)
+	lt, ot := readTables(t, liveOut), readTables(t, offOut)
+	for _, tb := range []*tables{&lt, &ot} {
+		for i := range tb.adus {
+			tb.adus[i].RunID = ""
+		}
+		for i := range tb.conns {
+			tb.conns[i].RunID = ""
+		}
+	}
+	require.Len(t, lt.conns, 40)
+	require.Len(t, lt.adus, 80)
+	require.Equal(t, ot.adus, lt.adus)
+	require.Equal(t, ot.conns, lt.conns)
+	require.Len(t, lt.runs, 1)
+	run := lt.runs[0]
+	require.Equal(t, "complete", run.Status)
+	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live", Packets: int64(len(frames))}}, run.Inputs)
+	t.Logf("%d frames, %d ADUs, %d connections: the same rows live and offline", len(frames), len(lt.adus), len(lt.conns))
+}
+
+// TestLiveBadInput: an interface that does not exist is one line and exit
+// 1, before anything is written to the archive; live without an interface
+// is a usage error.
+func TestLiveBadInput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "archive")
+	code, stdout, stderr := runCmd(t, nil, "live", "-i", "nosuch0", "--out", out)
+	require.Equal(t, exitFailure, code)
+	require.Empty(t, stdout)
+	require.Equal(t, "adu2parquet: live capture: interface nosuch0: no such network interface\n", stderr)
+	_, err := os.Stat(out)
+	require.True(t, os.IsNotExist(err), "no archive made")
+
+	code, _, stderr = runCmd(t, nil, "live", "--out", out)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, "live needs at least one interface (-i)")
+}
