@@ -120,7 +120,7 @@ func TestLive(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"live", "-i", "a1", "--out", liveOut, "--sensor", testSensor, "--rollup=false"},
+		code <- run(ctx, []string{"live", "-i", "a1", "--out", liveOut, "--sensor", testSensor, "--rollup=false", "--workers", "2"},
 			nil, &stdout, &stderr)
 	}()
 	// The run is capturing once its journal is written and a moment has
