@@ -454,6 +454,10 @@ func (st *runState) runInfo(status string) archive.RunInfo {
 	for _, in := range st.inputs {
 		info.Bytes += in.Bytes
 	}
+	if st.o.ifaces != nil {
+		drops := int64(st.liveStats.Drops)
+		info.Drops = &drops
+	}
 	if st.logs {
 		info.FirstPacket, info.LastPacket = st.logSpan[0], st.logSpan[1]
 		info.Packets = st.logSet.Lines

@@ -170,6 +170,8 @@ func TestLive(t *testing.T) {
 	require.Len(t, lt.runs, 1)
 	run := lt.runs[0]
 	require.Equal(t, "complete", run.Status)
+	require.NotNil(t, run.Drops, "a live run records its drops")
+	require.Zero(t, *run.Drops)
 	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live", Packets: int64(len(frames))}}, run.Inputs)
 	t.Logf("%d frames, %d ADUs, %d connections: the same rows live and offline", len(frames), len(lt.adus), len(lt.conns))
 }

@@ -317,6 +317,7 @@ type RunInfo struct {
 	Inputs      []schema.Input
 	Packets     int64
 	Bytes       int64
+	Drops       *int64 // packets a live capture dropped; nil for files
 	TCPSegments int64
 	Records     []schema.Counter
 	SetAside    []schema.Counter
@@ -434,7 +435,7 @@ func (a *Archive) runRow(info RunInfo, sum Summary) schema.Run {
 		Status: info.Status, Started: a.started.UnixMicro(), Finished: now.UnixMicro(),
 		FirstPacket: optUs(info.FirstPacket, info.FirstPacket != ingest.NoTime),
 		LastPacket:  optUs(info.LastPacket, info.LastPacket != ingest.NoTime),
-		Inputs:      info.Inputs, Packets: info.Packets, Bytes: info.Bytes, TCPSegments: info.TCPSegments,
+		Inputs:      info.Inputs, Packets: info.Packets, Bytes: info.Bytes, Drops: info.Drops, TCPSegments: info.TCPSegments,
 		Connections: sum.Conns, ADUs: sum.ADUs, BytesWritten: sum.Bytes, FilesWritten: sum.Files,
 		Records: info.Records, SetAside: info.SetAside,
 		QuietTimeUs: o.QuietTime.Microseconds(), HoldUs: o.Hold.Microseconds(),
