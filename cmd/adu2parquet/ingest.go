@@ -261,7 +261,7 @@ next:
 func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
 	var ins []archive.Input
 	if o.ifaces != nil {
-		ins = append(ins, archive.Input{Name: liveName(o.ifaces), Live: true})
+		ins = append(ins, archive.Input{Name: liveName(o.ifaces), Link: true})
 	}
 	for _, name := range o.inputs {
 		in := archive.Input{Name: name}

@@ -81,10 +81,11 @@ type Input struct {
 	// read (standard input): the run then commits at its end, and is
 	// refused then if the input turns out to be archived already.
 	Fingerprint string
-	// Live marks a network link (adu2parquet live): never archived before,
-	// so neither fingerprinted nor refused, and its hours are visible as
-	// they are published.
-	Live bool
+	// Link marks a network link (adu2parquet live): never archived before,
+	// so neither fingerprinted nor refused; its hours are visible as they
+	// are published, and if the run is killed the next run records it as
+	// crashed with what it published (see StatusCrashed).
+	Link bool
 }
 
 // Archive receives one run's records. It implements ingest.Sink.
@@ -181,7 +182,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	if err := rollup.RemoveDeadTemps(opts.Root); err != nil {
 		return nil, err
 	}
-	st, err := recoverArchive(opts.Root, opts.Logf)
+	st, err := recoverArchive(opts.Root, opts.Logf, recorder{producer: opts.Producer, now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -191,14 +192,14 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	}
 	a := &Archive{opts: opts, inputs: inputs, started: opts.Now(), replaces: replaces, uncommitted: len(replaces) > 0}
 	for _, in := range inputs {
-		if in.Fingerprint == "" && !in.Live {
+		if in.Fingerprint == "" && !in.Link {
 			a.uncommitted = true
 		}
 	}
 	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano),
 		Replaces: replaces, Uncommitted: a.uncommitted}
 	for _, in := range inputs {
-		entry.Inputs = append(entry.Inputs, journalInput{Name: in.Name, Fingerprint: in.Fingerprint})
+		entry.Inputs = append(entry.Inputs, journalInput{Name: in.Name, Fingerprint: in.Fingerprint, Link: in.Link})
 	}
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err
@@ -354,17 +355,8 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 	}
 	failpoint.Inject("close-before-runs-row")
 	row := a.runRow(info, a.summary(nil))
-	rw, err := partition.NewWriter(a.partOptions(schema.TableRuns, runSorting), runRows([]schema.Run{row}))
-	if err == nil {
-		err = rw.Write(runRef{Ts: row.Ts, I: 0})
-	}
-	if err == nil {
-		err = rw.Close()
-	}
+	rw, err := writeRunRow(a.partOptions(schema.TableRuns, runSorting), row)
 	if err != nil {
-		if rw != nil {
-			rw.Abort()
-		}
 		a.Abort()
 		return a.summary(nil), err
 	}
@@ -383,6 +375,25 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 		}
 	}
 	return sum, a.journal.finish()
+}
+
+// writeRunRow publishes a run's row in the runs table, with o (the run's
+// partOptions). The writer it returns says what it published.
+func writeRunRow(o partition.Options, row schema.Run) (*partition.Writer[runRef, schema.Run], error) {
+	rw, err := partition.NewWriter(o, runRows([]schema.Run{row}))
+	if err == nil {
+		err = rw.Write(runRef{Ts: row.Ts, I: 0})
+	}
+	if err == nil {
+		err = rw.Close()
+	}
+	if err != nil {
+		if rw != nil {
+			rw.Abort()
+		}
+		return nil, err
+	}
+	return rw, nil
 }
 
 // summary says what the run published so far (with the runs table's

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -75,7 +76,7 @@ func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func
 	if err != nil {
 		return nil, err
 	}
-	st, err := recoverArchive(root, logf)
+	st, err := recoverArchive(root, logf, recorder{producer: producer, now: time.Now})
 	lock.Unlock()
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ type journalEntry struct {
 type journalInput struct {
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint"`
+	Link        bool   `json:"link,omitempty"` // see Input.Link
 }
 
 func journalDir(root string) string { return filepath.Join(root, catalog.MetaDir, "runs") }

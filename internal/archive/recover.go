@@ -30,7 +30,7 @@ type state struct {
 // replacing runs' parts, removing the replaced runs' rows), discards the
 // runs that were to commit at their end but died first, removes the
 // temporary files of runs that are not running, and reads the run log.
-func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
+func recoverArchive(root string, logf func(string, ...any), rec recorder) (*state, error) {
 	// Readers read in place only once the retire locks exist.
 	if err := partition.MakeRetireLocks(filepath.Join(root, catalog.MetaDir)); err != nil {
 		return nil, err
@@ -108,6 +108,13 @@ func recoverArchive(root string, logf func(string, ...any)) (*state, error) {
 				return nil, err
 			}
 			logf("run %s did not commit: discarded (the runs it was to replace are unchanged)", id)
+			continue
+		}
+		if j.entry.link() {
+			if err := rec.crashedLink(root, j.entry, j.path, parts); err != nil {
+				return nil, err
+			}
+			logf("run %s, of a link, did not complete: recorded as crashed, with the hours it published", id)
 			continue
 		}
 		st.crashed[id] = j.entry
@@ -313,6 +320,10 @@ func (st *state) checkInputs(inputs []Input, replace bool, logf func(string, ...
 const (
 	StatusComplete    = "complete"
 	StatusInterrupted = "interrupted"
+	// StatusCrashed is a run of a link (Input.Link) that was killed or lost
+	// its power: the next run opening the archive writes its row, from the
+	// hours it published (its last, open hour is lost).
+	StatusCrashed = "crashed"
 )
 
 // removeStaleStages removes the staging directories of hour edits that are

@@ -1,11 +1,13 @@
 package archive_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/archive"
@@ -149,4 +151,107 @@ func TestEmptyInputsNotRefused(t *testing.T) {
 	a, err = open("r4", true, capture)
 	require.NoError(t, err, "the empty log is not needed to replace r3")
 	closeRun(a)
+}
+
+// TestRecoverCrashedLink kills a run of a link (Input.Link) after it has
+// published hours, and opens the archive again, as a sensor restarting
+// does: the killed run is recorded in the runs table as crashed with what
+// it published (its rows, files, bytes and the span of its packets), its
+// journal goes, its rows stay once, and the new run is not refused.
+func TestRecoverCrashedLink(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "archive")
+	path := filepath.Join(pcapDir, "mercury_emix.pcap")
+	link := []archive.Input{{Name: "live:a1", Link: true}}
+	killed, err := archive.Open(archive.Options{Root: root, Sensor: testSensor, RunID: "killed", Grace: time.Millisecond,
+		Producer: "roundtrip-test"}, link)
+	require.NoError(t, err)
+	feedCapture(t, killed, path, ingest.DefaultOptions())
+	killed.Abort() // what SIGKILL leaves: the published hours and the journal
+	require.FileExists(t, filepath.Join(root, "_abt", "runs", "killed.json"))
+	before := readParts(t, root)
+	require.NotEmpty(t, before.adus)
+	require.Empty(t, before.runs)
+	var lo, hiStart, hi int64 = math.MaxInt64, math.MinInt64, math.MinInt64
+	for _, r := range before.adus {
+		lo, hiStart, hi = min(lo, r.Ts), max(hiStart, r.Ts), max(hi, r.Ts+deref(r.DurationUs))
+	}
+	for _, c := range before.conns {
+		lo, hi = min(lo, c.Ts), max(hi, c.Ts+c.LastUs)
+	}
+
+	var notes []string
+	next, err := archive.Open(archive.Options{Root: root, Sensor: testSensor, RunID: "next", Producer: "roundtrip-test",
+		Logf: func(format string, args ...any) { notes = append(notes, format) }}, link)
+	require.NoError(t, err, "a link is never refused")
+	require.Contains(t, notes, "run %s, of a link, did not complete: recorded as crashed, with the hours it published")
+	_, err = next.Close(archive.RunInfo{Status: archive.StatusComplete, FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime})
+	require.NoError(t, err)
+
+	after := readParts(t, root)
+	require.Equal(t, len(before.adus), len(after.adus), "the killed run's rows, once")
+	require.Equal(t, len(before.conns), len(after.conns))
+	require.Len(t, after.runs, 2)
+	var crashed schema.Run
+	for _, r := range after.runs {
+		if r.RunID == "killed" {
+			crashed = r
+		}
+	}
+	require.Equal(t, archive.StatusCrashed, crashed.Status)
+	require.Equal(t, int64(len(before.adus)), crashed.ADUs)
+	require.Equal(t, int64(len(before.conns)), crashed.Connections)
+	require.Equal(t, before.files, crashed.FilesWritten)
+	require.Equal(t, before.bytes, crashed.BytesWritten)
+	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live"}}, crashed.Inputs)
+	require.NotNil(t, crashed.FirstPacket)
+	require.Equal(t, lo, *crashed.FirstPacket, "its first packet")
+	require.NotNil(t, crashed.LastPacket)
+	require.GreaterOrEqual(t, *crashed.LastPacket, hiStart, "its last packet: at least its last ADU's start")
+	require.LessOrEqual(t, *crashed.LastPacket, hi)
+	journals, err := os.ReadDir(filepath.Join(root, "_abt", "runs"))
+	require.NoError(t, err)
+	require.Empty(t, journals)
+}
+
+// parts is every row of an archive's parts, whoever wrote them, and the
+// adus and connections parts' count and bytes.
+type parts struct {
+	adus         []schema.ADU
+	conns        []schema.Connection
+	runs         []schema.Run
+	files, bytes int64
+}
+
+func readParts(t *testing.T, root string) parts {
+	t.Helper()
+	var p parts
+	glob := func(table string) []string {
+		m, err := filepath.Glob(filepath.Join(root, table, "sensor=*", "date=*", "hour=*", "part-*.parquet"))
+		require.NoError(t, err)
+		if table != schema.TableRuns {
+			for _, f := range m {
+				st, err := os.Stat(f)
+				require.NoError(t, err)
+				p.files++
+				p.bytes += st.Size()
+			}
+		}
+		return m
+	}
+	for _, f := range glob(schema.TableADUs) {
+		rows, err := parquet.ReadFile[schema.ADU](f)
+		require.NoError(t, err)
+		p.adus = append(p.adus, rows...)
+	}
+	for _, f := range glob(schema.TableConnections) {
+		rows, err := parquet.ReadFile[schema.Connection](f)
+		require.NoError(t, err)
+		p.conns = append(p.conns, rows...)
+	}
+	for _, f := range glob(schema.TableRuns) {
+		rows, err := parquet.ReadFile[schema.Run](f)
+		require.NoError(t, err)
+		p.runs = append(p.runs, rows...)
+	}
+	return p
 }
