@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,4 +193,75 @@ func TestLiveBadInput(t *testing.T) {
 	code, _, stderr = runCmd(t, nil, "live", "--out", out)
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, "live needs at least one interface (-i)")
+}
+
+// testBinEnv carries the program built outside the network namespace to
+// the copy of the test inside it.
+const testBinEnv = "ABT_TEST_ADU2PARQUET"
+
+// TestLiveKilled kills a live run with SIGKILL after traffic, starts
+// another in the same archive and stops it with SIGTERM after more: the
+// archive verifies; the killed run is in the runs table as crashed (it
+// published nothing: its hour was still open) and the second as complete;
+// the rows are the second run's traffic, once.
+func TestLiveKilled(t *testing.T) {
+	if !netns.Inside() {
+		t.Setenv(testBinEnv, adu2parquetBinary(t))
+	}
+	if !netns.Run(t, "TestLiveKilled", netns.Veths) {
+		return
+	}
+	bin := os.Getenv(testBinEnv)
+	out := filepath.Join(t.TempDir(), "archive")
+	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
+	require.NoError(t, err)
+	defer tx.Close()
+	frames := liveTraffic(t)
+	journals := func() int {
+		m, _ := filepath.Glob(filepath.Join(out, "_abt", "runs", "*"))
+		return len(m)
+	}
+	sendDuring := func(sig os.Signal) *bytes.Buffer {
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, "live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false", "-q")
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		require.Eventually(t, func() bool { return journals() == 1 }, 10*time.Second, 10*time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
+		for _, fr := range frames {
+			require.NoError(t, tx.WritePacketData(fr))
+		}
+		time.Sleep(300 * time.Millisecond)
+		require.NoError(t, cmd.Process.Signal(sig))
+		err := cmd.Wait()
+		if sig == syscall.SIGKILL {
+			require.Error(t, err)
+		} else {
+			require.NoError(t, err, "stderr: %s", stderr.String())
+		}
+		return &stderr
+	}
+	sendDuring(syscall.SIGKILL)
+	require.Equal(t, 1, journals(), "the killed run's journal")
+	sendDuring(syscall.SIGTERM)
+	require.Zero(t, journals())
+
+	code, stdout, stderr := runCmd(t, nil, "verify", "--out", out)
+	require.Equal(t, exitOK, code, "verify: %s%s", stdout, stderr)
+	tb := readTables(t, out)
+	require.Len(t, tb.runs, 2)
+	status := map[string]schema.Run{}
+	for _, r := range tb.runs {
+		status[r.Status] = r
+	}
+	crashed, complete := status["crashed"], status["complete"]
+	require.Zero(t, crashed.ADUs, "the killed run's hour was open: nothing published")
+	require.Nil(t, crashed.FirstPacket)
+	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live"}}, crashed.Inputs)
+	require.Equal(t, int64(80), complete.ADUs)
+	require.Len(t, tb.adus, 80, "the second run's rows, once")
+	require.Len(t, tb.conns, 40)
+	for _, r := range tb.adus {
+		require.Equal(t, complete.RunID, r.RunID)
+	}
 }
