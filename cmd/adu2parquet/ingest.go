@@ -66,6 +66,7 @@ type runState struct {
 	sink    *sink
 	prog    *progress
 	stdin   io.Reader
+	stderr  io.Writer
 	inputs  []schema.Input
 	logs    bool
 	logRecs int64
@@ -103,7 +104,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	if o.ifaces != nil {
 		inputs = 1
 	}
-	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, logs: logs, sink: &sink{},
+	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, stderr: stderr, logs: logs, sink: &sink{},
 		prog: newProgress(stderr, !o.quiet, inputs), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
 
 	if o.ifaces != nil {

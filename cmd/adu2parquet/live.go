@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -10,6 +11,8 @@ import (
 
 	"github.com/abt-dev/abt/internal/capture/live"
 	"github.com/abt-dev/abt/internal/cli"
+	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/internal/metrics"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -68,6 +71,7 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	f.IntVar(&o.snapLen, "snaplen", live.DefaultSnapLen, "bytes kept of each frame, from its start")
 	o.ring = byteSize(live.DefaultRingBytes)
 	f.Var(&o.ring, "ring", "size of the kernel's capture ring")
+	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this `host:port` (/metrics)")
 	o.addFlags(f, false)
 	return cmd
 }
@@ -83,9 +87,34 @@ func (st *runState) feedLive() error {
 	in := schema.Input{Name: liveName(st.o.ifaces), Format: "live"}
 	var read atomic.Int64 // bytes: a link has no size
 	st.prog.start(in.Name, -1, &read)
+	sensor := &metrics.Sensor{Root: st.o.out}
+	if st.o.metrics != "" {
+		if st.sink.arch != nil {
+			arch := st.sink.arch
+			sensor.Published = func() (int64, int64) {
+				sum := arch.Published()
+				return sum.Files, sum.ADUs
+			}
+		}
+		srv, err := metrics.Serve(st.o.metrics, sensor)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		if !st.o.quiet {
+			fmt.Fprintf(st.stderr, "adu2parquet: metrics on http://%s/metrics\n", srv.Addr())
+		}
+	}
 	var advErr error
-	err := st.eng.Feed(st.ctx, src, &st.dec, func(int64) {
+	err := st.eng.Feed(st.ctx, src, &st.dec, func(packets int64) {
 		st.prog.update(st.eng.Conns())
+		es := st.eng.Stats()
+		sensor.Packets.Store(packets)
+		sensor.Conns.Store(int64(st.eng.Conns()))
+		sensor.ADUs.Store(int64(es.Records[ingest.KindADU] + es.Records[ingest.KindINC]))
+		if d, err := src.Drops(); err == nil {
+			sensor.Drops.Store(int64(d))
+		}
 		if now, ok := st.eng.Now(); ok && advErr == nil {
 			// On a quiet link the clock is the wall clock of the empty
 			// polls: hours close when they end.

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -264,4 +270,96 @@ func TestLiveKilled(t *testing.T) {
 	for _, r := range tb.adus {
 		require.Equal(t, complete.RunID, r.RunID)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader on two
+// goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestLiveMetrics scrapes the Prometheus endpoint of a live run after
+// traffic: the packets read, no drops, the ADUs written, the connections
+// held (closed keys linger), no file published yet (the hour is open), and
+// the archive's free disk.
+func TestLiveMetrics(t *testing.T) {
+	if !netns.Run(t, "TestLiveMetrics", netns.Veths) {
+		return
+	}
+	out := filepath.Join(t.TempDir(), "archive")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
+			"--metrics", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+	var url string
+	require.Eventually(t, func() bool {
+		m := addrRE.FindStringSubmatch(stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 10*time.Second, 10*time.Millisecond, "the endpoint's address on standard error")
+	time.Sleep(300 * time.Millisecond)
+	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
+	require.NoError(t, err)
+	defer tx.Close()
+	frames := liveTraffic(t)
+	for _, fr := range frames {
+		require.NoError(t, tx.WritePacketData(fr))
+	}
+	want := map[string]float64{"abt_packets_total": float64(len(frames)), "abt_drops_total": 0,
+		"abt_adus_total": 80, "abt_connections": 40, "abt_files_published_total": 0}
+	var got map[string]float64
+	require.Eventually(t, func() bool {
+		got = scrape(t, url)
+		for k, v := range want {
+			if got[k] != v {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 100*time.Millisecond, "metrics %v", want)
+	require.Positive(t, got["abt_disk_free_bytes"])
+	require.GreaterOrEqual(t, got["abt_seconds_since_publish"], 0.0)
+	cancel()
+	require.Equal(t, exitOK, <-code, stderr.String())
+}
+
+// scrape reads the abt_ metrics of a Prometheus text page.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(name, "abt_") {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		require.NoError(t, err, line)
+		out[name] = v
+	}
+	return out
 }

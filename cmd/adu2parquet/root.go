@@ -73,6 +73,7 @@ type options struct {
 	ifaces  []string
 	snapLen int
 	ring    byteSize
+	metrics string
 }
 
 // maintFlags are the flags of the commands that maintain an archive

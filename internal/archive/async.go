@@ -44,3 +44,7 @@ func (w *Async) RunID() string { return w.a.RunID() }
 
 // Sensor is the run's sensor (Archive.Sensor).
 func (w *Async) Sensor() string { return w.a.Sensor() }
+
+// Published says what the run has published so far; unlike the rest of
+// Async it may be called from any goroutine (a metrics endpoint's).
+func (w *Async) Published() Summary { return w.a.summary(nil) }

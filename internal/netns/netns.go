@@ -18,8 +18,10 @@ const env = "ABT_NETNS_TEST"
 func Inside() bool { return os.Getenv(env) != "" }
 
 // Veths is the set-up most tests need: two veth pairs, a0–a1 and b0–b1,
-// up, without IPv6 (whose neighbour discovery would add frames).
+// up, without IPv6 (whose neighbour discovery would add frames), and the
+// loopback up.
 const Veths = `sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip link set lo up
 ip link add a0 type veth peer name a1
 ip link add b0 type veth peer name b1
 for l in a0 a1 b0 b1; do ip link set "$l" up; done`

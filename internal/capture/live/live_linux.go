@@ -178,6 +178,16 @@ func (s *Source) Stats() (Stats, error) {
 	return st, nil
 }
 
+// Drops returns the frames the kernel dropped so far. Unlike Next and
+// Stats it may be called from any goroutine (a metrics endpoint's).
+func (s *Source) Drops() (uint64, error) {
+	_, v3, err := s.tp.SocketStats()
+	if err != nil {
+		return 0, fmt.Errorf("live capture on %s: statistics: %w", s.name, err)
+	}
+	return uint64(v3.Drops()), nil
+}
+
 // Close stops the capture.
 func (s *Source) Close() error {
 	s.tp.Close()

@@ -25,5 +25,8 @@ func (s *Source) Name() string { return "" }
 // Stats are zero.
 func (s *Source) Stats() (Stats, error) { return Stats{}, nil }
 
+// Drops is zero.
+func (s *Source) Drops() (uint64, error) { return 0, nil }
+
 // Close does nothing.
 func (s *Source) Close() error { return nil }
