@@ -34,6 +34,8 @@ go vet ./...
 RACE_PKGS=(
 	github.com/abt-dev/abt/internal/catalog
 	github.com/abt-dev/abt/internal/capture
+	github.com/abt-dev/abt/internal/capture/live
+	github.com/abt-dev/abt/internal/metrics
 	github.com/abt-dev/abt/internal/archive
 	github.com/abt-dev/abt/internal/partition
 	github.com/abt-dev/abt/internal/ingest
