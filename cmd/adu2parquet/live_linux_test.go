@@ -69,6 +69,19 @@ func liveTraffic(t *testing.T) [][]byte {
 	return out
 }
 
+// sendTraffic writes liveTraffic's frames into a0 and returns them.
+func sendTraffic(t *testing.T) [][]byte {
+	t.Helper()
+	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
+	require.NoError(t, err)
+	defer tx.Close()
+	frames := liveTraffic(t)
+	for _, fr := range frames {
+		require.NoError(t, tx.WritePacketData(fr))
+	}
+	return frames
+}
+
 // TestLive archives traffic sent over a veth pair with adu2parquet live
 // while another capture, beside it, writes the same frames to a pcap file
 // (as tcpdump would); the pcap archived offline gives the same rows. A
@@ -139,13 +152,7 @@ func TestLive(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
 
-	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
-	require.NoError(t, err)
-	defer tx.Close()
-	frames := liveTraffic(t)
-	for _, fr := range frames {
-		require.NoError(t, tx.WritePacketData(fr))
-	}
+	frames := sendTraffic(t)
 	time.Sleep(300 * time.Millisecond)
 	cancel()
 	select {
@@ -219,10 +226,6 @@ func TestLiveKilled(t *testing.T) {
 	}
 	bin := os.Getenv(testBinEnv)
 	out := filepath.Join(t.TempDir(), "archive")
-	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
-	require.NoError(t, err)
-	defer tx.Close()
-	frames := liveTraffic(t)
 	journals := func() int {
 		m, _ := filepath.Glob(filepath.Join(out, "_abt", "runs", "*"))
 		return len(m)
@@ -234,9 +237,7 @@ func TestLiveKilled(t *testing.T) {
 		require.NoError(t, cmd.Start())
 		require.Eventually(t, func() bool { return journals() == 1 }, 10*time.Second, 10*time.Millisecond)
 		time.Sleep(300 * time.Millisecond)
-		for _, fr := range frames {
-			require.NoError(t, tx.WritePacketData(fr))
-		}
+		sendTraffic(t)
 		time.Sleep(300 * time.Millisecond)
 		require.NoError(t, cmd.Process.Signal(sig))
 		err := cmd.Wait()
@@ -318,13 +319,7 @@ func TestLiveMetrics(t *testing.T) {
 		return m != nil
 	}, 10*time.Second, 10*time.Millisecond, "the endpoint's address on standard error")
 	time.Sleep(300 * time.Millisecond)
-	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
-	require.NoError(t, err)
-	defer tx.Close()
-	frames := liveTraffic(t)
-	for _, fr := range frames {
-		require.NoError(t, tx.WritePacketData(fr))
-	}
+	frames := sendTraffic(t)
 	want := map[string]float64{"abt_packets_total": float64(len(frames)), "abt_drops_total": 0,
 		"abt_adus_total": 80, "abt_connections": 40, "abt_files_published_total": 0}
 	var got map[string]float64

@@ -199,7 +199,7 @@ func Open(opts Options, inputs []Input) (*Archive, error) {
 	entry := &journalEntry{RunID: opts.RunID, Sensor: opts.Sensor, Started: a.started.UTC().Format(time.RFC3339Nano),
 		Replaces: replaces, Uncommitted: a.uncommitted}
 	for _, in := range inputs {
-		entry.Inputs = append(entry.Inputs, journalInput{Name: in.Name, Fingerprint: in.Fingerprint, Link: in.Link})
+		entry.Inputs = append(entry.Inputs, journalInput(in))
 	}
 	if a.journal, err = createJournal(opts.Root, entry); err != nil {
 		return nil, err
