@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/abt-dev/abt/internal/capture/live"
 	"github.com/abt-dev/abt/internal/cli"
@@ -59,6 +61,9 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 			if o.ring < 1<<20 {
 				return &usageError{errors.New("--ring: must be at least 1MiB")}
 			}
+			if o.diskFloor > 0 && o.diskWarn > 0 && o.diskFloor >= o.diskWarn {
+				return &usageError{errors.New("--disk-floor: must be below --disk-warn")}
+			}
 			if err := o.checkFormat(cmd.Flags()); err != nil {
 				return err
 			}
@@ -72,6 +77,9 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	o.ring = byteSize(live.DefaultRingBytes)
 	f.Var(&o.ring, "ring", "size of the kernel's capture ring")
 	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this `host:port` (/metrics)")
+	o.diskWarn, o.diskFloor = defaultDiskWarn, defaultDiskFloor
+	f.Var(&o.diskWarn, "disk-warn", "warn when the archive's file system has less free space than this (0: never)")
+	f.Var(&o.diskFloor, "disk-floor", "below this much free space, open no new hour until there is more again (0: never)")
 	o.addFlags(f, false)
 	return cmd
 }
@@ -105,8 +113,13 @@ func (st *runState) feedLive() error {
 			fmt.Fprintf(st.stderr, "adu2parquet: metrics on http://%s/metrics\n", srv.Addr())
 		}
 	}
+	watch := diskWatch{warn: int64(st.o.diskWarn), floor: int64(st.o.diskFloor), root: st.o.out, w: st.stderr}
+	if st.sink.arch != nil {
+		watch.pause = st.sink.arch.Pause
+	}
 	var advErr error
 	err := st.eng.Feed(st.ctx, src, &st.dec, func(packets int64) {
+		watch.check()
 		st.prog.update(st.eng.Conns())
 		es := st.eng.Stats()
 		sensor.Packets.Store(packets)
@@ -129,4 +142,59 @@ func (st *runState) feedLive() error {
 		err, st.stopped = nil, true
 	}
 	return errors.Join(err, advErr, serr)
+}
+
+// Defaults of --disk-warn and --disk-floor.
+const (
+	defaultDiskWarn  = 10 << 30
+	defaultDiskFloor = 1 << 30
+)
+
+// diskWatch watches the free space of the archive's file system at each
+// progress point of a live run: below warn it says so once; below floor
+// it pauses the archive (no new hour opens: their rows are shed and
+// counted; the open hours are still published) until the space is back
+// above the floor by an eighth.
+type diskWatch struct {
+	warn, floor int64
+	root        string
+	w           io.Writer
+	pause       func(bool) // nil: not archiving
+	warned      bool
+	paused      bool
+}
+
+func (d *diskWatch) check() {
+	if d.pause == nil || (d.warn == 0 && d.floor == 0) {
+		return
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(d.root, &st) != nil {
+		return
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	switch {
+	case d.floor > 0 && !d.paused && free < d.floor:
+		d.paused = true
+		d.pause(true)
+		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-floor %s: no new hour is opened (their rows are shed and counted) until there is more\n",
+			d.root, sizeString(free), sizeString(d.floor))
+	case d.paused && free >= d.floor+d.floor/8:
+		d.paused = false
+		d.pause(false)
+		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free again: new hours are opened\n", d.root, sizeString(free))
+	}
+	switch {
+	case d.warn > 0 && !d.warned && free < d.warn:
+		d.warned = true
+		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-warn %s\n", d.root, sizeString(free), sizeString(d.warn))
+	case d.warned && free >= d.warn+d.warn/8:
+		d.warned = false
+	}
+}
+
+// sizeString prints n bytes as --memory-budget's sizes read.
+func sizeString(n int64) string {
+	b := byteSize(n)
+	return b.String()
 }

@@ -34,13 +34,16 @@ import (
 
 // liveTraffic is the frames of 40 connections, each a request, a response
 // and both FINs (so that none is open when the capture stops), header-only.
-func liveTraffic(t *testing.T) [][]byte {
+func liveTraffic(t *testing.T) [][]byte { return liveTrafficFrom(t, 40000) }
+
+// liveTrafficFrom is liveTraffic with client ports from port on.
+func liveTrafficFrom(t *testing.T, port uint16) [][]byte {
 	t.Helper()
 	srv := netip.MustParseAddrPort("192.0.2.1:80")
 	const syn, ack, psh, fin = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagPSH, synthcap.FlagFIN
 	var segs []synthcap.Segment
 	for i := range 40 {
-		c := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), uint16(40000+i))
+		c := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), port+uint16(i))
 		req, resp := uint16(100+i), uint16(1000+10*i)
 		segs = append(segs,
 			synthcap.Segment{Src: c, Dst: srv, Seq: 999, Flags: syn},
@@ -70,12 +73,14 @@ func liveTraffic(t *testing.T) [][]byte {
 }
 
 // sendTraffic writes liveTraffic's frames into a0 and returns them.
-func sendTraffic(t *testing.T) [][]byte {
+func sendTraffic(t *testing.T) [][]byte { return sendFrames(t, liveTraffic(t)) }
+
+// sendFrames writes frames into a0 and returns them.
+func sendFrames(t *testing.T, frames [][]byte) [][]byte {
 	t.Helper()
 	tx, err := afpacket.NewTPacket(afpacket.OptInterface("a0"))
 	require.NoError(t, err)
 	defer tx.Close()
-	frames := liveTraffic(t)
 	for _, fr := range frames {
 		require.NoError(t, tx.WritePacketData(fr))
 	}
@@ -357,4 +362,51 @@ func scrape(t *testing.T, url string) map[string]float64 {
 		out[name] = v
 	}
 	return out
+}
+
+// TestLiveDiskFloor runs live on a 32 MiB file system. Filled below
+// --disk-floor before any traffic, the run says so and opens no hour:
+// the first traffic's rows are shed and counted. Once the filler is gone
+// it says so and the second traffic is archived.
+func TestLiveDiskFloor(t *testing.T) {
+	if !netns.Run(t, "TestLiveDiskFloor", netns.Veths) {
+		return
+	}
+	fsDir := t.TempDir()
+	require.NoError(t, unix.Mount("tmpfs", fsDir, "tmpfs", 0, "size=32m"))
+	t.Cleanup(func() { _ = unix.Unmount(fsDir, 0) })
+	filler := filepath.Join(fsDir, "filler")
+	require.NoError(t, os.WriteFile(filler, make([]byte, 26<<20), 0o644))
+	out := filepath.Join(fsDir, "archive")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
+			"--disk-floor", "8MiB", "--disk-warn", "16MiB"}, nil, io.Discard, &stderr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "below --disk-floor 8MiB") },
+		10*time.Second, 10*time.Millisecond, "the floor said")
+	require.Contains(t, stderr.String(), "below --disk-warn 16MiB")
+	sendFrames(t, liveTrafficFrom(t, 40000))
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, os.Remove(filler))
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "free again: new hours are opened") },
+		10*time.Second, 10*time.Millisecond, "the resume said")
+	sendFrames(t, liveTrafficFrom(t, 41000))
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	require.Equal(t, exitOK, <-code, stderr.String())
+	require.Contains(t, stderr.String(), "shed while the archive's disk was below --disk-floor: 80 ADUs, 40 connections")
+
+	tb := readTables(t, out)
+	require.Len(t, tb.adus, 80, "the second traffic only")
+	for _, r := range tb.conns {
+		require.GreaterOrEqual(t, r.ClientPort, int32(41000))
+	}
+	require.Len(t, tb.runs, 1)
+	require.Contains(t, tb.runs[0].SetAside, schema.Counter{Name: "adus_shed_disk_floor", Value: 80})
+	require.Contains(t, tb.runs[0].SetAside, schema.Counter{Name: "conns_shed_disk_floor", Value: 40})
 }

@@ -70,10 +70,11 @@ type options struct {
 	inputs        []string
 
 	// adu2parquet live
-	ifaces  []string
-	snapLen int
-	ring    byteSize
-	metrics string
+	ifaces              []string
+	snapLen             int
+	ring                byteSize
+	metrics             string
+	diskWarn, diskFloor byteSize
 }
 
 // maintFlags are the flags of the commands that maintain an archive

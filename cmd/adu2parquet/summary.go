@@ -157,6 +157,9 @@ func printSummary(w io.Writer, st *runState, sum archive.Summary, elapsed time.D
 				st.o.out, st.sink.arch.Sensor(), st.sink.arch.RunID(), sum.ADUs, sum.Conns, sum.Files, float64(sum.Bytes)/1e6, perADU)
 		}
 	}
+	if sum.ShedADUs+sum.ShedConns > 0 {
+		fmt.Fprintf(w, "  shed while the archive's disk was below --disk-floor: %d ADUs, %d connections\n", sum.ShedADUs, sum.ShedConns)
+	}
 	var skipped []string
 	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet, &st.liveStats) {
 		if name, ok := strings.CutPrefix(c.Name, "packets_"); ok {

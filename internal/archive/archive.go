@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -106,6 +108,12 @@ type Archive struct {
 	aduBuf  []aduRow
 	connBuf []connRow
 	err     error
+
+	// Pause: while paused, rows of hours the run has not opened are shed
+	// (a sensor whose disk is below its floor), and counted.
+	paused              atomic.Bool
+	opened              map[partition.Hour]bool
+	shedADUs, shedConns atomic.Int64
 }
 
 func (o *Options) defaults() error {
@@ -260,13 +268,23 @@ func (a *Archive) Record(r *ingest.Record) error {
 	}
 	switch r.Kind {
 	case ingest.KindADU, ingest.KindINC:
-		a.aduBuf = append(a.aduBuf, a.addrs.newADURow(r))
+		row := a.addrs.newADURow(r)
+		if !a.admit(row.Ts) {
+			a.shedADUs.Add(1)
+			return nil
+		}
+		a.aduBuf = append(a.aduBuf, row)
 		if len(a.aduBuf) == cap(a.aduBuf) && len(a.aduBuf) >= 1024 {
 			return a.flushRows()
 		}
 	case ingest.KindEND:
 		if r.Conn != nil {
-			a.connBuf = append(a.connBuf, a.addrs.newConnRow(r))
+			row := a.addrs.newConnRow(r)
+			if !a.admit(row.Ts) {
+				a.shedConns.Add(1)
+				return nil
+			}
+			a.connBuf = append(a.connBuf, row)
 		}
 		if len(a.connBuf) >= 1024 {
 			return a.flushRows()
@@ -274,6 +292,37 @@ func (a *Archive) Record(r *ingest.Record) error {
 	}
 	return nil
 }
+
+// Pause stops (on) or resumes opening hours the run has not written
+// before: while paused, rows of such hours are shed and counted in the
+// run's row (adus_shed_disk_floor, conns_shed_disk_floor), rows of hours
+// already opened are written. A sensor pauses while its disk is below its
+// floor, so that what is open can still be published. Unlike the rest of
+// Archive, Pause may be called from any goroutine.
+func (a *Archive) Pause(on bool) { a.paused.Store(on) }
+
+// admit reports whether a row of time ts (µs) is written (see Pause), and
+// notes its hour as opened.
+func (a *Archive) admit(ts int64) bool {
+	h := partition.HourOf(ts)
+	if a.opened[h] {
+		return true
+	}
+	if a.paused.Load() {
+		return false
+	}
+	if a.opened == nil {
+		a.opened = map[partition.Hour]bool{}
+	}
+	if len(a.opened) >= maxOpenedHours {
+		clear(a.opened) // forgetting an hour only matters while paused
+	}
+	a.opened[h] = true
+	return true
+}
+
+// maxOpenedHours bounds the hours admit remembers: a month of a live run.
+const maxOpenedHours = 24 * 31
 
 func (a *Archive) flushRows() error {
 	if err := a.adus.Write(a.aduBuf...); err != nil {
@@ -332,6 +381,8 @@ type Summary struct {
 	Bytes int64
 	ADUs  int64
 	Conns int64
+	// ShedADUs and ShedConns are the rows shed while paused (Pause).
+	ShedADUs, ShedConns int64
 }
 
 // Close publishes every open part and writes the run's row in the runs
@@ -399,7 +450,7 @@ func writeRunRow(o partition.Options, row schema.Run) (*partition.Writer[runRef,
 // summary says what the run published so far (with the runs table's
 // writer, once it has one): rows and files that are in the archive.
 func (a *Archive) summary(rw *partition.Writer[runRef, schema.Run]) Summary {
-	var sum Summary
+	sum := Summary{ShedADUs: a.shedADUs.Load(), ShedConns: a.shedConns.Load()}
 	add := func(pub []partition.Published, rows *int64) {
 		for _, p := range pub {
 			sum.Files++
@@ -448,10 +499,16 @@ func (a *Archive) runRow(info RunInfo, sum Summary) schema.Run {
 		LastPacket:  optUs(info.LastPacket, info.LastPacket != ingest.NoTime),
 		Inputs:      info.Inputs, Packets: info.Packets, Bytes: info.Bytes, Drops: info.Drops, TCPSegments: info.TCPSegments,
 		Connections: sum.Conns, ADUs: sum.ADUs, BytesWritten: sum.Bytes, FilesWritten: sum.Files,
-		Records: info.Records, SetAside: info.SetAside,
+		Records: info.Records, SetAside: slices.Clone(info.SetAside),
 		QuietTimeUs: o.QuietTime.Microseconds(), HoldUs: o.Hold.Microseconds(),
 		IdleTimeoutUs: o.IdleTimeout.Microseconds(), HandshakeUs: o.HandshakeTimeout.Microseconds(),
 		MaxConns: int64(o.MaxConns), InboundOnly: o.InboundOnly, TrackPartial: o.TrackPartial,
+	}
+	for _, c := range []schema.Counter{{Name: "adus_shed_disk_floor", Value: a.shedADUs.Load()},
+		{Name: "conns_shed_disk_floor", Value: a.shedConns.Load()}} {
+		if c.Value > 0 {
+			row.SetAside = append(row.SetAside, c)
+		}
 	}
 	for _, p := range o.LocalNets {
 		row.LocalNets = append(row.LocalNets, p.String())

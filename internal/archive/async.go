@@ -48,3 +48,6 @@ func (w *Async) Sensor() string { return w.a.Sensor() }
 // Published says what the run has published so far; unlike the rest of
 // Async it may be called from any goroutine (a metrics endpoint's).
 func (w *Async) Published() Summary { return w.a.summary(nil) }
+
+// Pause is Archive.Pause; it may be called from any goroutine.
+func (w *Async) Pause(on bool) { w.a.Pause(on) }

@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -254,4 +255,40 @@ func readParts(t *testing.T, root string) parts {
 		p.runs = append(p.runs, rows...)
 	}
 	return p
+}
+
+// TestPause: while paused, rows of hours the run has not opened are shed
+// and counted; rows of hours it has opened are written; after it resumes,
+// new hours open again.
+func TestPause(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "archive")
+	a, err := archive.Open(archive.Options{Root: root, Sensor: testSensor, RunID: testRun, Producer: "roundtrip-test"},
+		[]archive.Input{{Name: "live:a1", Link: true}})
+	require.NoError(t, err)
+	base := time.Date(2024, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano()
+	adu := func(hour int, conn uint64) *ingest.Record {
+		return &ingest.Record{Kind: ingest.KindADU, TsNs: base + int64(hour)*int64(time.Hour), ConnID: conn,
+			Client: netip.MustParseAddrPort("198.51.100.7:40000"), Server: netip.MustParseAddrPort("192.0.2.1:80"),
+			Dir: ingest.DirC2S, Size: 100, ThinkNs: -1, AckRTTNs: -1, FirstNs: base + int64(hour)*int64(time.Hour),
+			LastNs: base + int64(hour)*int64(time.Hour)}
+	}
+	require.NoError(t, a.Record(adu(0, 1))) // hour 0 opens
+	a.Pause(true)
+	require.NoError(t, a.Record(adu(0, 2))) // an opened hour: written
+	require.NoError(t, a.Record(adu(1, 3))) // a new hour: shed
+	require.NoError(t, a.Record(adu(1, 4)))
+	a.Pause(false)
+	require.NoError(t, a.Record(adu(2, 5))) // resumed: hour 2 opens
+	sum, err := a.Close(archive.RunInfo{Status: archive.StatusComplete, FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime})
+	require.NoError(t, err)
+	require.Equal(t, int64(3), sum.ADUs)
+	require.Equal(t, int64(2), sum.ShedADUs)
+	p := readParts(t, root)
+	var conns []int64
+	for _, r := range p.adus {
+		conns = append(conns, r.ConnID)
+	}
+	require.ElementsMatch(t, []int64{1, 2, 5}, conns)
+	require.Len(t, p.runs, 1)
+	require.Contains(t, p.runs[0].SetAside, schema.Counter{Name: "adus_shed_disk_floor", Value: 2})
 }

@@ -27,7 +27,7 @@ ip link add b0 type veth peer name b1
 for l in a0 a1 b0 b1; do ip link set "$l" up; done`
 
 // Run runs test name (a top-level test of the calling package) again in a
-// new network namespace after the shell commands setup, and reports its
+// new network namespace (and mount namespace) after the shell commands setup, and reports its
 // result as this test's. It returns true in that copy, where the test is
 // to run, and false here, where the test has been run. It skips when the
 // machine cannot make namespaces (not root, no unshare or ip).
@@ -45,7 +45,8 @@ func Run(t *testing.T, name, setup string) bool {
 		}
 	}
 	script := "set -e\n" + setup + "\nexec \"$0\" -test.run \"^$1\\$\" -test.v"
-	cmd := exec.Command("unshare", "-n", "sh", "-c", script, os.Args[0], name)
+	// A mount namespace too: what the test mounts (a small tmpfs) is its own.
+	cmd := exec.Command("unshare", "-n", "-m", "sh", "-c", script, os.Args[0], name)
 	cmd.Env = append(os.Environ(), env+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil && strings.Contains(string(out), "unshare:") {
