@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -96,14 +97,14 @@ func (st *runState) feedLive() error {
 	var read atomic.Int64 // bytes: a link has no size
 	st.prog.start(in.Name, -1, &read)
 	sensor := &metrics.Sensor{Root: st.o.out}
-	if st.o.metrics != "" {
-		if st.sink.arch != nil {
-			arch := st.sink.arch
-			sensor.Published = func() (int64, int64) {
-				sum := arch.Published()
-				return sum.Files, sum.ADUs
-			}
+	if st.sink.arch != nil {
+		arch := st.sink.arch
+		sensor.Published = func() (int64, int64) {
+			sum := arch.Published()
+			return sum.Files, sum.ADUs
 		}
+	}
+	if st.o.metrics != "" {
 		srv, err := metrics.Serve(st.o.metrics, sensor)
 		if err != nil {
 			return err
@@ -113,7 +114,8 @@ func (st *runState) feedLive() error {
 			fmt.Fprintf(st.stderr, "adu2parquet: metrics on http://%s/metrics\n", srv.Addr())
 		}
 	}
-	watch := diskWatch{warn: int64(st.o.diskWarn), floor: int64(st.o.diskFloor), root: st.o.out, w: st.stderr}
+	watch := diskWatch{warn: int64(st.o.diskWarn), floor: int64(st.o.diskFloor), root: st.o.out, w: st.stderr,
+		before: st.prog.clear}
 	if st.sink.arch != nil {
 		watch.pause = st.sink.arch.Pause
 	}
@@ -128,6 +130,7 @@ func (st *runState) feedLive() error {
 		if d, err := src.Drops(); err == nil {
 			sensor.Drops.Store(int64(d))
 		}
+		st.prog.status(func(elapsed time.Duration) string { return statusLine(in.Name, sensor, elapsed) })
 		if now, ok := st.eng.Now(); ok && advErr == nil {
 			// On a quiet link the clock is the wall clock of the empty
 			// polls: hours close when they end.
@@ -160,6 +163,7 @@ type diskWatch struct {
 	root        string
 	w           io.Writer
 	pause       func(bool) // nil: not archiving
+	before      func()     // called before a message (clears the status line)
 	warned      bool
 	paused      bool
 }
@@ -177,16 +181,19 @@ func (d *diskWatch) check() {
 	case d.floor > 0 && !d.paused && free < d.floor:
 		d.paused = true
 		d.pause(true)
+		d.before()
 		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-floor %s: no new hour is opened (their rows are shed and counted) until there is more\n",
 			d.root, sizeString(free), sizeString(d.floor))
 	case d.paused && free >= d.floor+d.floor/8:
 		d.paused = false
 		d.pause(false)
+		d.before()
 		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free again: new hours are opened\n", d.root, sizeString(free))
 	}
 	switch {
 	case d.warn > 0 && !d.warned && free < d.warn:
 		d.warned = true
+		d.before()
 		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-warn %s\n", d.root, sizeString(free), sizeString(d.warn))
 	case d.warned && free >= d.warn+d.warn/8:
 		d.warned = false
@@ -197,4 +204,17 @@ func (d *diskWatch) check() {
 func sizeString(n int64) string {
 	b := byteSize(n)
 	return b.String()
+}
+
+// statusLine is a live run's status line on a terminal: packets and their
+// rate, drops, connections, ADUs, and files published when archiving.
+func statusLine(name string, s *metrics.Sensor, elapsed time.Duration) string {
+	pk := s.Packets.Load()
+	line := fmt.Sprintf("%s: %d packets (%.0f/s), %d dropped, %d connections, %d ADUs", name, pk,
+		float64(pk)/max(elapsed.Seconds(), 1e-9), s.Drops.Load(), s.Conns.Load(), s.ADUs.Load())
+	if s.Published != nil {
+		files, _ := s.Published()
+		line += fmt.Sprintf(", %d files published", files)
+	}
+	return line
 }

@@ -51,9 +51,31 @@ func (p *progress) update(conns int) {
 	if !p.on || time.Since(p.last) < 250*time.Millisecond {
 		return
 	}
+	p.show(p.line(p.read.Load(), time.Since(p.started), conns))
+}
+
+// status draws line as the progress line (a live run's status), at most
+// four times a second.
+func (p *progress) status(line func(elapsed time.Duration) string) {
+	if !p.on || time.Since(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.show(line(time.Since(p.started)))
+}
+
+func (p *progress) show(line string) {
 	p.last = time.Now()
-	fmt.Fprint(p.w, "\r\x1b[K"+p.line(p.read.Load(), time.Since(p.started), conns))
+	fmt.Fprint(p.w, "\r\x1b[K"+line)
 	p.drawn = true
+}
+
+// clear erases the progress line, before a message is written under it
+// (the next update draws it again).
+func (p *progress) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.drawn = false
+	}
 }
 
 // line is the progress line after read bytes in elapsed time.

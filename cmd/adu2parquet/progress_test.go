@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/abt-dev/abt/internal/metrics"
 )
 
 // TestProgressInputs: with several inputs the progress line says which one
@@ -43,4 +46,19 @@ func TestProgressInputs(t *testing.T) {
 			require.Equal(t, "\r\x1b[K", buf.String()[len(buf.String())-4:], "the line is cleared")
 		})
 	}
+}
+
+// TestStatusLine: a live run's status line says the packets and their
+// rate, drops, connections, ADUs, and files published when archiving.
+func TestStatusLine(t *testing.T) {
+	s := &metrics.Sensor{}
+	s.Packets.Store(90000)
+	s.Drops.Store(3)
+	s.Conns.Store(1200)
+	s.ADUs.Store(45000)
+	require.Equal(t, "live:eth1: 90000 packets (30000/s), 3 dropped, 1200 connections, 45000 ADUs",
+		statusLine("live:eth1", s, 3*time.Second))
+	s.Published = func() (int64, int64) { return 4, 40000 }
+	require.Equal(t, "live:eth1: 90000 packets (30000/s), 3 dropped, 1200 connections, 45000 ADUs, 4 files published",
+		statusLine("live:eth1", s, 3*time.Second))
 }
