@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
@@ -67,6 +68,7 @@ type runState struct {
 	prog    *progress
 	stdin   io.Reader
 	stderr  io.Writer
+	msg     *messages
 	inputs  []schema.Input
 	logs    bool
 	logRecs int64
@@ -106,18 +108,19 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 	}
 	st := &runState{ctx: ctx, o: o, eo: eo, stdin: stdin, stderr: stderr, logs: logs, sink: &sink{},
 		prog: newProgress(stderr, !o.quiet, inputs), logSpan: [2]int64{ingest.NoTime, ingest.NoTime}}
+	st.msg = newMessages(stderr, o.logFormat, st.prog.clear)
 
 	if o.ifaces != nil {
 		// The interfaces first: a mistyped one is no run in the archive.
 		if st.liveSrc, err = live.Open(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring)}); err != nil {
-			return err
+			return st.msg.logged(err)
 		}
 		defer st.liveSrc.Close()
 	}
 	if o.format == "parquet" {
-		a, err := openArchive(o, stderr)
+		a, err := openArchive(o, st.msg)
 		if err != nil {
-			return err
+			return st.msg.logged(err)
 		}
 		st.sink.arch = archive.NewAsync(a)
 	} else if o.format == "jsonl" {
@@ -179,12 +182,16 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		}
 	}
 	if !o.quiet {
-		printSummary(stderr, st, sum, time.Since(start), outErr)
+		if st.msg.structured() {
+			st.logSummary(sum, time.Since(start), outErr)
+		} else {
+			printSummary(stderr, st, sum, time.Since(start), outErr)
+		}
 	}
 	if errors.Is(feedErr, context.Canceled) || errors.Is(outErr, context.Canceled) {
-		return st.interrupted(sum, feedErr, finErr, outErr)
+		return st.msg.logged(st.interrupted(sum, feedErr, finErr, outErr))
 	}
-	return joinDistinct(feedErr, finErr, outErr)
+	return st.msg.logged(joinDistinct(feedErr, finErr, outErr))
 }
 
 // runtimeReserve is what a run holds besides the engine's state, in the Go
@@ -259,7 +266,7 @@ next:
 }
 
 // openArchive fingerprints the inputs and opens the archive for a run.
-func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
+func openArchive(o *options, msg *messages) (*archive.Archive, error) {
 	var ins []archive.Input
 	if o.ifaces != nil {
 		ins = append(ins, archive.Input{Name: liveName(o.ifaces), Link: true})
@@ -277,7 +284,7 @@ func openArchive(o *options, stderr io.Writer) (*archive.Archive, error) {
 	}
 	logf := func(format string, args ...any) {
 		if !o.quiet {
-			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
+			msg.say(slog.LevelInfo, fmt.Sprintf(format, args...))
 		}
 	}
 	return archive.Open(archive.Options{

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,6 +62,11 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 			if o.ring < 1<<20 {
 				return &usageError{errors.New("--ring: must be at least 1MiB")}
 			}
+			switch o.logFormat {
+			case logPlain, logText, logJSON:
+			default:
+				return &usageError{fmt.Errorf("--log-format %q: must be plain, text or json", o.logFormat)}
+			}
 			if o.diskFloor > 0 && o.diskWarn > 0 && o.diskFloor >= o.diskWarn {
 				return &usageError{errors.New("--disk-floor: must be below --disk-warn")}
 			}
@@ -78,6 +83,7 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	o.ring = byteSize(live.DefaultRingBytes)
 	f.Var(&o.ring, "ring", "size of the kernel's capture ring")
 	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this `host:port` (/metrics)")
+	f.StringVar(&o.logFormat, "log-format", logPlain, "messages on standard error: {plain|text|json} (text and json: log/slog records)")
 	o.diskWarn, o.diskFloor = defaultDiskWarn, defaultDiskFloor
 	f.Var(&o.diskWarn, "disk-warn", "warn when the archive's file system has less free space than this (0: never)")
 	f.Var(&o.diskFloor, "disk-floor", "below this much free space, open no new hour until there is more again (0: never)")
@@ -111,11 +117,11 @@ func (st *runState) feedLive() error {
 		}
 		defer srv.Close()
 		if !st.o.quiet {
-			fmt.Fprintf(st.stderr, "adu2parquet: metrics on http://%s/metrics\n", srv.Addr())
+			url := fmt.Sprintf("http://%s/metrics", srv.Addr())
+			st.msg.say(slog.LevelInfo, "metrics on "+url, "url", url)
 		}
 	}
-	watch := diskWatch{warn: int64(st.o.diskWarn), floor: int64(st.o.diskFloor), root: st.o.out, w: st.stderr,
-		before: st.prog.clear}
+	watch := diskWatch{warn: int64(st.o.diskWarn), floor: int64(st.o.diskFloor), root: st.o.out, msg: st.msg}
 	if st.sink.arch != nil {
 		watch.pause = st.sink.arch.Pause
 	}
@@ -161,9 +167,8 @@ const (
 type diskWatch struct {
 	warn, floor int64
 	root        string
-	w           io.Writer
+	msg         *messages
 	pause       func(bool) // nil: not archiving
-	before      func()     // called before a message (clears the status line)
 	warned      bool
 	paused      bool
 }
@@ -181,20 +186,19 @@ func (d *diskWatch) check() {
 	case d.floor > 0 && !d.paused && free < d.floor:
 		d.paused = true
 		d.pause(true)
-		d.before()
-		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-floor %s: no new hour is opened (their rows are shed and counted) until there is more\n",
-			d.root, sizeString(free), sizeString(d.floor))
+		d.msg.say(slog.LevelWarn, fmt.Sprintf("archive disk %s: %s free, below --disk-floor %s: no new hour is opened (their rows are shed and counted) until there is more",
+			d.root, sizeString(free), sizeString(d.floor)), "free_bytes", free, "floor_bytes", d.floor)
 	case d.paused && free >= d.floor+d.floor/8:
 		d.paused = false
 		d.pause(false)
-		d.before()
-		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free again: new hours are opened\n", d.root, sizeString(free))
+		d.msg.say(slog.LevelInfo, fmt.Sprintf("archive disk %s: %s free again: new hours are opened", d.root, sizeString(free)),
+			"free_bytes", free)
 	}
 	switch {
 	case d.warn > 0 && !d.warned && free < d.warn:
 		d.warned = true
-		d.before()
-		fmt.Fprintf(d.w, "adu2parquet: archive disk %s: %s free, below --disk-warn %s\n", d.root, sizeString(free), sizeString(d.warn))
+		d.msg.say(slog.LevelWarn, fmt.Sprintf("archive disk %s: %s free, below --disk-warn %s", d.root, sizeString(free), sizeString(d.warn)),
+			"free_bytes", free, "warn_bytes", d.warn)
 	case d.warned && free >= d.warn+d.warn/8:
 		d.warned = false
 	}

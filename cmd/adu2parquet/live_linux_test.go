@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -211,6 +212,18 @@ func TestLiveBadInput(t *testing.T) {
 	code, _, stderr = runCmd(t, nil, "live", "--out", out)
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, "live needs at least one interface (-i)")
+
+	// With --log-format json the error is one record, and only that.
+	code, _, stderr = runCmd(t, nil, "live", "-i", "nosuch0", "--out", out, "--log-format", "json")
+	require.Equal(t, exitFailure, code)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stderr), &rec), stderr)
+	require.Equal(t, "ERROR", rec["level"])
+	require.Equal(t, "live capture: interface nosuch0: no such network interface", rec["error"])
+
+	code, _, stderr = runCmd(t, nil, "live", "-i", "a1", "--log-format", "xml")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr, `--log-format "xml": must be plain, text or json`)
 }
 
 // testBinEnv carries the program built outside the network namespace to
@@ -312,9 +325,9 @@ func TestLiveMetrics(t *testing.T) {
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
-			"--metrics", "127.0.0.1:0"}, nil, io.Discard, &stderr)
+			"--metrics", "127.0.0.1:0", "--log-format", "json"}, nil, io.Discard, &stderr)
 	}()
-	addrRE := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+	addrRE := regexp.MustCompile(`"url":"(http://[^"]+/metrics)"`)
 	var url string
 	require.Eventually(t, func() bool {
 		m := addrRE.FindStringSubmatch(stderr.String())
@@ -341,6 +354,19 @@ func TestLiveMetrics(t *testing.T) {
 	require.GreaterOrEqual(t, got["abt_seconds_since_publish"], 0.0)
 	cancel()
 	require.Equal(t, exitOK, <-code, stderr.String())
+
+	// --log-format json: every line a record; the last says how the run ended.
+	var last map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		last = nil
+		require.NoError(t, json.Unmarshal([]byte(line), &last), "a JSON record: %s", line)
+		require.Contains(t, last, "level")
+	}
+	require.Equal(t, "run ended", last["msg"])
+	require.Equal(t, float64(len(frames)), last["packets"])
+	require.Equal(t, float64(80), last["adus"])
+	require.Equal(t, float64(0), last["drops"])
+	require.Equal(t, true, last["stopped_by_signal"])
 }
 
 // scrape reads the abt_ metrics of a Prometheus text page.

@@ -74,6 +74,7 @@ type options struct {
 	snapLen             int
 	ring                byteSize
 	metrics             string
+	logFormat           string
 	diskWarn, diskFloor byteSize
 }
 
@@ -165,7 +166,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "adu2parquet: %v\n", err)
+	if le := (*loggedError)(nil); !errors.As(err, &le) {
+		fmt.Fprintf(stderr, "adu2parquet: %v\n", err)
+	}
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue) || runErr == nil:

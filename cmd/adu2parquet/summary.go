@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -225,4 +226,33 @@ func unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// logSummary is printSummary as one log record (--log-format text or json):
+// the run's figures as attributes.
+func (st *runState) logSummary(sum archive.Summary, elapsed time.Duration, outErr error) {
+	es := st.eng.Stats()
+	attrs := []any{"seconds", elapsed.Seconds(), "packets", st.dec.Stats.Packets, "tcp_segments", st.dec.Stats.Segments,
+		"connections_tracked", es.Conns, "peak_table", es.PeakConns}
+	for _, c := range recordCounters(&es) {
+		attrs = append(attrs, "records_"+c.Name, c.Value)
+	}
+	if st.o.ifaces != nil {
+		attrs = append(attrs, "interfaces", strings.Join(st.o.ifaces, ","), "drops", st.liveStats.Drops, "stopped_by_signal", st.stopped)
+	}
+	if st.sink.arch != nil {
+		attrs = append(attrs, "archive", st.o.out, "sensor", st.sink.arch.Sensor(), "run_id", st.sink.arch.RunID(),
+			"adus", sum.ADUs, "connections", sum.Conns, "files", sum.Files, "bytes_written", sum.Bytes)
+		if sum.ShedADUs+sum.ShedConns > 0 {
+			attrs = append(attrs, "adus_shed_disk_floor", sum.ShedADUs, "conns_shed_disk_floor", sum.ShedConns)
+		}
+	}
+	for _, c := range setAsideCounters(&st.dec.Stats, &es, &st.logSet, &st.liveStats) {
+		attrs = append(attrs, c.Name, c.Value)
+	}
+	level, msg := slog.LevelInfo, "run ended"
+	if outErr != nil {
+		level, msg = slog.LevelError, "run ended: "+outErr.Error()
+	}
+	st.msg.say(level, msg, attrs...)
 }
