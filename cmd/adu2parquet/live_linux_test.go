@@ -291,6 +291,31 @@ func TestLiveKilled(t *testing.T) {
 	}
 }
 
+// startLive runs adu2parquet live on a1 into out (with args) on a
+// goroutine of its own; stop cancels it (as SIGTERM does) and returns its
+// exit status.
+func startLive(t *testing.T, out string, args ...string) (*lockedBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stderr := &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false"}, args...),
+			nil, io.Discard, stderr)
+	}()
+	return stderr, func() int {
+		cancel()
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("live did not stop within 5 s of the cancel")
+			return -1
+		}
+	}
+}
+
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader on two
 // goroutines.
 type lockedBuffer struct {
@@ -319,14 +344,7 @@ func TestLiveMetrics(t *testing.T) {
 		return
 	}
 	out := filepath.Join(t.TempDir(), "archive")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr lockedBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
-			"--metrics", "127.0.0.1:0", "--log-format", "json"}, nil, io.Discard, &stderr)
-	}()
+	stderr, stop := startLive(t, out, "--metrics", "127.0.0.1:0", "--log-format", "json")
 	addrRE := regexp.MustCompile(`"url":"(http://[^"]+/metrics)"`)
 	var url string
 	require.Eventually(t, func() bool {
@@ -352,8 +370,7 @@ func TestLiveMetrics(t *testing.T) {
 	}, 5*time.Second, 100*time.Millisecond, "metrics %v", want)
 	require.Positive(t, got["abt_disk_free_bytes"])
 	require.GreaterOrEqual(t, got["abt_seconds_since_publish"], 0.0)
-	cancel()
-	require.Equal(t, exitOK, <-code, stderr.String())
+	require.Equal(t, exitOK, stop(), stderr.String())
 
 	// --log-format json: every line a record; the last says how the run ended.
 	var last map[string]any
@@ -405,14 +422,7 @@ func TestLiveDiskFloor(t *testing.T) {
 	require.NoError(t, os.WriteFile(filler, make([]byte, 26<<20), 0o644))
 	out := filepath.Join(fsDir, "archive")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr lockedBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
-			"--disk-floor", "8MiB", "--disk-warn", "16MiB"}, nil, io.Discard, &stderr)
-	}()
+	stderr, stop := startLive(t, out, "--disk-floor", "8MiB", "--disk-warn", "16MiB")
 	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "below --disk-floor 8MiB") },
 		10*time.Second, 10*time.Millisecond, "the floor said")
 	require.Contains(t, stderr.String(), "below --disk-warn 16MiB")
@@ -423,8 +433,7 @@ func TestLiveDiskFloor(t *testing.T) {
 		10*time.Second, 10*time.Millisecond, "the resume said")
 	sendFrames(t, liveTrafficFrom(t, 41000))
 	time.Sleep(500 * time.Millisecond)
-	cancel()
-	require.Equal(t, exitOK, <-code, stderr.String())
+	require.Equal(t, exitOK, stop(), stderr.String())
 	require.Contains(t, stderr.String(), "shed while the archive's disk was below --disk-floor: 80 ADUs, 40 connections")
 
 	tb := readTables(t, out)
