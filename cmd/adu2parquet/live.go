@@ -136,6 +136,9 @@ func (st *runState) feedLive() error {
 		if d, err := src.Drops(); err == nil {
 			sensor.Drops.Store(int64(d))
 		}
+		if d, err := src.IfaceDrops(); err == nil {
+			sensor.IfaceDrops.Store(int64(d))
+		}
 		st.prog.status(func(elapsed time.Duration) string { return statusLine(in.Name, sensor, elapsed) })
 		if now, ok := st.eng.Now(); ok && advErr == nil {
 			// On a quiet link the clock is the wall clock of the empty

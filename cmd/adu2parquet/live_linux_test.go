@@ -356,7 +356,7 @@ func TestLiveMetrics(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "the endpoint's address on standard error")
 	time.Sleep(300 * time.Millisecond)
 	frames := sendTraffic(t)
-	want := map[string]float64{"abt_packets_total": float64(len(frames)), "abt_drops_total": 0,
+	want := map[string]float64{"abt_packets_total": float64(len(frames)), "abt_drops_total": 0, "abt_interface_drops_total": 0,
 		"abt_adus_total": 80, "abt_connections": 40, "abt_files_published_total": 0}
 	var got map[string]float64
 	require.Eventually(t, func() bool {

@@ -40,6 +40,7 @@ func setAsideCounters(dec *decode.Stats, st *ingest.Stats, logs *adutext.ReaderS
 		}
 	}
 	add("packets_dropped_kernel", ls.Drops)
+	add("packets_dropped_interface", ls.IfaceDrops)
 	add("packets_other_interface", ls.Foreign)
 	for _, c := range dec.Nonzero() {
 		switch c.Name {

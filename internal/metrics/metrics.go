@@ -21,10 +21,11 @@ import (
 // Sensor holds the figures the endpoint reports. The run sets them (from
 // its own goroutine); a scrape reads them.
 type Sensor struct {
-	Packets atomic.Int64 // packets read
-	Drops   atomic.Int64 // packets the kernel dropped (ring full)
-	Conns   atomic.Int64 // entries in the connection table
-	ADUs    atomic.Int64 // ADU records written
+	Packets    atomic.Int64 // packets read
+	Drops      atomic.Int64 // packets the kernel dropped (ring full)
+	IfaceDrops atomic.Int64 // packets the interfaces dropped on receive
+	Conns      atomic.Int64 // entries in the connection table
+	ADUs       atomic.Int64 // ADU records written
 
 	// Published reports the files published and their ADU rows so far;
 	// it is called at each scrape, from the endpoint's goroutine.
@@ -75,6 +76,7 @@ func Serve(addr string, s *Sensor) (*Server, error) {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		counter("packets_total", "Packets read from the link.", load(&s.Packets)),
 		counter("drops_total", "Packets the kernel dropped because the capture ring was full.", load(&s.Drops)),
+		counter("interface_drops_total", "Packets the interfaces dropped on receive (their rx drop counters).", load(&s.IfaceDrops)),
 		gauge("connections", "Entries in the connection table.", load(&s.Conns)),
 		counter("adus_total", "ADU records written.", load(&s.ADUs)),
 		counter("files_published_total", "Archive files published (adus and connections parts).", func() float64 {

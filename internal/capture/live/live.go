@@ -11,6 +11,9 @@
 package live
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,4 +63,39 @@ type Stats struct {
 	// Foreign is the frames of other interfaces read before the kernel's
 	// filter was attached, and set aside.
 	Foreign uint64
+	// IfaceDrops is what the interfaces themselves dropped on receive
+	// since the capture opened (their rx "drop" counters in
+	// /proc/net/dev: the driver's or the NIC's, before the kernel's ring).
+	IfaceDrops uint64
+}
+
+// rxDrops sums the receive drop counters of the named interfaces in a
+// /proc/net/dev text.
+func rxDrops(procNetDev string, names []string) (uint64, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var sum uint64
+	found := 0
+	for _, line := range strings.Split(procNetDev, "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || !want[strings.TrimSpace(name)] {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 4 {
+			return 0, fmt.Errorf("/proc/net/dev: interface %s: %d fields", strings.TrimSpace(name), len(f))
+		}
+		d, err := strconv.ParseUint(f[3], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/net/dev: interface %s: drop count %q", strings.TrimSpace(name), f[3])
+		}
+		sum += d
+		found++
+	}
+	if found != len(want) {
+		return 0, fmt.Errorf("/proc/net/dev: %d of the interfaces %s found", found, strings.Join(names, ", "))
+	}
+	return sum, nil
 }

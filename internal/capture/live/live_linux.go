@@ -27,6 +27,8 @@ const (
 // capture.Source. It is not safe for concurrent use.
 type Source struct {
 	name   string
+	names  []string
+	rxBase uint64 // the interfaces' receive drops when the capture opened
 	tp     *afpacket.TPacket
 	link   capture.LinkType
 	ifaces map[int]int // kernel interface index → place in the names given (Packet.Iface)
@@ -79,6 +81,11 @@ func Open(names []string, o Options) (*Source, error) {
 		return nil, fmt.Errorf("live capture on %s: attach filter: %w", s.name, err)
 	}
 	s.tp = tp
+	s.names = names
+	if s.rxBase, err = ifaceDrops(names); err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("live capture on %s: %w", s.name, err)
+	}
 	return s, nil
 }
 
@@ -175,7 +182,30 @@ func (s *Source) Stats() (Stats, error) {
 	}
 	st := s.stats
 	st.Drops = uint64(v3.Drops())
+	if st.IfaceDrops, err = s.IfaceDrops(); err != nil {
+		return st, err
+	}
 	return st, nil
+}
+
+// ifaceDrops reads the interfaces' receive drop counters (in this
+// network namespace: /proc/net is the process's).
+func ifaceDrops(names []string) (uint64, error) {
+	b, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		return 0, err
+	}
+	return rxDrops(string(b), names)
+}
+
+// IfaceDrops returns what the interfaces dropped on receive since the
+// capture opened. It may be called from any goroutine.
+func (s *Source) IfaceDrops() (uint64, error) {
+	d, err := ifaceDrops(s.names)
+	if err != nil {
+		return 0, fmt.Errorf("live capture on %s: %w", s.name, err)
+	}
+	return d - min(d, s.rxBase), nil
 }
 
 // Drops returns the frames the kernel dropped so far. Unlike Next and

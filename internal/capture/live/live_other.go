@@ -25,6 +25,9 @@ func (s *Source) Name() string { return "" }
 // Stats are zero.
 func (s *Source) Stats() (Stats, error) { return Stats{}, nil }
 
+// IfaceDrops is zero.
+func (s *Source) IfaceDrops() (uint64, error) { return 0, nil }
+
 // Drops is zero.
 func (s *Source) Drops() (uint64, error) { return 0, nil }
 
