@@ -148,7 +148,7 @@ func (st *runState) feedLive() error {
 	})
 	ls, serr := src.Stats()
 	st.liveStats = ls
-	in.Packets = int64(ls.Packets)
+	in.Packets, in.Bytes = int64(ls.Packets), int64(ls.Bytes)
 	st.inputs = append(st.inputs, in)
 	if errors.Is(err, context.Canceled) {
 		err, st.stopped = nil, true

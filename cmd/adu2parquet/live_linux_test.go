@@ -193,7 +193,11 @@ func TestLive(t *testing.T) {
 	require.Equal(t, "complete", run.Status)
 	require.NotNil(t, run.Drops, "a live run records its drops")
 	require.Zero(t, *run.Drops)
-	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live", Packets: int64(len(frames))}}, run.Inputs)
+	var wire int64
+	for _, fr := range frames {
+		wire += int64(len(fr))
+	}
+	require.Equal(t, []schema.Input{{Name: "live:a1", Format: "live", Packets: int64(len(frames)), Bytes: wire}}, run.Inputs)
 	t.Logf("%d frames, %d ADUs, %d connections: the same rows live and offline", len(frames), len(lt.adus), len(lt.conns))
 }
 

@@ -55,8 +55,8 @@ func (o Options) withDefaults() Options {
 
 // Stats are a live source's counters since it opened.
 type Stats struct {
-	// Packets is the frames read.
-	Packets uint64
+	// Packets is the frames read, and Bytes their lengths on the wire.
+	Packets, Bytes uint64
 	// Drops is the frames the kernel dropped because the ring was full (the
 	// reader fell behind), as PACKET_STATISTICS counts them.
 	Drops uint64

@@ -162,6 +162,7 @@ func (s *Source) Next(p *capture.Packet) error {
 			continue
 		}
 		s.stats.Packets++
+		s.stats.Bytes += uint64(ci.Length)
 		p.Data = append(s.buf[:0], data...)
 		p.TsNs = ci.Timestamp.UnixNano()
 		p.OrigLen = ci.Length

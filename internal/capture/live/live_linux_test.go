@@ -82,6 +82,11 @@ func TestLiveVeth(t *testing.T) {
 	st, err := src.Stats()
 	require.NoError(t, err)
 	require.Equal(t, uint64(len(fs)), st.Packets)
+	var wire uint64
+	for _, f := range fs {
+		wire += uint64(len(f))
+	}
+	require.Equal(t, wire, st.Bytes)
 	require.Zero(t, st.Drops)
 	require.Zero(t, st.IfaceDrops)
 	t.Logf("%d frames captured on two interfaces, stats %+v", len(fs), st)
