@@ -77,6 +77,7 @@ if [ "$FUZZTIME" != "0" ]; then
 		./internal/ingest:FuzzIngest \
 		./internal/ingest:FuzzShardedSame \
 		./internal/adutext:FuzzReader \
+		./internal/capture/live:FuzzFilter \
 		./internal/partition:FuzzReadFooter; do
 		pkg=${target%%:*}
 		name=${target##*:}

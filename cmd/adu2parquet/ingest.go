@@ -112,7 +112,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 
 	if o.ifaces != nil {
 		// The interfaces first: a mistyped one is no run in the archive.
-		if st.liveSrc, err = live.Open(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring)}); err != nil {
+		if st.liveSrc, err = live.Open(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring), Filter: o.filter}); err != nil {
 			return st.msg.logged(err)
 		}
 		defer st.liveSrc.Close()

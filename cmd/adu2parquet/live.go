@@ -80,6 +80,7 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.ifaces, "interface", "i", nil, "capture on this `interface` (repeatable)")
 	f.IntVar(&o.snapLen, "snaplen", live.DefaultSnapLen, "bytes kept of each frame, from its start")
+	f.StringVar(&o.filter, "filter", "", "keep only the frames this `expression` matches, in the kernel (tcpdump's syntax, a subset: docs/operations.md)")
 	o.ring = byteSize(live.DefaultRingBytes)
 	f.Var(&o.ring, "ring", "size of the kernel's capture ring")
 	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on this `host:port` (/metrics)")

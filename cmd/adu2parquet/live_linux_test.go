@@ -217,6 +217,14 @@ func TestLiveBadInput(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, "live needs at least one interface (-i)")
 
+	// A filter's syntax error names its position, before the archive.
+	code, stdout, stderr = runCmd(t, nil, "live", "-i", "lo", "--out", out, "--filter", "tcp port")
+	require.Equal(t, exitFailure, code)
+	require.Empty(t, stdout)
+	require.Equal(t, "adu2parquet: live capture: filter: expected a value after \"port\" at position 9\n", stderr)
+	_, err = os.Stat(out)
+	require.True(t, os.IsNotExist(err), "no archive made")
+
 	// With --log-format json the error is one record, and only that.
 	code, _, stderr = runCmd(t, nil, "live", "-i", "nosuch0", "--out", out, "--log-format", "json")
 	require.Equal(t, exitFailure, code)

@@ -75,6 +75,7 @@ type options struct {
 	ring                byteSize
 	metrics             string
 	logFormat           string
+	filter              string
 	diskWarn, diskFloor byteSize
 }
 

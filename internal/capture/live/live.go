@@ -38,6 +38,9 @@ type Options struct {
 	SnapLen   int           // bytes kept of each frame
 	RingBytes int           // the ring's size in bytes (rounded down to whole blocks)
 	Poll      time.Duration // longest wait for a packet before capture.ErrIdle
+	// Filter keeps only the frames it matches, in the kernel: a subset of
+	// tcpdump's expressions (see filter.go); "" keeps every frame.
+	Filter string
 }
 
 func (o Options) withDefaults() Options {

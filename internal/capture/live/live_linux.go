@@ -62,7 +62,7 @@ func Open(names []string, o Options) (*Source, error) {
 		}
 		s.link, s.ifaces[ifc.Index] = link, i
 	}
-	prog, err := program(s.ifaces, o.SnapLen)
+	prog, err := program(s.ifaces, s.link, o.Filter, o.SnapLen)
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +121,16 @@ func linkType(name string) (capture.LinkType, error) {
 	}
 }
 
-// program is the kernel filter: frames of the interfaces, cut to snap bytes.
-func program(ifaces map[int]int, snap int) ([]bpf.RawInstruction, error) {
+// program is the kernel filter: frames of the interfaces that the filter
+// expression (if any) matches, cut to snap bytes.
+func program(ifaces map[int]int, link capture.LinkType, filter string, snap int) ([]bpf.RawInstruction, error) {
+	keep := []bpf.Instruction{bpf.RetConstant{Val: uint32(snap)}}
+	if filter != "" {
+		var err error
+		if keep, err = compileFilter(filter, link, uint32(snap)); err != nil {
+			return nil, fmt.Errorf("live capture: %w", err)
+		}
+	}
 	idx := make([]int, 0, len(ifaces))
 	for i := range ifaces {
 		idx = append(idx, i)
@@ -132,8 +140,8 @@ func program(ifaces map[int]int, snap int) ([]bpf.RawInstruction, error) {
 		// On a match, skip the other comparisons and the reject.
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(i), SkipTrue: uint8(len(idx) - k)})
 	}
-	prog = append(prog, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: uint32(snap)})
-	raw, err := bpf.Assemble(prog)
+	prog = append(prog, bpf.RetConstant{Val: 0})
+	raw, err := bpf.Assemble(append(prog, keep...))
 	if err != nil {
 		return nil, fmt.Errorf("live capture: filter: %w", err)
 	}

@@ -134,3 +134,32 @@ func TestOpenErrors(t *testing.T) {
 	_, err = live.Open(nil, live.Options{})
 	require.EqualError(t, err, "live capture: no interface")
 }
+
+// TestLiveFilter sends a capture's frames with a kernel filter attached:
+// exactly the frames the filter keeps in x/net/bpf's machine (which keeps
+// what tcpdump keeps: TestFilterAgainstTcpdump) come out.
+func TestLiveFilter(t *testing.T) {
+	if !netns.Run(t, "TestLiveFilter", netns.Veths) {
+		return
+	}
+	fs := frames(t, "zeek_http_bro.org.pcap")
+	for _, expr := range []string{"src host 10.0.2.15", "tcp port 80 and not src host 10.0.2.15", "udp"} {
+		t.Run(expr, func(t *testing.T) {
+			src, err := live.Open([]string{"a1"}, live.Options{Poll: 100 * time.Millisecond, Filter: expr})
+			require.NoError(t, err)
+			defer src.Close()
+			want := live.Matching(t, expr, fs)
+			tx := sender(t, "a0")
+			for _, f := range fs {
+				require.NoError(t, tx.WritePacketData(f))
+			}
+			var p capture.Packet
+			got := 0
+			for src.Next(&p) == nil {
+				got++
+			}
+			require.Equal(t, want, got, "frames kept in the kernel")
+			t.Logf("%q: %d of %d frames", expr, got, len(fs))
+		})
+	}
+}
