@@ -76,9 +76,9 @@ type runState struct {
 	logSpan [2]int64 // first and last record time of logs
 	nextID  uint64   // conn id offset for consecutive logs
 
-	liveSrc   *live.Source // adu2parquet live: the capture
-	liveStats live.Stats   // adu2parquet live: the capture's counters
-	stopped   bool         // adu2parquet live: stopped by a signal
+	liveSrc   liveSource // adu2parquet live: the capture
+	liveStats live.Stats // adu2parquet live: the capture's counters
+	stopped   bool       // adu2parquet live: stopped by a signal
 }
 
 // ingestMain runs the inference over every input and writes the records.
@@ -112,7 +112,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 
 	if o.ifaces != nil {
 		// The interfaces first: a mistyped one is no run in the archive.
-		if st.liveSrc, err = live.Open(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring), Filter: o.filter}); err != nil {
+		if st.liveSrc, err = openLive(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring), Filter: o.filter}); err != nil {
 			return st.msg.logged(err)
 		}
 		defer st.liveSrc.Close()

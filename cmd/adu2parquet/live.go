@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/abt-dev/abt/internal/capture"
 	"github.com/abt-dev/abt/internal/capture/live"
 	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/ingest"
@@ -90,6 +91,24 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	f.Var(&o.diskFloor, "disk-floor", "below this much free space, open no new hour until there is more again (0: never)")
 	o.addFlags(f, false)
 	return cmd
+}
+
+// liveSource is what live reads: a *live.Source.
+type liveSource interface {
+	capture.Source
+	Stats() (live.Stats, error)
+	Drops() (uint64, error)
+	IfaceDrops() (uint64, error)
+}
+
+// openLive opens the interfaces; a test puts a source of its own here (a
+// link whose clock it moves).
+var openLive = func(ifaces []string, o live.Options) (liveSource, error) {
+	s, err := live.Open(ifaces, o)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // liveName is a live input's name in the runs table: "live:" and the

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -301,50 +300,6 @@ func TestLiveKilled(t *testing.T) {
 	for _, r := range tb.adus {
 		require.Equal(t, complete.RunID, r.RunID)
 	}
-}
-
-// startLive runs adu2parquet live on a1 into out (with args) on a
-// goroutine of its own; stop cancels it (as SIGTERM does) and returns its
-// exit status.
-func startLive(t *testing.T, out string, args ...string) (*lockedBuffer, func() int) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	stderr := &lockedBuffer{}
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, append([]string{"live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false"}, args...),
-			nil, io.Discard, stderr)
-	}()
-	return stderr, func() int {
-		cancel()
-		select {
-		case c := <-code:
-			return c
-		case <-time.After(5 * time.Second):
-			t.Fatal("live did not stop within 5 s of the cancel")
-			return -1
-		}
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader on two
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestLiveMetrics scrapes the Prometheus endpoint of a live run after
