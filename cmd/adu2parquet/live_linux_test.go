@@ -40,29 +40,14 @@ func liveTraffic(t *testing.T) [][]byte { return liveTrafficFrom(t, 40000) }
 func liveTrafficFrom(t *testing.T, port uint16) [][]byte {
 	t.Helper()
 	srv := netip.MustParseAddrPort("192.0.2.1:80")
-	const syn, ack, psh, fin = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagPSH, synthcap.FlagFIN
 	var segs []synthcap.Segment
 	for i := range 40 {
 		c := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), port+uint16(i))
-		req, resp := uint16(100+i), uint16(1000+10*i)
-		segs = append(segs,
-			synthcap.Segment{Src: c, Dst: srv, Seq: 999, Flags: syn},
-			synthcap.Segment{Src: srv, Dst: c, Seq: 4999, Ack: 1000, Flags: syn | ack},
-			synthcap.Segment{Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: ack},
-			synthcap.Segment{Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: psh | ack, Payload: req},
-			synthcap.Segment{Src: srv, Dst: c, Seq: 5000, Ack: 1000 + uint32(req), Flags: psh | ack, Payload: resp},
-			synthcap.Segment{Src: c, Dst: srv, Seq: 1000 + uint32(req), Ack: 5000 + uint32(resp), Flags: fin | ack},
-			synthcap.Segment{Src: srv, Dst: c, Seq: 5000 + uint32(resp), Ack: 1001 + uint32(req), Flags: fin | ack},
-			synthcap.Segment{Src: c, Dst: srv, Seq: 1001 + uint32(req), Ack: 5001 + uint32(resp), Flags: ack})
+		segs = append(segs, synthcap.Exchange(int64(i)*int64(time.Second), c, srv, uint16(100+i), uint16(1000+10*i), true)...)
 	}
-	var buf bytes.Buffer
-	hw, err := synthcap.NewHeaderWriter(&buf, 0)
+	pcap, err := synthcap.Capture(segs)
 	require.NoError(t, err)
-	for i := range segs {
-		segs[i].Ns = int64(i)
-		require.NoError(t, hw.Write(&segs[i]))
-	}
-	src, err := capture.OpenReader("traffic", &buf)
+	src, err := capture.OpenReader("traffic", bytes.NewReader(pcap))
 	require.NoError(t, err)
 	var out [][]byte
 	var p capture.Packet

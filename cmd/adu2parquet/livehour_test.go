@@ -54,26 +54,9 @@ func (s *quietLinkSource) IfaceDrops() (uint64, error) { return 0, nil }
 func TestLiveIdleHourCloses(t *testing.T) {
 	end := time.Date(2024, 3, 2, 11, 0, 0, 0, time.UTC)
 	c, srv := netip.MustParseAddrPort("198.51.100.7:40000"), netip.MustParseAddrPort("192.0.2.1:80")
-	ms := int64(time.Millisecond)
-	t0 := end.UnixNano() - 2*int64(time.Second)
-	const syn, ack, psh, fin = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagPSH, synthcap.FlagFIN
-	segs := []synthcap.Segment{
-		{Ns: t0, Src: c, Dst: srv, Seq: 999, Flags: syn},
-		{Ns: t0 + ms, Src: srv, Dst: c, Seq: 4999, Ack: 1000, Flags: syn | ack},
-		{Ns: t0 + 2*ms, Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: ack},
-		{Ns: t0 + 3*ms, Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: psh | ack, Payload: 100},
-		{Ns: t0 + 50*ms, Src: srv, Dst: c, Seq: 5000, Ack: 1100, Flags: psh | ack, Payload: 300},
-		{Ns: t0 + 60*ms, Src: c, Dst: srv, Seq: 1100, Ack: 5300, Flags: fin | ack},
-		{Ns: t0 + 61*ms, Src: srv, Dst: c, Seq: 5300, Ack: 1101, Flags: fin | ack},
-		{Ns: t0 + 62*ms, Src: c, Dst: srv, Seq: 1101, Ack: 5301, Flags: ack},
-	}
-	var buf bytes.Buffer
-	hw, err := synthcap.NewHeaderWriter(&buf, 0)
+	pcap, err := synthcap.Capture(synthcap.Exchange(end.UnixNano()-2*int64(time.Second), c, srv, 100, 300, true))
 	require.NoError(t, err)
-	for i := range segs {
-		require.NoError(t, hw.Write(&segs[i]))
-	}
-	inner, err := capture.OpenReader("q0", &buf)
+	inner, err := capture.OpenReader("q0", bytes.NewReader(pcap))
 	require.NoError(t, err)
 	src := &quietLinkSource{Source: inner}
 	was := openLive

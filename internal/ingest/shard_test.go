@@ -330,43 +330,25 @@ func TestShardedMergeBudget(t *testing.T) {
 			}
 		}
 	}
-	var segs []synthcap.Segment
-	add := func(ns int64, src, dst netip.AddrPort, seq, ack uint32, flags uint8, n uint16) {
-		segs = append(segs, synthcap.Segment{Ns: ns, Src: src, Dst: dst, Seq: seq, Ack: ack, Flags: flags, Payload: n})
-	}
 	const ms = int64(time.Millisecond)
 	t0 := time.Date(2024, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano()
-	const syn, ack, fin, psh = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagFIN, synthcap.FlagPSH
-	handshake := func(ns int64, c netip.AddrPort) {
-		add(ns, c, server, 999, 0, syn, 0)
-		add(ns+ms, server, c, 4999, 1000, syn|ack, 0)
-		add(ns+2*ms, c, server, 1000, 5000, ack, 0)
-	}
 	held, port := client(0, 10000)
-	handshake(t0, held)
-	add(t0+3*ms, held, server, 1000, 5000, psh|ack|fin, 100) // answered by an ACK only
-	add(t0+4*ms, server, held, 5000, 1101, ack, 0)
+	// The held connection: the handshake, then a request closed by its
+	// sender's FIN, answered by an ACK only.
+	segs := synthcap.Exchange(t0, held, server, 0, 0, false)[:3]
+	segs = append(segs,
+		synthcap.Segment{Ns: t0 + 3*ms, Src: held, Dst: server, Seq: 1000, Ack: 5000, Flags: synthcap.FlagPSH | synthcap.FlagACK | synthcap.FlagFIN, Payload: 100},
+		synthcap.Segment{Ns: t0 + 4*ms, Src: server, Dst: held, Seq: 5000, Ack: 1101, Flags: synthcap.FlagACK})
 	const conns = 3000
 	for i := range conns {
 		var c netip.AddrPort
 		c, port = client(1, port)
-		ns := t0 + int64(time.Second) + int64(i)*10*ms
-		handshake(ns, c)
-		add(ns+3*ms, c, server, 1000, 5000, psh|ack, 100)
-		add(ns+4*ms, server, c, 5000, 1100, psh|ack, 200)
-		add(ns+5*ms, c, server, 1100, 5200, fin|ack, 0)
-		add(ns+6*ms, server, c, 5200, 1101, fin|ack, 0)
-		add(ns+7*ms, c, server, 1101, 5201, ack, 0)
+		segs = append(segs, synthcap.Exchange(t0+int64(time.Second)+int64(i)*10*ms, c, server, 100, 200, true)...)
 	}
+	pcap, err := synthcap.Capture(segs)
+	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "held.pcap")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	hw, err := synthcap.NewHeaderWriter(f, 0)
-	require.NoError(t, err)
-	for i := range segs {
-		require.NoError(t, hw.Write(&segs[i]))
-	}
-	require.NoError(t, f.Close())
+	require.NoError(t, os.WriteFile(path, pcap, 0o644))
 
 	opts := ingest.DefaultOptions()
 	opts.Hold = time.Hour

@@ -55,23 +55,9 @@ func quietLink(t *testing.T) []byte {
 	t.Helper()
 	c, srv := netip.MustParseAddrPort("198.51.100.7:40000"), netip.MustParseAddrPort("192.0.2.1:80")
 	t0 := time.Date(2024, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano()
-	ms := int64(time.Millisecond)
-	const syn, ack, psh = synthcap.FlagSYN, synthcap.FlagACK, synthcap.FlagPSH
-	segs := []synthcap.Segment{
-		{Ns: t0, Src: c, Dst: srv, Seq: 999, Flags: syn},
-		{Ns: t0 + ms, Src: srv, Dst: c, Seq: 4999, Ack: 1000, Flags: syn | ack},
-		{Ns: t0 + 2*ms, Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: ack},
-		{Ns: t0 + 3*ms, Src: c, Dst: srv, Seq: 1000, Ack: 5000, Flags: psh | ack, Payload: 100},
-		{Ns: t0 + 50*ms, Src: srv, Dst: c, Seq: 5000, Ack: 1100, Flags: psh | ack, Payload: 300},
-		{Ns: t0 + 51*ms, Src: c, Dst: srv, Seq: 1100, Ack: 5300, Flags: ack},
-	}
-	var buf bytes.Buffer
-	hw, err := synthcap.NewHeaderWriter(&buf, 0)
+	pcap, err := synthcap.Capture(synthcap.Exchange(t0, c, srv, 100, 300, false))
 	require.NoError(t, err)
-	for i := range segs {
-		require.NoError(t, hw.Write(&segs[i]))
-	}
-	return buf.Bytes()
+	return pcap
 }
 
 // TestIdleTicks: on a live source that falls silent, the polls that find
