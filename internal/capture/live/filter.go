@@ -71,8 +71,11 @@ func isWordByte(c byte) bool {
 // node is a parsed filter.
 type node interface{}
 
-type andNode struct{ l, r node }
-type orNode struct{ l, r node }
+// binNode is l and r, or (or) l or r.
+type binNode struct {
+	or   bool
+	l, r node
+}
 type notNode struct{ x node }
 
 // prim is one primitive: proto ("" for any), dir ("" for either), kind
@@ -129,25 +132,19 @@ func parseFilter(expr string) (node, error) {
 	return n, nil
 }
 
-func (p *parser) expr() (node, error) {
-	l, err := p.and()
-	for err == nil && (p.peek() == "or" || p.peek() == "||") {
-		p.i++
-		var r node
-		if r, err = p.and(); err == nil {
-			l = orNode{l, r}
-		}
-	}
-	return l, err
-}
+func (p *parser) expr() (node, error) { return p.binary(true, "or", "||", p.and) }
 
-func (p *parser) and() (node, error) {
-	l, err := p.unary()
-	for err == nil && (p.peek() == "and" || p.peek() == "&&") {
+func (p *parser) and() (node, error) { return p.binary(false, "and", "&&", p.unary) }
+
+// binary parses operand { op operand }, op spelt word or sym, joined left
+// to right.
+func (p *parser) binary(or bool, word, sym string, operand func() (node, error)) (node, error) {
+	l, err := operand()
+	for err == nil && (p.peek() == word || p.peek() == sym) {
 		p.i++
 		var r node
-		if r, err = p.unary(); err == nil {
-			l = andNode{l, r}
+		if r, err = operand(); err == nil {
+			l = binNode{or, l, r}
 		}
 	}
 	return l, err
@@ -323,14 +320,14 @@ func (c *compiler) isARP(t, f label) {
 // gen emits code for n that jumps to t when it holds, to f when not.
 func (c *compiler) gen(n node, t, f label) {
 	switch n := n.(type) {
-	case andNode:
+	case binNode:
+		// The right side is reached when the left does not decide.
 		mid := c.newLabel()
-		c.gen(n.l, mid, f)
-		c.place(mid)
-		c.gen(n.r, t, f)
-	case orNode:
-		mid := c.newLabel()
-		c.gen(n.l, t, mid)
+		if n.or {
+			c.gen(n.l, t, mid)
+		} else {
+			c.gen(n.l, mid, f)
+		}
 		c.place(mid)
 		c.gen(n.r, t, f)
 	case notNode:
