@@ -113,6 +113,7 @@ type Archive struct {
 	// (a sensor whose disk is below its floor), and counted.
 	paused              atomic.Bool
 	opened              map[partition.Hour]bool
+	lastOpened          partition.Hour // the hour admit last let in (opened)
 	shedADUs, shedConns atomic.Int64
 }
 
@@ -305,7 +306,11 @@ func (a *Archive) Pause(on bool) { a.paused.Store(on) }
 // notes its hour as opened.
 func (a *Archive) admit(ts int64) bool {
 	h := partition.HourOf(ts)
+	if h == a.lastOpened && a.opened != nil {
+		return true // most rows are of the hour of the row before
+	}
 	if a.opened[h] {
+		a.lastOpened = h
 		return true
 	}
 	if a.paused.Load() {
@@ -318,6 +323,7 @@ func (a *Archive) admit(ts int64) bool {
 		clear(a.opened) // forgetting an hour only matters while paused
 	}
 	a.opened[h] = true
+	a.lastOpened = h
 	return true
 }
 
