@@ -103,6 +103,7 @@ func readJournals(root string) ([]journalState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal directory: %w", err)
 	}
+	journalsListed()
 	var out []journalState
 	for _, de := range ents {
 		if !strings.HasSuffix(de.Name(), ".json") {
@@ -110,6 +111,9 @@ func readJournals(root string) ([]journalState, error) {
 		}
 		path := filepath.Join(dir, de.Name())
 		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // its run completed since the directory was listed
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read journal %s: %w", path, err)
 		}
@@ -120,25 +124,43 @@ func readJournals(root string) ([]journalState, error) {
 			// never started writing.
 			js.entry.RunID = strings.TrimSuffix(de.Name(), ".json")
 		}
-		js.live = isLocked(path)
+		live, gone := lockState(path)
+		if gone {
+			continue // likewise: a run removes its journal, then unlocks it
+		}
+		js.live = live
 		out = append(out, js)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].entry.RunID < out[j].entry.RunID })
 	return out, nil
 }
 
-// isLocked reports whether another process holds the journal's lock.
+// journalsListed is called once readJournals has listed the journals; a
+// test sets it to let runs complete at that moment.
+var journalsListed = func() {}
+
+// isLocked reports whether another process holds the lock of the file at
+// path (false when there is no such file).
 func isLocked(path string) bool {
+	locked, _ := lockState(path)
+	return locked
+}
+
+// lockState reports whether another process holds the lock of the file at
+// path, and whether the file is gone. A running run removes its journal
+// before it unlocks it, so a journal seen unlocked is one whose run is no
+// longer running, and one gone is one whose run completed.
+func lockState(path string) (locked, gone bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return false, errors.Is(err, os.ErrNotExist)
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return true
+		return true, false
 	}
 	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return false
+	return false, false
 }
 
 func wrap(what string, err error) error {

@@ -88,8 +88,9 @@ func recoverArchive(root string, logf func(string, ...any), rec recorder) (*stat
 		id := j.entry.RunID
 		if _, done := st.completed[id]; done {
 			// Died after its row was published (and, if it was to commit,
-			// after it committed): it is complete.
-			if err := os.Remove(j.path); err != nil {
+			// after it committed): it is complete. (Or it completed since
+			// its journal was read, and removed the journal itself.)
+			if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove journal %s: %w", j.path, err)
 			}
 			continue

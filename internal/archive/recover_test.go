@@ -1,6 +1,7 @@
 package archive_test
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"os"
@@ -291,4 +292,56 @@ func TestPause(t *testing.T) {
 	require.ElementsMatch(t, []int64{1, 2, 5}, conns)
 	require.Len(t, p.runs, 1)
 	require.Contains(t, p.runs[0].SetAside, schema.Counter{Name: "adus_shed_disk_floor", Value: 2})
+}
+
+// TestConcurrentRuns runs many short runs of different sensors side by side
+// in one archive, as several collectors sharing it do. Each run's opening
+// recovers the archive while the others finish: a run's journal may
+// disappear between being listed and being read or checked (its run
+// completed), and that must be taken as what it is, not as an error or a
+// crash. Every run must complete, and the runs table must hold one row each.
+func TestConcurrentRuns(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "archive")
+	const sensors, runs = 4, 25
+	errs := make(chan error, sensors)
+	for s := range sensors {
+		go func() {
+			errs <- func() error {
+				for r := range runs {
+					id := fmt.Sprintf("s%d-r%03d", s, r)
+					a, err := archive.Open(archive.Options{Root: root, Sensor: fmt.Sprintf("sensor%d", s), RunID: id,
+						Producer: "concurrent-test"}, []archive.Input{{Name: id, Fingerprint: "fp-" + id}})
+					if err != nil {
+						return err
+					}
+					if _, err := a.Close(archive.RunInfo{Status: archive.StatusComplete,
+						FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range sensors {
+		require.NoError(t, <-errs)
+	}
+	journals, err := os.ReadDir(filepath.Join(root, "_abt", "runs"))
+	require.NoError(t, err)
+	require.Empty(t, journals)
+	files, err := filepath.Glob(filepath.Join(root, schema.TableRuns, "*", "*", "*", "*.parquet"))
+	require.NoError(t, err)
+	ids := map[string]int{}
+	for _, f := range files {
+		rows, err := parquet.ReadFile[schema.Run](f)
+		require.NoError(t, err)
+		for _, r := range rows {
+			ids[r.RunID]++
+			require.Equal(t, archive.StatusComplete, r.Status, r.RunID)
+		}
+	}
+	require.Len(t, ids, sensors*runs)
+	for id, n := range ids {
+		require.Equal(t, 1, n, id)
+	}
 }
