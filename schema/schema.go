@@ -179,4 +179,24 @@ type Run struct {
 	LocalNets     []string  `parquet:"local_nets,list"`
 	InboundOnly   bool      `parquet:"inbound_only"`
 	TrackPartial  bool      `parquet:"track_partial"`
+	// Hours are a live run's figures by hour of its clock, in order (null
+	// for files; added after Version 1 froze: files written before lack
+	// the column, which readers take as null).
+	Hours []LinkHour `parquet:"hours,optional,list"`
+}
+
+// LinkHour is one hour of a live run: the packets it read and the packets
+// lost in that hour. The counters are read at the run's progress points
+// (every ingest.ProgressEvery packets, and every quarter second on a quiet
+// link): an hour has what they grew by up to its last point, so what was
+// read or lost after it, in the hour's last quarter second or last
+// ProgressEvery packets, is the next hour's.
+type LinkHour struct {
+	Hour    int64 `parquet:"hour,timestamp(microsecond:local)"` // the hour's start
+	Packets int64 `parquet:"packets"`                           // packets read
+	// Drops: packets the kernel dropped (its ring was full), as the run's
+	// drops column; InterfaceDrops: packets the interfaces dropped on
+	// receive (their counters, for every frame they received).
+	Drops          int64 `parquet:"drops"`
+	InterfaceDrops int64 `parquet:"interface_drops"`
 }

@@ -62,6 +62,12 @@ $ abtq --archive /data/abt collections
 
 # One sensor's collections, as JSON
 $ abtq --archive /data/abt --sensor campus-edge --format json collections`},
+	"loss": {"Live capture by hour: packets read and dropped", `
+# The hours in which a sensor's live capture lost packets
+$ abtq --archive /data/abt --sensor campus-edge --format csv loss
+
+# As JSON, for a monitoring system
+$ abtq --archive /data/abt --format json loss`},
 	"runs": {"The run log: each run's span, collection, outage and size", `
 # Every run of the archive
 $ abtq --archive /data/abt runs

@@ -175,6 +175,7 @@ var canned = []cannedQuery{
 	{name: "syn-attempts", server: true, port: true},
 	{name: "runs"},
 	{name: "collections"},
+	{name: "loss"},
 }
 
 func newCannedCmd(ctx context.Context, g *globals, c cannedQuery, stdout io.Writer) *cobra.Command {

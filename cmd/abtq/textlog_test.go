@@ -194,6 +194,9 @@ func TestTextRoundTrip(t *testing.T) {
 
 	var cases [][]string
 	for _, c := range canned {
+		if c.name == "loss" {
+			continue // live runs' only: files and logs have no hours (TestLoss)
+		}
 		cases = append(cases, []string{c.name})
 		if c.rollup {
 			cases = append(cases, []string{c.name, "--exact"})

@@ -56,7 +56,7 @@ type options struct {
 	idle          time.Duration
 	handshake     time.Duration
 	maxConns      int
-	memoryBudget  byteSize
+	memoryBudget  cli.ByteSize
 	workers       int
 	localNets     []string
 	inboundOnly   bool
@@ -72,11 +72,11 @@ type options struct {
 	// adu2parquet live
 	ifaces              []string
 	snapLen             int
-	ring                byteSize
+	ring                cli.ByteSize
 	metrics             string
 	logFormat           string
 	filter              string
-	diskWarn, diskFloor byteSize
+	diskWarn, diskFloor cli.ByteSize
 }
 
 // maintFlags are the flags of the commands that maintain an archive
@@ -307,7 +307,7 @@ func (o *options) addFlags(f *pflag.FlagSet, files bool) {
 	f.DurationVar(&o.idle, "idle-timeout", def.IdleTimeout, "end an established connection idle this long")
 	f.DurationVar(&o.handshake, "handshake-timeout", def.HandshakeTimeout, "end a connection whose handshake is incomplete after this long idle")
 	f.IntVar(&o.maxConns, "max-conns", def.MaxConns, "most entries in the connection table; the cheapest, longest-idle ones are shed beyond it")
-	o.memoryBudget = byteSize(def.MemoryBudget)
+	o.memoryBudget = cli.ByteSize(def.MemoryBudget)
 	f.Var(&o.memoryBudget, "memory-budget",
 		"memory for connection state (table, held and queued records; 0: none); the cheapest entries are shed beyond it")
 	f.IntVar(&o.workers, "workers", defaultWorkers(),
@@ -420,7 +420,7 @@ func (o *options) checkEngineFlags() error {
 		return &usageError{fmt.Errorf("--workers \"%d\": must be 1 to %d", o.workers, ingest.MaxWorkers)}
 	}
 	if b := int64(o.memoryBudget); b != 0 && b < ingest.MinMemoryBudget {
-		min := byteSize(ingest.MinMemoryBudget)
+		min := cli.ByteSize(ingest.MinMemoryBudget)
 		return &usageError{fmt.Errorf("--memory-budget %q: must be 0 (none) or at least %v", o.memoryBudget.String(), &min)}
 	}
 	if o.inboundOnly && len(o.localNets) == 0 {

@@ -115,6 +115,10 @@ type Archive struct {
 	opened              map[partition.Hour]bool
 	lastOpened          partition.Hour // the hour admit last let in (opened)
 	shedADUs, shedConns atomic.Int64
+
+	// A live run's hours (AddHour), and the open hour log.
+	hours   []schema.LinkHour
+	hourLog *os.File
 }
 
 func (o *Options) defaults() error {
@@ -431,7 +435,10 @@ func (a *Archive) Close(info RunInfo) (Summary, error) {
 			return sum, err
 		}
 	}
-	return sum, a.journal.finish()
+	a.closeHourLog()
+	err = a.journal.finish()
+	a.journal = nil
+	return sum, err
 }
 
 // writeRunRow publishes a run's row in the runs table, with o (the run's
@@ -489,6 +496,7 @@ func (a *Archive) Abort() {
 	if a.conns != nil {
 		a.conns.Abort()
 	}
+	a.closeHourLog()
 	if a.journal != nil {
 		_ = a.journal.release()
 		a.journal = nil
@@ -509,6 +517,7 @@ func (a *Archive) runRow(info RunInfo, sum Summary) schema.Run {
 		QuietTimeUs: o.QuietTime.Microseconds(), HoldUs: o.Hold.Microseconds(),
 		IdleTimeoutUs: o.IdleTimeout.Microseconds(), HandshakeUs: o.HandshakeTimeout.Microseconds(),
 		MaxConns: int64(o.MaxConns), InboundOnly: o.InboundOnly, TrackPartial: o.TrackPartial,
+		Hours: a.hours,
 	}
 	for _, c := range []schema.Counter{{Name: "adus_shed_disk_floor", Value: a.shedADUs.Load()},
 		{Name: "conns_shed_disk_floor", Value: a.shedConns.Load()}} {

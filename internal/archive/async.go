@@ -2,6 +2,7 @@ package archive
 
 import (
 	"github.com/abt-dev/abt/internal/ingest"
+	"github.com/abt-dev/abt/schema"
 )
 
 // Async runs an Archive on a goroutine of its own (an ingest.Relay), so
@@ -51,3 +52,13 @@ func (w *Async) Published() Summary { return w.a.summary(nil) }
 
 // Pause is Archive.Pause; it may be called from any goroutine.
 func (w *Async) Pause(on bool) { w.a.Pause(on) }
+
+// Abort ends the goroutine and aborts the run (Archive.Abort).
+func (w *Async) Abort() {
+	_ = w.relay.Close()
+	w.a.Abort()
+}
+
+// AddHour is Archive.AddHour, called at once on the caller's goroutine
+// (the hour log is the run's own; no record waits for it).
+func (w *Async) AddHour(h schema.LinkHour) error { return w.a.AddHour(h) }

@@ -44,6 +44,11 @@ func (rec recorder) crashedLink(root string, e journalEntry, journal string, par
 	for _, in := range e.Inputs {
 		row.Inputs = append(row.Inputs, schema.Input{Name: in.Name, Fingerprint: in.Fingerprint, Format: "live"})
 	}
+	hours, err := readHourLog(journal)
+	if err != nil {
+		return fmt.Errorf("record crashed run %s: %w", e.RunID, err)
+	}
+	row.Hours = hours
 	finished := time.Time{}
 	if st, err := os.Stat(journal); err == nil {
 		finished = st.ModTime()
@@ -112,7 +117,7 @@ func (rec recorder) crashedLink(root string, e journalEntry, journal string, par
 	if _, err := writeRunRow(a.partOptions(schema.TableRuns, runSorting), row); err != nil {
 		return fmt.Errorf("record crashed run %s: %w", e.RunID, err)
 	}
-	if err := os.Remove(journal); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeJournal(journal); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove journal %s: %w", journal, err)
 	}
 	return nil

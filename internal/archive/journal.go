@@ -78,7 +78,7 @@ func createJournal(root string, e *journalEntry) (*lockedJournal, error) {
 
 // finish removes the journal (the run is complete) and releases the lock.
 func (j *lockedJournal) finish() error {
-	err := os.Remove(j.path)
+	err := removeJournal(j.path)
 	return errors.Join(wrap("remove journal", err), j.f.Close(), partition.SyncDir(filepath.Dir(j.path)))
 }
 

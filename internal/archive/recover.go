@@ -90,7 +90,7 @@ func recoverArchive(root string, logf func(string, ...any), rec recorder) (*stat
 			// Died after its row was published (and, if it was to commit,
 			// after it committed): it is complete. (Or it completed since
 			// its journal was read, and removed the journal itself.)
-			if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := removeJournal(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove journal %s: %w", j.path, err)
 			}
 			continue
@@ -98,7 +98,7 @@ func recoverArchive(root string, logf func(string, ...any), rec recorder) (*stat
 		if view.Hides(id) {
 			// Replaced: the state says its rows are gone for readers, and
 			// finishReplacements removes them.
-			if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := removeJournal(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("remove journal %s: %w", j.path, err)
 			}
 			continue
@@ -160,7 +160,7 @@ func discardRun(root string, parts []part, runID, journal string) error {
 			}
 		}
 	}
-	if err := os.Remove(journal); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeJournal(journal); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove journal %s: %w", journal, err)
 	}
 	return nil
@@ -238,7 +238,7 @@ func finishReplacements(root string, view catalog.State, logf func(string, ...an
 			// A replaced run that had crashed leaves its journal.
 			j := filepath.Join(journalDir(root), o+".json")
 			if !isLocked(j) {
-				if err := os.Remove(j); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := removeJournal(j); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return view, fmt.Errorf("remove journal %s: %w", j, err)
 				}
 			}

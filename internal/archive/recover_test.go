@@ -158,8 +158,10 @@ func TestEmptyInputsNotRefused(t *testing.T) {
 // TestRecoverCrashedLink kills a run of a link (Input.Link) after it has
 // published hours, and opens the archive again, as a sensor restarting
 // does: the killed run is recorded in the runs table as crashed with what
-// it published (its rows, files, bytes and the span of its packets), its
-// journal goes, its rows stay once, and the new run is not refused.
+// it published (its rows, files, bytes and the span of its packets) and the
+// hours it had recorded (AddHour; not the one it was writing when killed),
+// its journal and hour log go, its rows stay once, and the new run is not
+// refused; the new run's row has its own hours.
 func TestRecoverCrashedLink(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "archive")
 	path := filepath.Join(pcapDir, "mercury_emix.pcap")
@@ -168,8 +170,18 @@ func TestRecoverCrashedLink(t *testing.T) {
 		Producer: "roundtrip-test"}, link)
 	require.NoError(t, err)
 	feedCapture(t, killed, path, ingest.DefaultOptions())
-	killed.Abort() // what SIGKILL leaves: the published hours and the journal
+	hours := []schema.LinkHour{{Hour: 3600e6, Packets: 1000, Drops: 7, InterfaceDrops: 1}, {Hour: 7200e6, Packets: 20}}
+	for _, h := range hours {
+		require.NoError(t, killed.AddHour(h))
+	}
+	killed.Abort() // what SIGKILL leaves: the published hours, the journal and the hour log
 	require.FileExists(t, filepath.Join(root, "_abt", "runs", "killed.json"))
+	hourLog := filepath.Join(root, "_abt", "runs", "killed.hours")
+	f, err := os.OpenFile(hourLog, os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"Hour":10800000000,"Pack`) // the line being written when killed
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 	before := readParts(t, root)
 	require.NotEmpty(t, before.adus)
 	require.Empty(t, before.runs)
@@ -186,6 +198,7 @@ func TestRecoverCrashedLink(t *testing.T) {
 		Logf: func(format string, args ...any) { notes = append(notes, format) }}, link)
 	require.NoError(t, err, "a link is never refused")
 	require.Contains(t, notes, "run %s, of a link, did not complete: recorded as crashed, with the hours it published")
+	require.NoError(t, next.AddHour(schema.LinkHour{Hour: 14400e6, Packets: 5, Drops: 2}))
 	_, err = next.Close(archive.RunInfo{Status: archive.StatusComplete, FirstPacket: ingest.NoTime, LastPacket: ingest.NoTime})
 	require.NoError(t, err)
 
@@ -193,12 +206,17 @@ func TestRecoverCrashedLink(t *testing.T) {
 	require.Equal(t, len(before.adus), len(after.adus), "the killed run's rows, once")
 	require.Equal(t, len(before.conns), len(after.conns))
 	require.Len(t, after.runs, 2)
-	var crashed schema.Run
+	var crashed, completed schema.Run
 	for _, r := range after.runs {
-		if r.RunID == "killed" {
+		switch r.RunID {
+		case "killed":
 			crashed = r
+		case "next":
+			completed = r
 		}
 	}
+	require.Equal(t, hours, crashed.Hours, "the hours of its hour log, without the one cut short")
+	require.Equal(t, []schema.LinkHour{{Hour: 14400e6, Packets: 5, Drops: 2}}, completed.Hours)
 	require.Equal(t, archive.StatusCrashed, crashed.Status)
 	require.Equal(t, int64(len(before.adus)), crashed.ADUs)
 	require.Equal(t, int64(len(before.conns)), crashed.Connections)

@@ -11,6 +11,7 @@ import (
 	"github.com/abt-dev/abt/internal/catalog"
 	"github.com/abt-dev/abt/internal/duckbox"
 	"github.com/abt-dev/abt/internal/rollup"
+	"github.com/abt-dev/abt/schema"
 )
 
 // Range selects rows by their ts column: [From, To) in UTC; a zero From or
@@ -23,6 +24,11 @@ type Range struct {
 }
 
 type view struct{ name, sql string }
+
+// runsAddedColumns are the columns added to the runs table after its
+// schema froze (schema.Run), typed, for the runs view over files written
+// before them.
+const runsAddedColumns = "NULL::STRUCT(hour TIMESTAMP, packets BIGINT, drops BIGINT, interface_drops BIGINT)[] AS hours"
 
 // views defines the archive's views over the selected files (their pinned
 // links), leaving out the rows of hidden runs (replaced runs whose rows a
@@ -39,7 +45,18 @@ type view struct{ name, sql string }
 // hour, not a table.
 func views(files map[string][]string, hidden []string, r Range) []view {
 	src := func(table string) string {
-		read := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER})", duckbox.LiteralList(files[table]))
+		opts := ""
+		if table == schema.TableRuns {
+			// Columns added to the runs table after its schema froze
+			// (hours) are missing from the files written before: read
+			// them as null. (Its files are one small row each.)
+			opts = ", union_by_name = true"
+		}
+		read := fmt.Sprintf("read_parquet(%s, hive_partitioning = true, hive_types = {'date': DATE, 'hour': INTEGER}%s)", duckbox.LiteralList(files[table]), opts)
+		if table == schema.TableRuns {
+			// and when no file has them, the view still has them, null.
+			read = "(SELECT * FROM " + read + " UNION ALL BY NAME SELECT " + runsAddedColumns + " WHERE false)"
+		}
 		if len(hidden) == 0 {
 			return read
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"testing"
@@ -28,7 +28,7 @@ func TestByteSize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var b byteSize
+			var b ByteSize
 			err := b.Set(tc.in)
 			if tc.err {
 				require.Error(t, err)

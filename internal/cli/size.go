@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -7,13 +7,13 @@ import (
 	"strings"
 )
 
-// byteSize is a flag value in bytes, written as an integer with an optional
+// ByteSize is a flag value in bytes, written as an integer with an optional
 // unit: B, the binary KiB, MiB, GiB, TiB (as GOMEMLIMIT writes them) or the
 // decimal KB, MB, GB, TB. Units are case-insensitive; a bare number is
 // bytes.
-type byteSize int64
+type ByteSize int64
 
-// sizeUnits are the units byteSize accepts, largest first in each system
+// sizeUnits are the units ByteSize accepts, largest first in each system
 // (only the order of printing depends on it).
 var sizeUnits = []struct {
 	name string
@@ -25,7 +25,7 @@ var sizeUnits = []struct {
 }
 
 // String prints the size with the largest binary unit that divides it.
-func (b *byteSize) String() string {
+func (b *ByteSize) String() string {
 	v := int64(*b)
 	for _, u := range sizeUnits[:4] {
 		if v != 0 && v%u.mult == 0 {
@@ -36,7 +36,7 @@ func (b *byteSize) String() string {
 }
 
 // Set parses s.
-func (b *byteSize) Set(s string) error {
+func (b *ByteSize) Set(s string) error {
 	t := strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range sizeUnits {
@@ -49,9 +49,15 @@ func (b *byteSize) Set(s string) error {
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
 		return errors.New("must be a size such as 256MiB, 1GiB or 500MB")
 	}
-	*b = byteSize(n * mult)
+	*b = ByteSize(n * mult)
 	return nil
 }
 
 // Type names the value in the flag list.
-func (b *byteSize) Type() string { return "size" }
+func (b *ByteSize) Type() string { return "size" }
+
+// SizeString prints n bytes as a ByteSize flag reads them.
+func SizeString(n int64) string {
+	b := ByteSize(n)
+	return b.String()
+}
