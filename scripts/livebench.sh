@@ -8,6 +8,7 @@
 #   scripts/livebench.sh                 # bench/campus.pcap (scripts/linerate.sh builds it)
 #   LIVEBENCH_PCAP=bench/mix.pcap LIVEBENCH_PACKETS=1000000 scripts/livebench.sh
 #   LIVEBENCH_RATES="100000 400000 topspeed" scripts/livebench.sh
+#   LIVEBENCH_FANOUT="1 2" scripts/livebench.sh   # live with --fanout 1, then 2
 #
 # For each rate it replays LIVEBENCH_PACKETS packets (default 500,000) of
 # the capture (tcpreplay --pps, or --topspeed) twice: once captured by
@@ -21,6 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PCAP=${LIVEBENCH_PCAP:-bench/campus.pcap}
 PACKETS=${LIVEBENCH_PACKETS:-500000}
 RATES=${LIVEBENCH_RATES:-"50000 100000 200000 400000 800000 topspeed"}
+FANOUT=${LIVEBENCH_FANOUT:-1}
 
 note() { echo "livebench.sh: $*" >&2; }
 die() {
@@ -55,10 +57,10 @@ replay() {
 	sed -n 's/.*Rated: [0-9.]* Bps, [0-9.]* Mbps, \([0-9.]*\) pps.*/\1/p' "$TMP/replay" | head -1
 }
 
-# live RATE: sets SENT, GOT, DROPPED for adu2parquet live.
+# live RATE FANOUT: sets SENT, GOT, DROPPED for adu2parquet live.
 live() {
 	rm -rf "$TMP/archive"
-	bin/adu2parquet live -i a1 --out "$TMP/archive" --sensor bench --rollup=false 2>"$TMP/live.err" &
+	bin/adu2parquet live -i a1 --fanout "$2" --out "$TMP/archive" --sensor bench --rollup=false 2>"$TMP/live.err" &
 	local pid=$!
 	for _ in $(seq 100); do
 		compgen -G "$TMP/archive/_abt/runs/*" >/dev/null && break
@@ -91,16 +93,23 @@ report=$TMP/report.md
 {
 	echo "$PACKETS packets of $PCAP per run, replayed by tcpreplay over a veth pair; $(nproc) cores; $(date -u +%F)."
 	echo
-	echo "| rate asked | rate sent (pps) | adu2parquet live: received | dropped | tcpdump: received | dropped |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	head="| rate asked | rate sent (pps) |" rule="|---|---:|"
+	for f in $FANOUT; do
+		head+=" live, --fanout $f: received | dropped |" rule+="---:|---:|"
+	done
+	echo "$head tcpdump: received | dropped |"
+	echo "$rule---:|---:|"
 } >"$report"
 for rate in $RATES; do
-	note "rate $rate: adu2parquet live"
-	live "$rate"
-	ls=$SENT lg=$GOT ld=$DROPPED
+	sent="" cols=""
+	for f in $FANOUT; do
+		note "rate $rate: adu2parquet live --fanout $f"
+		live "$rate" "$f"
+		sent+="$SENT / " cols+=" $GOT | $DROPPED |"
+	done
 	note "rate $rate: tcpdump"
 	tcpd "$rate"
-	echo "| $rate | $ls / $SENT | $lg | $ld | $GOT | $DROPPED |" >>"$report"
+	echo "| $rate | $sent$SENT |$cols $GOT | $DROPPED |" >>"$report"
 done
 mkdir -p bench
 cp "$report" bench/livebench.md

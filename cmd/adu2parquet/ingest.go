@@ -49,7 +49,7 @@ func ingestMain(ctx context.Context, o *options, stdin io.Reader, stdout, stderr
 		Say: msg.say, OnInput: prog.start}
 	if o.ifaces != nil {
 		// The interfaces first: a mistyped one is no run in the archive.
-		src, err := openLive(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring), Filter: o.filter})
+		src, err := openLive(o.ifaces, live.Options{SnapLen: o.snapLen, RingBytes: int(o.ring), Filter: o.filter, Fanout: o.fanout})
 		if err != nil {
 			return msg.logged(err)
 		}

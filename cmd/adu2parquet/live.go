@@ -30,7 +30,10 @@ clock passes them, even when the link is quiet.
 
 Frames are cut to --snaplen bytes in the kernel (headers only); the kernel
 drops frames when the program falls behind by more than --ring, and the run
-counts them (the summary, and packets_dropped_kernel in the runs table).
+counts them (the summary, and the runs table: drops, by hour too, and
+packets_dropped_kernel). --fanout N spreads the frames over N sockets by
+flow, each with its share of --ring and a reader of its own, merged back in
+time order (for a sensor with cores to spare).
 
 SIGINT or SIGTERM ends the run: the open hours are published, the run is
 recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
@@ -54,6 +57,9 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 			if o.snapLen < 64 || o.snapLen > 65535 {
 				return &usageError{errors.New("--snaplen: must be 64 to 65535 bytes")}
 			}
+			if o.fanout < 1 || o.fanout > live.MaxFanout {
+				return &usageError{fmt.Errorf("--fanout: must be 1 to %d", live.MaxFanout)}
+			}
 			if o.ring < 1<<20 {
 				return &usageError{errors.New("--ring: must be at least 1MiB")}
 			}
@@ -75,6 +81,7 @@ recorded, and the exit status is 0. Capturing needs CAP_NET_RAW (root, or
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.ifaces, "interface", "i", nil, "capture on this `interface` (repeatable)")
 	f.IntVar(&o.snapLen, "snaplen", live.DefaultSnapLen, "bytes kept of each frame, from its start")
+	f.IntVar(&o.fanout, "fanout", 1, "sockets the kernel spreads the frames over by flow, each with its share of --ring and a reader of its own")
 	f.StringVar(&o.filter, "filter", "", "keep only the frames this `expression` matches, in the kernel (tcpdump's syntax, a subset: docs/operations.md)")
 	o.ring = cli.ByteSize(live.DefaultRingBytes)
 	f.Var(&o.ring, "ring", "size of the kernel's capture ring")

@@ -76,7 +76,9 @@ func sendFrames(t *testing.T, frames [][]byte) [][]byte {
 // while another capture, beside it, writes the same frames to a pcap file
 // (as tcpdump would); the pcap archived offline gives the same rows. A
 // cancel (what SIGTERM does) ends the live run as complete, with its input
-// recorded as live, and the hour's files published.
+// recorded as live, and the hour's files published. It runs with one
+// socket, and with a fanout group of three (--fanout 3), whose sockets'
+// frames are merged back in time order.
 func TestLive(t *testing.T) {
 	if !netns.Run(t, "TestLive", netns.Veths) {
 		return
@@ -89,6 +91,13 @@ func TestLive(t *testing.T) {
 	require.NoError(t, err)
 	defer unix.Close(ts)
 	require.NoError(t, unix.SetsockoptInt(ts, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
+	for _, fanout := range []string{"1", "3"} {
+		t.Run("fanout="+fanout, func(t *testing.T) { liveAsOffline(t, fanout) })
+	}
+}
+
+// liveAsOffline is TestLive with --fanout fanout.
+func liveAsOffline(t *testing.T, fanout string) {
 	dir := t.TempDir()
 	liveOut, offOut := filepath.Join(dir, "live"), filepath.Join(dir, "offline")
 	beside := filepath.Join(dir, "beside.pcap")
@@ -131,7 +140,8 @@ func TestLive(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, []string{"live", "-i", "a1", "--out", liveOut, "--sensor", testSensor, "--rollup=false", "--workers", "2"},
+		code <- run(ctx, []string{"live", "-i", "a1", "--out", liveOut, "--sensor", testSensor, "--rollup=false", "--workers", "2",
+			"--fanout", fanout},
 			nil, &stdout, &stderr)
 	}()
 	// The run is capturing once its journal is written and a moment has

@@ -73,6 +73,7 @@ type options struct {
 	ifaces              []string
 	snapLen             int
 	ring                cli.ByteSize
+	fanout              int
 	metrics             string
 	logFormat           string
 	filter              string

@@ -1,13 +1,15 @@
 // Package live reads packets from network interfaces as they pass, for a
 // sensor that archives a link without writing its packets to disk first.
 //
-// On Linux it is one AF_PACKET socket with a memory-mapped ring (TPACKET_V3,
+// On Linux it is an AF_PACKET socket with a memory-mapped ring (TPACKET_V3,
 // through gopacket's afpacket package) that hears every interface and keeps,
 // by a filter in the kernel, the frames of the interfaces named: the kernel
 // queues them in the order they arrived, so the two directions of a tap
 // come out merged in time order without a merge here. The same filter cuts
 // each frame to the snap length (header-only by default), so the ring holds
-// headers only.
+// headers only. With Options.Fanout the kernel spreads the frames over
+// several such sockets by flow, each read by a goroutine of its own, and a
+// merge puts them back in time order (merge.go).
 package live
 
 import (
@@ -41,7 +43,15 @@ type Options struct {
 	// Filter keeps only the frames it matches, in the kernel: a subset of
 	// tcpdump's expressions (see filter.go); "" keeps every frame.
 	Filter string
+	// Fanout, above 1, is how many sockets the kernel spreads the frames
+	// over, by a hash of their flow (PACKET_FANOUT_HASH, both directions
+	// of a connection to one socket), each with its own share of the ring
+	// and a reader of its own, merged back in time order (see merge.go).
+	Fanout int
 }
+
+// MaxFanout is the most sockets of a fanout group.
+const MaxFanout = 64
 
 func (o Options) withDefaults() Options {
 	if o.SnapLen <= 0 {

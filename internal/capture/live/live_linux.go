@@ -35,6 +35,10 @@ type Source struct {
 	buf    []byte
 	stats  Stats
 	err    error
+
+	// With a fanout group: its sockets (tp is the first), their readers
+	// and the merge of what they read.
+	fan *fanout
 }
 
 // Open starts capturing on the named interfaces, which must have the same
@@ -66,10 +70,30 @@ func Open(names []string, o Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocks := max(o.RingBytes/blockBytes, 1)
+	s.names = names
+	if s.rxBase, err = ifaceDrops(names); err != nil {
+		return nil, fmt.Errorf("live capture on %s: %w", s.name, err)
+	}
+	if o.Fanout > 1 {
+		if s.fan, err = openFanout(s, o, prog); err != nil {
+			return nil, err
+		}
+		s.tp = s.fan.tps[0]
+		return s, nil
+	}
+	if s.tp, err = s.socket(o, o.RingBytes, o.Poll, prog); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// socket opens an AF_PACKET socket with a ring of ringBytes (whole
+// blocks) and attaches the kernel filter prog.
+func (s *Source) socket(o Options, ringBytes int, poll time.Duration, prog []bpf.RawInstruction) (*afpacket.TPacket, error) {
+	blocks := max(ringBytes/blockBytes, 1)
 	tp, err := afpacket.NewTPacket(afpacket.TPacketVersion3, afpacket.OptBlockSize(blockBytes),
 		afpacket.OptNumBlocks(blocks), afpacket.OptFrameSize(frameSize(o.SnapLen)),
-		afpacket.OptBlockTimeout(blockTimeout), afpacket.OptPollTimeout(o.Poll), afpacket.OptAddVLANHeader(true))
+		afpacket.OptBlockTimeout(blockTimeout), afpacket.OptPollTimeout(poll), afpacket.OptAddVLANHeader(true))
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 			return nil, fmt.Errorf("live capture on %s: %w (needs CAP_NET_RAW: run as root or give the program the capability)", s.name, err)
@@ -80,13 +104,7 @@ func Open(names []string, o Options) (*Source, error) {
 		tp.Close()
 		return nil, fmt.Errorf("live capture on %s: attach filter: %w", s.name, err)
 	}
-	s.tp = tp
-	s.names = names
-	if s.rxBase, err = ifaceDrops(names); err != nil {
-		tp.Close()
-		return nil, fmt.Errorf("live capture on %s: %w", s.name, err)
-	}
-	return s, nil
+	return tp, nil
 }
 
 // frameSize is the ring's frame size for a snap length: the frame and the
@@ -154,6 +172,14 @@ func (s *Source) Next(p *capture.Packet) error {
 	if s.err != nil {
 		return s.err
 	}
+	if s.fan != nil {
+		s.err = s.fan.merge.next(p, s.buf, s.link)
+		if errors.Is(s.err, capture.ErrIdle) {
+			s.err = nil
+			return capture.ErrIdle
+		}
+		return s.err
+	}
 	for {
 		data, ci, err := s.tp.ZeroCopyReadPacketData()
 		switch {
@@ -185,12 +211,14 @@ func (s *Source) Name() string { return s.name }
 
 // Stats returns the counters; the kernel's drops are read now.
 func (s *Source) Stats() (Stats, error) {
-	_, v3, err := s.tp.SocketStats()
-	if err != nil {
-		return s.stats, fmt.Errorf("live capture on %s: statistics: %w", s.name, err)
-	}
 	st := s.stats
-	st.Drops = uint64(v3.Drops())
+	if s.fan != nil {
+		st.Packets, st.Bytes, st.Foreign = s.fan.packets.Load(), s.fan.bytes.Load(), s.fan.foreign.Load()
+	}
+	var err error
+	if st.Drops, err = s.Drops(); err != nil {
+		return st, err
+	}
 	if st.IfaceDrops, err = s.IfaceDrops(); err != nil {
 		return st, err
 	}
@@ -220,15 +248,27 @@ func (s *Source) IfaceDrops() (uint64, error) {
 // Drops returns the frames the kernel dropped so far. Unlike Next and
 // Stats it may be called from any goroutine (a metrics endpoint's).
 func (s *Source) Drops() (uint64, error) {
-	_, v3, err := s.tp.SocketStats()
-	if err != nil {
-		return 0, fmt.Errorf("live capture on %s: statistics: %w", s.name, err)
+	tps := []*afpacket.TPacket{s.tp}
+	if s.fan != nil {
+		tps = s.fan.tps
 	}
-	return uint64(v3.Drops()), nil
+	var sum uint64
+	for _, tp := range tps {
+		_, v3, err := tp.SocketStats()
+		if err != nil {
+			return 0, fmt.Errorf("live capture on %s: statistics: %w", s.name, err)
+		}
+		sum += uint64(v3.Drops())
+	}
+	return sum, nil
 }
 
 // Close stops the capture.
 func (s *Source) Close() error {
+	if s.fan != nil {
+		s.fan.close()
+		return nil
+	}
 	s.tp.Close()
 	return nil
 }
