@@ -22,6 +22,13 @@ exprs=(
 	"host 2001:470:4867:99::21" "src host 2001:618:400::5199:cc70" "ip6 dst net 2001:618:1::/48"
 	"ip6 and tcp" "tcp and not port 80" "(tcp or udp) and not port 22" "not ip" "! tcp && ! udp"
 	"tcp and (port 80 or port 443) and not src net 10.0.0.0/8" "src 10.4.10.204" "udp or icmp or arp"
+	"tcp[13] & 2 != 0" "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0" "tcp[tcpflags] = tcp-syn|tcp-ack"
+	"tcp[tcpflags] & tcp-rst != 0 or tcp[tcpflags] & tcp-push != 0" "ip[2:2] > 576" "ip[8] < 64" "ip6[6] = 6"
+	"ip6[7] >= 64 and tcp" "ether[0] & 1 = 0" "ether[12:2] = 0x86dd" "udp[0:2] = 53 or udp[2:2] = 53"
+	"icmp[icmptype] = icmp-echo or icmp[icmptype] = icmp-echoreply" "greater 1000" "less 64" "len > 100 and len <= 1500"
+	"(tcp[12] >> 4) * 4 > 20" "tcp[((tcp[12] & 0xf0) >> 2):4] = 0x47455420" "ip[0] & 0xf != 5" "ip[6:2] & 0x1fff != 0"
+	"tcp[2:2] % 2 = 0" "len - 14 >= 40" "(tcp[13] & 2) != 0 and not (udp or icmp)" "arp[7] = 1" "ip[1] ^ 0 = 0"
+	"ip[3] * 2 + 4 < ip[2:2] - 0x10" "tcp[14:2] / 256 > 0" "ip[8] + -1 < 63" "- ip[8] > - 64"
 )
 {
 	printf '# expression\tcapture\tpackets tcpdump keeps (scripts/filtergolden.sh)\n'

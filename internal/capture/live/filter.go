@@ -1,10 +1,13 @@
 package live
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/bpf"
 
@@ -17,16 +20,30 @@ import (
 //
 //	expr      = and { ("or" | "||") and }
 //	and       = unary { ("and" | "&&") unary }
-//	unary     = ("not" | "!") unary | "(" expr ")" | primitive
+//	unary     = ("not" | "!") unary | "(" expr ")" | relation | primitive
 //	primitive = proto
 //	          | [proto] [dir] "host" ADDR | [proto] [dir] "net" CIDR | [dir] ADDR
 //	          | [proto] [dir] "port" N | [proto] [dir] "portrange" N-M
+//	          | "greater" N | "less" N
 //	proto     = "ip" | "ip6" | "arp" | "tcp" | "udp" | "sctp" | "icmp"
 //	dir       = "src" | "dst"
+//	relation  = arith (">" | "<" | ">=" | "<=" | "=" | "==" | "!=") arith
+//	arith     = arith op arith | "-" arith | "(" arith ")" | N | "len" | NAME
+//	          | layer "[" arith [":" (1|2|4)] "]"
+//	op        = "|" "^" < "&" < "<<" ">>" < "+" "-" < "*" "/" "%" (C's precedence)
+//	layer     = "ether" | proto
 //
-// An error names the position (in bytes, from 1) where the expression
-// stops making sense. Host names, VLAN, MPLS and byte-offset expressions
-// (tcp[13]) are not in the subset.
+// N is decimal, 0x hexadecimal or 0 octal; NAME one of libpcap's constants
+// (tcpflags, tcp-syn, icmptype, icmp-echo, ...; see constants). As in
+// libpcap, tcp[], udp[], sctp[] and icmp[] read IPv4 packets only, and only
+// their first fragment; ip[] IPv4, ip6[] IPv6, arp[] ARP, ether[] the frame
+// from its first byte (on a raw IP link, the IP header's); a load beyond
+// the frame rejects it. A binary minus needs
+// spaces around it ("len - 14"): "len-14" is one word.
+//
+// A host may be a name, resolved once, as the filter is compiled, to all
+// its addresses. An error names the position (in bytes, from 1) where the
+// expression stops making sense. VLAN and MPLS are not in the subset.
 
 // token is one word of a filter, with its position.
 type token struct {
@@ -34,25 +51,38 @@ type token struct {
 	pos  int // byte offset, from 0
 }
 
+// operators are the tokens of two and one byte that are not words, longest
+// first.
+var operators = []string{"&&", "||", "!=", "==", ">=", "<=", "<<", ">>",
+	"(", ")", "[", "]", "!", "&", "|", "^", "+", "*", "/", "%", "<", ">", "=", ":"}
+
 func lex(expr string) ([]token, error) {
 	var out []token
+	depth := 0 // inside brackets ':' is the size's separator, not part of a word
+next:
 	for i := 0; i < len(expr); {
 		c := expr[i]
+		if c == ' ' || c == '\t' || c == '\n' {
+			i++
+			continue
+		}
+		for _, op := range operators {
+			if strings.HasPrefix(expr[i:], op) && (op != ":" || depth > 0) {
+				switch op {
+				case "[":
+					depth++
+				case "]":
+					depth = max(depth-1, 0)
+				}
+				out = append(out, token{op, i})
+				i += len(op)
+				continue next
+			}
+		}
 		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			i++
-		case c == '(' || c == ')':
-			out = append(out, token{string(c), i})
-			i++
-		case c == '!':
-			out = append(out, token{"!", i})
-			i++
-		case strings.HasPrefix(expr[i:], "&&") || strings.HasPrefix(expr[i:], "||"):
-			out = append(out, token{expr[i : i+2], i})
-			i += 2
 		case isWordByte(c):
 			j := i
-			for j < len(expr) && isWordByte(expr[j]) {
+			for j < len(expr) && isWordByte(expr[j]) && (expr[j] != ':' || depth == 0) {
 				j++
 			}
 			out = append(out, token{expr[i:j], i})
@@ -157,6 +187,14 @@ func (p *parser) unary() (node, error) {
 		x, err := p.unary()
 		return notNode{x}, err
 	case "(":
+		// "(" opens a group of primitives, or an arithmetic expression
+		// ("(tcp[13] & 2) != 0"): the latter when it parses as a relation.
+		if save := p.i; true {
+			if r, err := p.relation(); err == nil {
+				return r, nil
+			}
+			p.i = save
+		}
 		p.i++
 		x, err := p.expr()
 		if err != nil {
@@ -170,12 +208,212 @@ func (p *parser) unary() (node, error) {
 	case "":
 		return nil, p.errorf("expected a primitive")
 	}
+	if p.startsArith() {
+		return p.relation()
+	}
 	return p.primitive()
+}
+
+// Relations between arithmetic expressions (see the grammar).
+
+// relNode is l op r, compared unsigned as libpcap does.
+type relNode struct {
+	op   bpf.JumpTest
+	l, r arith
+}
+
+// arith is an arithmetic expression: numArith, lenArith, loadArith,
+// binArith or negArith.
+type arith interface{}
+
+type numArith struct{ v uint32 }
+type lenArith struct{}
+type loadArith struct {
+	layer string // "ether", or a proto
+	off   arith
+	size  uint32
+}
+type binArith struct {
+	op   bpf.ALUOp
+	l, r arith
+}
+type negArith struct{ x arith }
+
+// constants are libpcap's names for offsets and values.
+var constants = map[string]uint32{
+	"tcpflags": 13, "tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
+	"tcp-ack": 0x10, "tcp-urg": 0x20, "tcp-ece": 0x40, "tcp-cwr": 0x80,
+	"icmptype": 0, "icmpcode": 1, "icmp-echoreply": 0, "icmp-unreach": 3, "icmp-sourcequench": 4,
+	"icmp-redirect": 5, "icmp-echo": 8, "icmp-routeradvert": 9, "icmp-routersolicit": 10,
+	"icmp-timxceed": 11, "icmp-paramprob": 12, "icmp-tstamp": 13, "icmp-tstampreply": 14,
+	"icmp-ireq": 15, "icmp-ireqreply": 16, "icmp-maskreq": 17, "icmp-maskreply": 18,
+}
+
+// layers are the names that take a byte offset.
+var layers = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "tcp": true,
+	"udp": true, "sctp": true, "icmp": true}
+
+var relOps = map[string]bpf.JumpTest{">": bpf.JumpGreaterThan, "<": bpf.JumpLessThan,
+	">=": bpf.JumpGreaterOrEqual, "<=": bpf.JumpLessOrEqual, "=": bpf.JumpEqual, "==": bpf.JumpEqual,
+	"!=": bpf.JumpNotEqual}
+
+// arithLevels are the binary operators by precedence, lowest first.
+var arithLevels = []map[string]bpf.ALUOp{
+	{"|": bpf.ALUOpOr, "^": bpf.ALUOpXor},
+	{"&": bpf.ALUOpAnd},
+	{"<<": bpf.ALUOpShiftLeft, ">>": bpf.ALUOpShiftRight},
+	{"+": bpf.ALUOpAdd, "-": bpf.ALUOpSub},
+	{"*": bpf.ALUOpMul, "/": bpf.ALUOpDiv, "%": bpf.ALUOpMod},
+}
+
+// maxArithDepth bounds the nesting of arithmetic (parentheses, brackets,
+// minus signs) the parser follows.
+const maxArithDepth = 64
+
+// startsArith reports whether the next token begins an arithmetic
+// expression rather than a primitive.
+func (p *parser) startsArith() bool {
+	t := p.peek()
+	if layers[t] {
+		return p.i+1 < len(p.toks) && p.toks[p.i+1].text == "["
+	}
+	_, isConst := constants[t]
+	_, isNum := parseNumber(t)
+	return t == "len" || t == "-" || isConst || isNum || strings.HasPrefix(t, "-") && len(t) > 1
+}
+
+// parseNumber reads a number as libpcap does: decimal, 0x hexadecimal or
+// 0 octal, at most 32 bits.
+func parseNumber(s string) (uint32, bool) {
+	v, err := strconv.ParseUint(s, 0, 32)
+	return uint32(v), err == nil
+}
+
+func (p *parser) relation() (node, error) {
+	l, err := p.arith(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	op, ok := relOps[p.peek()]
+	if !ok {
+		return nil, p.errorf("expected a comparison (>, <, >=, <=, =, !=)")
+	}
+	p.i++
+	r, err := p.arith(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return relNode{op, l, r}, nil
+}
+
+// arith parses operators of precedence level and above.
+func (p *parser) arith(level, depth int) (arith, error) {
+	if depth > maxArithDepth {
+		return nil, p.errorf("arithmetic nested too deeply")
+	}
+	if level == len(arithLevels) {
+		return p.arithOperand(depth)
+	}
+	l, err := p.arith(level+1, depth)
+	for err == nil {
+		op, ok := arithLevels[level][p.peek()]
+		if !ok {
+			break
+		}
+		p.i++
+		var r arith
+		if r, err = p.arith(level+1, depth); err != nil {
+			break
+		}
+		if n, ok := r.(numArith); ok && n.v == 0 && (op == bpf.ALUOpDiv || op == bpf.ALUOpMod) {
+			p.i--
+			return nil, p.errorf("division by zero")
+		}
+		l = binArith{op, l, r}
+	}
+	return l, err
+}
+
+func (p *parser) arithOperand(depth int) (arith, error) {
+	t := p.peek()
+	switch {
+	case t == "":
+		return nil, p.errorf("expected a number, len or a byte offset")
+	case t == "-":
+		p.i++
+		x, err := p.arithOperand(depth + 1)
+		return negArith{x}, err
+	case strings.HasPrefix(t, "-"):
+		if v, ok := parseNumber(t[1:]); ok {
+			p.i++
+			return negArith{numArith{v}}, nil
+		}
+	case t == "(":
+		p.i++
+		x, err := p.arith(0, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if p.peek() != ")" {
+			return nil, p.errorf("expected \")\"")
+		}
+		p.i++
+		return x, nil
+	case t == "len":
+		p.i++
+		return lenArith{}, nil
+	case layers[t]:
+		if p.i+1 >= len(p.toks) || p.toks[p.i+1].text != "[" {
+			break
+		}
+		p.i += 2
+		off, err := p.arith(0, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		size := uint32(1)
+		if p.peek() == ":" {
+			p.i++
+			v, ok := parseNumber(p.peek())
+			if !ok || v != 1 && v != 2 && v != 4 {
+				return nil, p.errorf("expected a size of 1, 2 or 4 bytes")
+			}
+			size = v
+			p.i++
+		}
+		if p.peek() != "]" {
+			return nil, p.errorf("expected \"]\"")
+		}
+		p.i++
+		return loadArith{t, off, size}, nil
+	}
+	if v, ok := constants[t]; ok {
+		p.i++
+		return numArith{v}, nil
+	}
+	if v, ok := parseNumber(t); ok {
+		p.i++
+		return numArith{v}, nil
+	}
+	return nil, p.errorf("expected a number, len or a byte offset, not %q", t)
 }
 
 var protos = map[string]bool{"ip": true, "ip6": true, "arp": true, "tcp": true, "udp": true, "sctp": true, "icmp": true}
 
 func (p *parser) primitive() (node, error) {
+	if t := p.peek(); t == "greater" || t == "less" {
+		p.i++
+		v, ok := parseNumber(p.peek())
+		if !ok {
+			return nil, p.errorf("expected a length after %q", t)
+		}
+		p.i++
+		op := bpf.JumpGreaterOrEqual
+		if t == "less" {
+			op = bpf.JumpLessOrEqual
+		}
+		return relNode{op, lenArith{}, numArith{v}}, nil
+	}
 	var pr prim
 	if protos[p.peek()] {
 		pr.proto = p.peek()
@@ -208,6 +446,9 @@ func (p *parser) primitive() (node, error) {
 	switch kind {
 	case "host":
 		a, err := netip.ParseAddr(v)
+		if err != nil && isHostName(v) {
+			return p.hostName(pr, v)
+		}
 		if err != nil || a.Zone() != "" {
 			return nil, p.errorf("expected an IPv4 or IPv6 address, not %q", v)
 		}
@@ -250,6 +491,63 @@ func (p *parser) primitive() (node, error) {
 	return pr, nil
 }
 
+// lookupHost resolves a host name (the system's resolver: /etc/hosts,
+// DNS), as libpcap does when it compiles a filter; tests put their own.
+var lookupHost = func(name string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+}
+
+// isHostName reports whether v can be a host name: letters, digits, dots
+// and hyphens, not all digits and dots.
+func isHostName(v string) bool {
+	letter := false
+	for _, c := range []byte(v) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9' || c == '.' || c == '-':
+		default:
+			return false
+		}
+	}
+	return letter
+}
+
+// hostName is "[proto] [dir] host NAME": any of the name's addresses (of
+// proto's IP version, if it has one), now, as libpcap resolves it once
+// when it compiles the filter.
+func (p *parser) hostName(pr prim, name string) (node, error) {
+	switch pr.proto {
+	case "tcp", "udp", "sctp", "icmp":
+		return nil, p.errorf("%s host is not in the subset (say ip host … and %s)", pr.proto, pr.proto)
+	}
+	addrs, err := lookupHost(name)
+	if err != nil {
+		return nil, p.errorf("host name %q does not resolve (%v)", name, err)
+	}
+	var out node
+	for _, a := range addrs {
+		a = a.Unmap()
+		if a.Is4() && pr.proto == "ip6" || a.Is6() && (pr.proto == "ip" || pr.proto == "arp") {
+			continue
+		}
+		h := pr
+		h.prefix = netip.PrefixFrom(a, a.BitLen())
+		if out == nil {
+			out = h
+		} else {
+			out = binNode{true, out, h}
+		}
+	}
+	if out == nil {
+		return nil, p.errorf("host name %q has no %s address", name, pr.proto)
+	}
+	p.i++
+	return out, nil
+}
+
 // label is a place in the program being generated.
 type label int
 
@@ -259,6 +557,7 @@ type insn struct {
 	cond   bool            // a conditional jump: jt, jf are labels
 	jump   bool            // an unconditional jump to jt
 	op     bpf.JumpTest
+	x      bool // cond compares A with X, not val
 	val    uint32
 	jt, jf label
 	at     label // a label placed here (before ins), or 0
@@ -266,9 +565,10 @@ type insn struct {
 
 // compiler generates a program for one link type.
 type compiler struct {
-	code   []insn
-	labels int
-	link   capture.LinkType
+	code    []insn
+	labels  int
+	link    capture.LinkType
+	scratch int // scratch words used
 }
 
 func (c *compiler) newLabel() label { c.labels++; return label(c.labels) }
@@ -334,6 +634,124 @@ func (c *compiler) gen(n node, t, f label) {
 		c.gen(n.x, f, t)
 	case prim:
 		c.prim(n, t, f)
+	case relNode:
+		c.rel(n, t, f)
+	}
+}
+
+// rel tests a relation: the layers its loads read first (libpcap's
+// conditions), then the comparison.
+func (c *compiler) rel(r relNode, t, f label) {
+	need := map[string]bool{}
+	walkLoads(r.l, func(l loadArith) { need[l.layer] = true })
+	walkLoads(r.r, func(l loadArith) { need[l.layer] = true })
+	for _, layer := range []string{"ip", "ip6", "arp", "tcp", "udp", "sctp", "icmp"} {
+		if !need[layer] {
+			continue
+		}
+		ok := c.newLabel()
+		switch layer {
+		case "ip":
+			c.isIPv4(ok, f)
+		case "ip6":
+			c.isIPv6(ok, f)
+		case "arp":
+			c.isARP(ok, f)
+		default: // IPv4 of that protocol, first fragment
+			ip, proto := c.newLabel(), c.newLabel()
+			c.isIPv4(ip, f)
+			c.place(ip)
+			c.emit(bpf.LoadAbsolute{Off: c.l3() + 9, Size: 1})
+			c.jeq(ipProto[layer], proto, f)
+			c.place(proto)
+			c.emit(bpf.LoadAbsolute{Off: c.l3() + 6, Size: 2})
+			c.jmp(bpf.JumpBitsSet, 0x1fff, f, ok)
+		}
+		c.place(ok)
+	}
+	if n, isNum := r.r.(numArith); isNum {
+		c.arith(r.l, 0)
+		c.jmp(r.op, n.v, t, f)
+		return
+	}
+	c.arith(r.l, 0)
+	c.store(0)
+	c.arith(r.r, 1)
+	c.emit(bpf.TAX{})
+	c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: 0})
+	c.code = append(c.code, insn{cond: true, x: true, op: r.op, jt: t, jf: f})
+}
+
+// walkLoads calls fn on every load of a.
+func walkLoads(a arith, fn func(loadArith)) {
+	switch a := a.(type) {
+	case loadArith:
+		fn(a)
+		walkLoads(a.off, fn)
+	case binArith:
+		walkLoads(a.l, fn)
+		walkLoads(a.r, fn)
+	case negArith:
+		walkLoads(a.x, fn)
+	}
+}
+
+// store keeps A in scratch word n (noting the deepest used).
+func (c *compiler) store(n int) {
+	c.scratch = max(c.scratch, n+1)
+	c.emit(bpf.StoreScratch{Src: bpf.RegA, N: min(n, 15)})
+}
+
+// arith computes a into A, with scratch words from sp up.
+func (c *compiler) arith(a arith, sp int) {
+	switch a := a.(type) {
+	case numArith:
+		c.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: a.v})
+	case lenArith:
+		c.emit(bpf.LoadExtension{Num: bpf.ExtLen})
+	case negArith:
+		c.arith(a.x, sp)
+		// -A, modulo 2^32 (the kernel has a negation, x/net/bpf's
+		// machine, on which the tests run the filters, has not)
+		c.emit(bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 0xffffffff})
+	case binArith:
+		c.arith(a.l, sp)
+		if n, ok := a.r.(numArith); ok {
+			c.emit(bpf.ALUOpConstant{Op: a.op, Val: n.v})
+			return
+		}
+		c.store(sp)
+		c.arith(a.r, sp+1)
+		c.emit(bpf.TAX{})
+		c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: min(sp, 15)})
+		c.emit(bpf.ALUOpX{Op: a.op})
+	case loadArith:
+		base, transport := uint32(0), false
+		switch a.layer {
+		case "ether":
+		case "ip", "ip6", "arp":
+			base = c.l3()
+		default: // after the IPv4 header, whose length X takes
+			base, transport = c.l3(), true
+		}
+		if n, ok := a.off.(numArith); ok {
+			if transport {
+				c.emit(bpf.LoadMemShift{Off: c.l3()})
+				c.emit(bpf.LoadIndirect{Off: base + n.v, Size: int(a.size)})
+				return
+			}
+			c.emit(bpf.LoadAbsolute{Off: base + n.v, Size: int(a.size)})
+			return
+		}
+		c.arith(a.off, sp)
+		if transport {
+			c.store(sp)
+			c.emit(bpf.LoadMemShift{Off: c.l3()})
+			c.emit(bpf.LoadScratch{Dst: bpf.RegA, N: min(sp, 15)})
+			c.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		}
+		c.emit(bpf.TAX{})
+		c.emit(bpf.LoadIndirect{Off: base, Size: int(a.size)})
 	}
 }
 
@@ -562,6 +980,9 @@ func compileFilter(expr string, link capture.LinkType, accept uint32) ([]bpf.Ins
 	c := &compiler{link: link}
 	yes, no := c.newLabel(), c.newLabel()
 	c.gen(n, yes, no)
+	if c.scratch > 16 {
+		return nil, fmt.Errorf("filter: arithmetic too long for the kernel's 16 scratch words")
+	}
 	c.place(yes)
 	c.emit(bpf.RetConstant{Val: accept})
 	c.place(no)
@@ -594,7 +1015,11 @@ func (c *compiler) resolve() ([]bpf.Instruction, error) {
 			if jt > 255 || jf > 255 {
 				return nil, fmt.Errorf("filter: too long for the kernel's jumps")
 			}
-			out = append(out, bpf.JumpIf{Cond: in.op, Val: in.val, SkipTrue: uint8(jt), SkipFalse: uint8(jf)})
+			if in.x {
+				out = append(out, bpf.JumpIfX{Cond: in.op, SkipTrue: uint8(jt), SkipFalse: uint8(jf)})
+			} else {
+				out = append(out, bpf.JumpIf{Cond: in.op, Val: in.val, SkipTrue: uint8(jt), SkipFalse: uint8(jf)})
+			}
 		default:
 			out = append(out, in.ins)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,61 @@ import (
 
 	"github.com/abt-dev/abt/internal/capture"
 )
+
+// The tests' resolver: no name server, a few names.
+func init() {
+	lookupHost = func(name string) ([]netip.Addr, error) {
+		switch name {
+		case "localhost":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}, nil
+		case "v4only.test":
+			return []netip.Addr{netip.MustParseAddr("10.0.2.15")}, nil
+		case "two.test":
+			return []netip.Addr{netip.MustParseAddr("::ffff:10.0.2.15"), netip.MustParseAddr("2001:470:4867:99::21")}, nil
+		}
+		return nil, errors.New("no such host in the tests")
+	}
+}
+
+// TestFilterHostName: a host name is any of its addresses: it keeps the
+// frames the filter written with them keeps, on the bundled captures that
+// have those addresses.
+func TestFilterHostName(t *testing.T) {
+	for name, same := range map[string]string{
+		"host two.test":         "host 10.0.2.15 or host 2001:470:4867:99::21",
+		"src host two.test":     "src host 10.0.2.15 or src host 2001:470:4867:99::21",
+		"ip host two.test":      "ip host 10.0.2.15",
+		"ip6 dst host two.test": "ip6 dst host 2001:470:4867:99::21",
+		"host localhost or tcp": "host 127.0.0.1 or host ::1 or tcp",
+		"not host v4only.test":  "not host 10.0.2.15",
+	} {
+		for _, c := range []string{"zeek_http_bro.org.pcap", "zeek_ftp_ipv6.pcap"} {
+			fs := captureFrames(t, c)
+			a, b := Matching(t, name, fs), Matching(t, same, fs)
+			require.Equal(t, b, a, "%q and %q on %s", name, same, c)
+		}
+	}
+	require.NotZero(t, Matching(t, "host two.test", captureFrames(t, "zeek_http_bro.org.pcap")))
+	require.NotZero(t, Matching(t, "host two.test", captureFrames(t, "zeek_ftp_ipv6.pcap")))
+}
+
+// captureFrames is a bundled capture's frames.
+func captureFrames(t *testing.T, name string) [][]byte {
+	t.Helper()
+	src, err := capture.Open(filepath.Join("..", "..", "..", "testdata", "pcaps", name))
+	require.NoError(t, err)
+	defer src.Close()
+	var out [][]byte
+	var p capture.Packet
+	for {
+		err := src.Next(&p)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, append([]byte(nil), p.Data...))
+	}
+}
 
 // TestFilterAgainstTcpdump runs each filter compiled here, in x/net/bpf's
 // virtual machine, over each Ethernet or raw-IP bundled capture: it keeps
@@ -89,10 +145,18 @@ func TestFilterErrors(t *testing.T) {
 		"tcp and and":              `filter: expected host, net, port or portrange at position 9`,
 		"port x":                   `filter: expected a port number, not "x" at position 6`,
 		"portrange 1024-1":         `filter: expected a port range such as 1-1023, not "1024-1" at position 11`,
-		"host example.com":         `filter: expected an IPv4 or IPv6 address, not "example.com" at position 6`,
+		"host example.com":         `filter: host name "example.com" does not resolve (no such host in the tests) at position 6`,
+		"host 10.0.0.1.2":          `filter: expected an IPv4 or IPv6 address, not "10.0.0.1.2" at position 6`,
+		"ip6 host v4only.test":     `filter: host name "v4only.test" has no ip6 address at position 10`,
+		"tcp host localhost":       `filter: tcp host is not in the subset (say ip host … and tcp) at position 10`,
 		"(tcp or udp":              `filter: expected ")" at position 12`,
 		"tcp )":                    `filter: unexpected ")" at position 5`,
-		"tcp[13] & 2 != 0":         `filter: unexpected "[" at position 4`,
+		"tcp[13] & 2":              `filter: expected a comparison (>, <, >=, <=, =, !=) at position 12`,
+		"tcp[13:3] = 1":            `filter: expected a size of 1, 2 or 4 bytes at position 8`,
+		"len / 0 > 1":              `filter: division by zero at position 7`,
+		"tcp[13 = 1":               `filter: expected "]" at position 8`,
+		"greater x":                `filter: expected a length after "greater" at position 9`,
+		"tcp[13] & 2 != ":          `filter: expected a number, len or a byte offset at position 16`,
 		"icmp port 7":              `filter: icmp has no ports at position 11`,
 		"":                         `filter: an empty expression at position 1`,
 		"ip6 host 10.0.0.1":        `filter: ip6 and an address of the other IP version at position 10`,
@@ -115,7 +179,8 @@ func TestFilterErrors(t *testing.T) {
 // frame.
 func FuzzFilter(f *testing.F) {
 	for _, s := range []string{"tcp port 80", "host 10.0.2.15 or net 2001:db8::/32", "not (udp or arp) && src portrange 1-1023",
-		"ip6 dst net 2001:618:1::/48", "(((tcp)))", "!!ip"} {
+		"ip6 dst net 2001:618:1::/48", "(((tcp)))", "!!ip", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+		"(tcp[12] >> 4) * 4 > ip[2:2] - 20", "ether[len - 4:4] = 0 or greater 100", "tcp[ip[0] % 7:2] != -1"} {
 		f.Add(s, []byte{0x45, 0, 0, 40})
 	}
 	f.Fuzz(func(t *testing.T, expr string, frame []byte) {

@@ -143,7 +143,8 @@ func TestLiveFilter(t *testing.T) {
 		return
 	}
 	fs := frames(t, "zeek_http_bro.org.pcap")
-	for _, expr := range []string{"src host 10.0.2.15", "tcp port 80 and not src host 10.0.2.15", "udp"} {
+	for _, expr := range []string{"src host 10.0.2.15", "tcp port 80 and not src host 10.0.2.15", "udp",
+		"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0", "greater 500 and ip[8] >= 64", "tcp[((tcp[12] & 0xf0) >> 2):4] = 0x47455420"} {
 		t.Run(expr, func(t *testing.T) {
 			src, err := live.Open([]string{"a1"}, live.Options{Poll: 100 * time.Millisecond, Filter: expr})
 			require.NoError(t, err)
