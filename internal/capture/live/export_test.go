@@ -24,3 +24,6 @@ func Matching(t *testing.T, expr string, frames [][]byte) int {
 	}
 	return n
 }
+
+// CaptureFrames is a bundled capture's frames.
+var CaptureFrames = captureFrames

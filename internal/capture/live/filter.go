@@ -129,6 +129,15 @@ func (p *parser) peek() string {
 	return ""
 }
 
+// expect takes tok, or says it was expected.
+func (p *parser) expect(tok string) error {
+	if p.peek() != tok {
+		return p.errorf("expected %q", tok)
+	}
+	p.i++
+	return nil
+}
+
 func (p *parser) errorf(format string, args ...any) error {
 	pos := p.end + 1
 	if p.i < len(p.toks) {
@@ -197,14 +206,10 @@ func (p *parser) unary() (node, error) {
 		}
 		p.i++
 		x, err := p.expr()
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = p.expect(")")
 		}
-		if p.peek() != ")" {
-			return nil, p.errorf("expected \")\"")
-		}
-		p.i++
-		return x, nil
+		return x, err
 	case "":
 		return nil, p.errorf("expected a primitive")
 	}
@@ -351,14 +356,10 @@ func (p *parser) arithOperand(depth int) (arith, error) {
 	case t == "(":
 		p.i++
 		x, err := p.arith(0, depth+1)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = p.expect(")")
 		}
-		if p.peek() != ")" {
-			return nil, p.errorf("expected \")\"")
-		}
-		p.i++
-		return x, nil
+		return x, err
 	case t == "len":
 		p.i++
 		return lenArith{}, nil
@@ -381,11 +382,7 @@ func (p *parser) arithOperand(depth int) (arith, error) {
 			size = v
 			p.i++
 		}
-		if p.peek() != "]" {
-			return nil, p.errorf("expected \"]\"")
-		}
-		p.i++
-		return loadArith{t, off, size}, nil
+		return loadArith{t, off, size}, p.expect("]")
 	}
 	if v, ok := constants[t]; ok {
 		p.i++

@@ -1,10 +1,7 @@
 package live_test
 
 import (
-	"bytes"
 	"errors"
-	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,24 +13,8 @@ import (
 	"github.com/abt-dev/abt/internal/netns"
 )
 
-// frames returns the Ethernet frames of a bundled capture.
-func frames(t *testing.T, name string) [][]byte {
-	t.Helper()
-	src, err := capture.Open(filepath.Join("..", "..", "..", "testdata", "pcaps", name))
-	require.NoError(t, err)
-	defer src.Close()
-	var out [][]byte
-	var p capture.Packet
-	for {
-		err := src.Next(&p)
-		if err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			return out
-		}
-		require.Equal(t, capture.LinkEthernet, p.Link)
-		out = append(out, bytes.Clone(p.Data))
-	}
-}
+// frames returns the frames of a bundled Ethernet capture.
+func frames(t *testing.T, name string) [][]byte { return live.CaptureFrames(t, name) }
 
 // sender writes frames on an interface.
 func sender(t *testing.T, iface string) *afpacket.TPacket {
