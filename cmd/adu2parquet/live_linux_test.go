@@ -407,3 +407,71 @@ func TestLiveDiskFloor(t *testing.T) {
 	require.Contains(t, tb.runs[0].SetAside, schema.Counter{Name: "adus_shed_disk_floor", Value: 80})
 	require.Contains(t, tb.runs[0].SetAside, schema.Counter{Name: "conns_shed_disk_floor", Value: 40})
 }
+
+// TestLiveBurstDrops stops the program (SIGSTOP) while a burst of 30,080
+// frames meets a one-block ring (--ring 1MiB): the kernel drops what the
+// ring cannot hold. Resumed, the metrics count the drops; after SIGTERM the
+// runs row has them: read and dropped add up to what was sent, in the
+// run's drops, its set_aside and its hours.
+func TestLiveBurstDrops(t *testing.T) {
+	if !netns.Inside() {
+		t.Setenv(testBinEnv, adu2parquetBinary(t))
+	}
+	if !netns.Run(t, "TestLiveBurstDrops", netns.Veths) {
+		return
+	}
+	var burst [][]byte
+	for i := range 94 {
+		burst = append(burst, liveTrafficFrom(t, uint16(20000+40*i))...)
+	}
+	out := filepath.Join(t.TempDir(), "archive")
+	stderr := &lockedBuffer{}
+	cmd := exec.Command(os.Getenv(testBinEnv), "live", "-i", "a1", "--out", out, "--sensor", testSensor, "--rollup=false",
+		"--ring", "1MiB", "--metrics", "127.0.0.1:0", "--log-format", "json")
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill() //nolint:errcheck // ended below unless the test failed
+	addrRE := regexp.MustCompile(`"url":"(http://[^"]+/metrics)"`)
+	var url string
+	require.Eventually(t, func() bool {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		}
+		return url != ""
+	}, 10*time.Second, 10*time.Millisecond, "the endpoint's address: %s", stderr)
+	time.Sleep(300 * time.Millisecond)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGSTOP))
+	sendFrames(t, burst)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGCONT))
+	sent := float64(len(burst))
+	var got map[string]float64
+	require.Eventually(t, func() bool {
+		got = scrape(t, url)
+		return got["abt_packets_total"]+got["abt_drops_total"] == sent
+	}, 10*time.Second, 50*time.Millisecond, "read and dropped, in the metrics, add up to %v sent", sent)
+	require.Positive(t, got["abt_drops_total"], "a one-block ring cannot hold the burst")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), stderr.String())
+	tb := readTables(t, out)
+	require.Len(t, tb.runs, 1)
+	r := tb.runs[0]
+	require.NotNil(t, r.Drops)
+	require.Equal(t, int64(got["abt_drops_total"]), *r.Drops, "the run's drops are the metrics'")
+	require.Equal(t, int64(sent), r.Packets+*r.Drops)
+	var setAside int64
+	for _, c := range r.SetAside {
+		if c.Name == "packets_dropped_kernel" {
+			setAside = c.Value
+		}
+	}
+	require.Equal(t, *r.Drops, setAside)
+	var hourPackets, hourDrops int64
+	for _, h := range r.Hours {
+		hourPackets, hourDrops = hourPackets+h.Packets, hourDrops+h.Drops
+	}
+	require.Equal(t, r.Packets, hourPackets, "the hours' packets add up to the run's")
+	require.Equal(t, *r.Drops, hourDrops, "the hours' drops add up to the run's")
+	t.Logf("%d frames sent: %d read, %d dropped by the kernel, over %d hour(s)", len(burst), r.Packets, *r.Drops, len(r.Hours))
+}
