@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2" // the driver, for runsView's SQL
+	_ "github.com/duckdb/duckdb-go/v2" // the driver, for the runs view's SQL
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,7 +38,7 @@ func TestTSFilter(t *testing.T) {
 	}
 }
 
-// run is a row of the runs table, as much of it as runsView reads.
+// run is a row of the runs table, as much of it as the runs view reads.
 type run struct {
 	sensor, id  string
 	first, last string // "" for NULL (a run that read no TCP segment)
@@ -94,7 +94,7 @@ func TestRunsCollections(t *testing.T) {
 	}
 }
 
-// collections runs runsView over runs and returns "collection outage_s"
+// collections runs the runs view over runs and returns "collection outage_s"
 // for each, in the order given.
 func collections(t *testing.T, db *sql.DB, runs []run) []string {
 	t.Helper()
@@ -117,10 +117,19 @@ func collections(t *testing.T, db *sql.DB, runs []run) []string {
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = conn.ExecContext(ctx, "DROP VIEW IF EXISTS runs")
-	require.NoError(t, err)
-	_, err = conn.ExecContext(ctx, runsView(from))
-	require.NoError(t, err)
+	// The runs view of queries/archive/views.sql, over these rows.
+	stmts := []string{"CREATE OR REPLACE VIEW abt_runs_files AS SELECT * FROM " + from,
+		"CREATE OR REPLACE MACRO abt_in_range(ts) AS true"}
+	for _, v := range archiveViews {
+		if name := viewName(v); name == "abt_runs_all" || name == "runs" {
+			stmts = append(stmts, v)
+		}
+	}
+	require.Len(t, stmts, 4)
+	for _, st := range stmts {
+		_, err = conn.ExecContext(ctx, st)
+		require.NoError(t, err)
+	}
 	rows, err := conn.QueryContext(ctx, "SELECT coalesce(collection::VARCHAR, 'NULL') || ' ' || coalesce(outage_s::DOUBLE::VARCHAR, 'NULL') FROM runs ORDER BY i")
 	require.NoError(t, err)
 	defer rows.Close()
@@ -132,4 +141,13 @@ func collections(t *testing.T, db *sql.DB, runs []run) []string {
 	}
 	require.NoError(t, rows.Err())
 	return out
+}
+
+// TestRunsSQL: the runs view's query over another relation reads it and
+// nothing of the archive's.
+func TestRunsSQL(t *testing.T) {
+	q := RunsSQL("(SELECT 1)")
+	require.Contains(t, q, "FROM (SELECT 1)")
+	require.NotContains(t, q, "abt_")
+	require.Contains(t, q, "SELECT * EXCLUDE (prior_end)")
 }
