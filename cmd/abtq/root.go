@@ -121,7 +121,7 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 	pf.IntVar(&g.threads, "threads", 0, "DuckDB threads (default: all CPUs)")
 	pf.StringVar(&g.memory, "memory-limit", "", "DuckDB memory limit, e.g. 4GB")
 
-	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), cli.VersionCmd("abtq"))
+	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), newDDLCmd(stdout), cli.VersionCmd("abtq"))
 	for _, c := range canned {
 		root.AddCommand(newCannedCmd(ctx, g, c, stdout))
 	}
