@@ -134,7 +134,6 @@ func relationsIn(stmt string) []string {
 	return out
 }
 
-
 // tsFilter returns the condition that keeps the rows of r by their ts
 // column, "" when r is unbounded. DuckDB's timestamps are whole µs: a bound
 // with a finer part is rounded up, which keeps exactly the rows of [From,
