@@ -35,6 +35,15 @@ var rowTypes = map[string]reflect.Type{
 // declared an integer (the directories say 00 to 23).
 var partitions = []struct{ name, kind string }{{"sensor", "string"}, {"date", "date"}, {"hour", "int"}}
 
+// Partitions are the partition columns, in order: the directories' names.
+func Partitions() []Column {
+	var out []Column
+	for _, p := range partitions {
+		out = append(out, Column{p.name, Type{Kind: p.kind}})
+	}
+	return out
+}
+
 // isPartition reports whether a column is also a partition column.
 func isPartition(name string) bool {
 	for _, p := range partitions {
@@ -59,13 +68,13 @@ func DDL(engine Engine, table, location string) (string, error) {
 	}
 	var cols []string
 	for _, f := range fields(t) {
-		if !isPartition(f.name) { // runs' sensor: the directory says it too
-			cols = append(cols, column(engine, f.name, f.typ))
+		if !isPartition(f.Name) { // runs' sensor: the directory says it too
+			cols = append(cols, column(engine, f.Name, f.Type))
 		}
 	}
 	var parts []string
-	for _, p := range partitions {
-		parts = append(parts, column(engine, p.name, p.kind))
+	for _, p := range Partitions() {
+		parts = append(parts, column(engine, p.Name, p.Type))
 	}
 	lit := "'" + strings.ReplaceAll(location, "'", "''") + "'"
 	switch engine {
@@ -82,14 +91,35 @@ func DDL(engine Engine, table, location string) (string, error) {
 	return "", fmt.Errorf("no engine %q (trino, spark or hive)", engine)
 }
 
-// field is a Parquet column: its name and its type, engine-neutral:
-// "bigint", "int", "boolean", "string", "timestamp", "array<T>" or
-// "struct<name:T,...>".
-type field struct{ name, typ string }
+// Column is a column of a table's Parquet files.
+type Column struct {
+	Name string
+	Type Type
+}
+
+// Type is a column's type, engine-neutral: Kind is "bigint", "int",
+// "boolean", "string", "timestamp" (µs, UTC, not marked adjusted: see
+// docs/schema.md) or "date"; "array" with Elem; or "struct" with Fields.
+type Type struct {
+	Kind   string
+	Elem   *Type
+	Fields []Column
+}
+
+// Columns are the Parquet columns of table's files, in order: the one
+// schema DDL declares and the portability test checks other engines
+// against.
+func Columns(table string) ([]Column, error) {
+	t, ok := rowTypes[table]
+	if !ok {
+		return nil, fmt.Errorf("no table %q", table)
+	}
+	return fields(t), nil
+}
 
 // fields are the Parquet columns of the struct type t.
-func fields(t reflect.Type) []field {
-	var out []field
+func fields(t reflect.Type) []Column {
+	var out []Column
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag, ok := f.Tag.Lookup("parquet")
@@ -97,16 +127,16 @@ func fields(t reflect.Type) []field {
 			continue
 		}
 		opts := strings.Split(tag, ",")
-		out = append(out, field{opts[0], neutral(f.Type, opts[1:])})
+		out = append(out, Column{opts[0], neutral(f.Type, opts[1:])})
 	}
 	return out
 }
 
 // neutral is the engine-neutral type of a Go field with parquet options.
-func neutral(t reflect.Type, opts []string) string {
+func neutral(t reflect.Type, opts []string) Type {
 	for _, o := range opts {
 		if strings.HasPrefix(o, "timestamp") {
-			return "timestamp"
+			return Type{Kind: "timestamp"}
 		}
 	}
 	if t.Kind() == reflect.Pointer {
@@ -114,50 +144,46 @@ func neutral(t reflect.Type, opts []string) string {
 	}
 	switch t.Kind() {
 	case reflect.Int64:
-		return "bigint"
+		return Type{Kind: "bigint"}
 	case reflect.Int32:
-		return "int"
+		return Type{Kind: "int"}
 	case reflect.Bool:
-		return "boolean"
+		return Type{Kind: "boolean"}
 	case reflect.String:
-		return "string"
+		return Type{Kind: "string"}
 	case reflect.Slice:
-		return "array<" + neutral(t.Elem(), nil) + ">"
+		e := neutral(t.Elem(), nil)
+		return Type{Kind: "array", Elem: &e}
 	case reflect.Struct:
-		var members []string
-		for _, f := range fields(t) {
-			members = append(members, f.name+":"+f.typ)
-		}
-		return "struct<" + strings.Join(members, ",") + ">"
+		return Type{Kind: "struct", Fields: fields(t)}
 	}
 	panic(fmt.Sprintf("schema: no column type for Go type %s", t))
 }
 
-// column declares a column of the engine-neutral type typ for engine.
-func column(engine Engine, name, typ string) string {
+// column declares a column of type typ for engine.
+func column(engine Engine, name string, typ Type) string {
 	if engine == Hive && (name == "date" || name == "hour") {
 		name = "`" + name + "`" // reserved in Hive
 	}
 	return name + " " + typeName(engine, typ)
 }
 
-// typeName is the engine's name of an engine-neutral type.
-func typeName(engine Engine, typ string) string {
-	switch {
-	case strings.HasPrefix(typ, "array<"):
-		inner := typeName(engine, typ[len("array<"):len(typ)-1])
+// typeName is the engine's name of a type.
+func typeName(engine Engine, typ Type) string {
+	switch typ.Kind {
+	case "array":
+		inner := typeName(engine, *typ.Elem)
 		if engine == Trino {
 			return "array(" + inner + ")"
 		}
 		return "ARRAY<" + inner + ">"
-	case strings.HasPrefix(typ, "struct<"):
+	case "struct":
 		var members []string
-		for _, m := range splitTop(typ[len("struct<") : len(typ)-1]) {
-			name, t, _ := strings.Cut(m, ":")
+		for _, f := range typ.Fields {
 			if engine == Trino {
-				members = append(members, name+" "+typeName(engine, t))
+				members = append(members, f.Name+" "+typeName(engine, f.Type))
 			} else {
-				members = append(members, name+": "+typeName(engine, t))
+				members = append(members, f.Name+": "+typeName(engine, f.Type))
 			}
 		}
 		if engine == Trino {
@@ -170,25 +196,5 @@ func typeName(engine Engine, typ string) string {
 		Spark: {"bigint": "BIGINT", "int": "INT", "boolean": "BOOLEAN", "string": "STRING", "timestamp": "TIMESTAMP_NTZ", "date": "DATE"},
 		Hive:  {"bigint": "BIGINT", "int": "INT", "boolean": "BOOLEAN", "string": "STRING", "timestamp": "TIMESTAMP", "date": "DATE"},
 	}
-	return names[engine][typ]
-}
-
-// splitTop splits a struct's members at the commas outside brackets.
-func splitTop(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, c := range s {
-		switch c {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
+	return names[engine][typ.Kind]
 }

@@ -11,7 +11,9 @@
 # handling and cancellable standard input), and not on the others, where it
 # only multiplies the time of single-goroutine code; both sets run at once.
 # Every test prints a line as it ends (gotestsum, a tool of go.mod), so a
-# long package is never silent. Needs only Go: DuckDB is embedded, and the
+# long package is never silent. Needs Go, and Node.js with npm for the
+# portability test's other engines (scripts/portability.sh installs them,
+# and Node.js from Debian when missing): DuckDB is embedded, and the
 # captures and their tcptrace/tshark ground truth are committed under
 # testdata/.
 set -euo pipefail
@@ -29,6 +31,9 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== other engines (npm: DuckDB, Polars, parquet-wasm), for TestPortability"
+scripts/portability.sh
 
 # Packages whose goroutines share state: tested with -race.
 RACE_PKGS=(
