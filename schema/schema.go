@@ -14,6 +14,10 @@
 // addresses are their canonical text (dotted quad, RFC 5952 IPv6), which SQL
 // filters and groups on directly. Every table has a non-null ts column that
 // picks the row's hourly partition.
+//
+// Encodings: PLAIN, and dictionaries (the dict tags) for text that repeats;
+// no DELTA encoding, which older readers (Spark's vectorized reader before
+// 3.3) refuse, and which measured no smaller here (docs/archive-size.md).
 package schema
 
 // Version is the schema version, written in each file's footer under
@@ -46,14 +50,14 @@ type ADU struct {
 	// Ts picks the partition: the ADU's start time (its first data
 	// segment), or, for ADUs read from adudump text logs, which do not carry
 	// it, the time of the line (then DurationUs is null).
-	Ts         int64  `parquet:"ts,timestamp(microsecond:local),delta"`
+	Ts         int64  `parquet:"ts,timestamp(microsecond:local)"`
 	ServerIP   string `parquet:"server_ip,dict"`
-	ServerPort int32  `parquet:"server_port,delta"`
+	ServerPort int32  `parquet:"server_port"`
 	ClientIP   string `parquet:"client_ip,dict"`
-	ClientPort int32  `parquet:"client_port,delta"`
+	ClientPort int32  `parquet:"client_port"`
 	RunID      string `parquet:"run_id,dict"`
-	ConnID     int64  `parquet:"conn_id,delta"`
-	Ordinal    int32  `parquet:"ordinal,delta"`
+	ConnID     int64  `parquet:"conn_id"`
+	Ordinal    int32  `parquet:"ordinal"`
 	Direction  string `parquet:"direction,dict"` // c2s (request) or s2c (response)
 	Size       int64  `parquet:"size"`
 	// DurationUs is the time from the ADU's first to its last data segment;
@@ -77,13 +81,13 @@ type ADU struct {
 // Connection is one row of the connections table.
 type Connection struct {
 	// Ts picks the partition: the connection's first packet.
-	Ts         int64  `parquet:"ts,timestamp(microsecond:local),delta"`
+	Ts         int64  `parquet:"ts,timestamp(microsecond:local)"`
 	ServerIP   string `parquet:"server_ip,dict"`
-	ServerPort int32  `parquet:"server_port,delta"`
+	ServerPort int32  `parquet:"server_port"`
 	ClientIP   string `parquet:"client_ip,dict"`
 	ClientPort int32  `parquet:"client_port"`
 	RunID      string `parquet:"run_id,dict"`
-	ConnID     int64  `parquet:"conn_id,delta"`
+	ConnID     int64  `parquet:"conn_id"`
 	Label      string `parquet:"label,dict"` // in, out, local, external, or empty
 	// The connection's other times, as offsets from Ts (µs): null when the
 	// event was not seen.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 	"github.com/stretchr/testify/require"
 
 	"github.com/abt-dev/abt/internal/partition"
@@ -70,12 +71,42 @@ func parts(t *testing.T, dir string) []string {
 	return out
 }
 
+// requireV1Pages checks that every data page of the file at path is a
+// version 1 page (DATA_PAGE), which every engine reads.
+func requireV1Pages(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	st, err := f.Stat()
+	require.NoError(t, err)
+	pf, err := parquet.OpenFile(f, st.Size())
+	require.NoError(t, err)
+	pages := 0
+	for _, rg := range pf.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			require.NotEmpty(t, c.MetaData.EncodingStats, "%s: page statistics", path)
+			for _, es := range c.MetaData.EncodingStats {
+				require.Contains(t, []format.PageType{format.DataPage, format.DictionaryPage}, es.PageType, "%s %v", path, c.MetaData.PathInSchema)
+				pages++
+			}
+		}
+	}
+	require.Positive(t, pages)
+}
+
+// TestCompactHour merges an hour's three parts into one, sorted, with the
+// runs' ids in its footer, and rewrites it without a run's rows; every
+// file, written or compacted, has version 1 data pages.
 func TestCompactHour(t *testing.T) {
 	root := t.TempDir()
 	writeRun(t, root, "runA", 300, true)
 	writeRun(t, root, "runB", 200, false)
 	dir := partition.Dir(root, "t", "s", partition.HourOf(h0))
 	require.Len(t, parts(t, dir), 3)
+	for _, name := range parts(t, dir) {
+		requireV1Pages(t, filepath.Join(dir, name))
+	}
 
 	res, err := partition.EditHour[runRow](compactOpts(root), kLess, func(r *runRow) string { return r.Run })
 	require.NoError(t, err)
@@ -88,6 +119,7 @@ func TestCompactHour(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 500)
 	require.True(t, sort.SliceIsSorted(rows, func(i, j int) bool { return rows[i].K < rows[j].K }))
+	requireV1Pages(t, filepath.Join(dir, names[0]))
 
 	f, err := os.Open(filepath.Join(dir, names[0]))
 	require.NoError(t, err)
