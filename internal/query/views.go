@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -72,11 +73,27 @@ func views(files map[string][]string, hidden []string, r Range) []view {
 		cond = "true"
 	}
 	out = append(out, view{"abt_in_range", "CREATE MACRO abt_in_range(ts) AS " + cond})
+	for _, stmt := range ViewStatements(slices.Collect(maps.Keys(have))...) {
+		out = append(out, view{viewName(stmt), stmt})
+	}
+	return out
+}
+
+// ViewStatements returns the statements of queries/archive/views.sql whose
+// relations are among have (the base relations abt_adus_files,
+// abt_connections_files, abt_runs_files that exist) or are views defined
+// before them from those: the views a table's files allow. The caller
+// defines have and the macro abt_in_range first.
+func ViewStatements(have ...string) []string {
+	ok := map[string]bool{}
+	for _, h := range have {
+		ok[h] = true
+	}
+	var out []string
 	for _, stmt := range archiveViews {
-		name := viewName(stmt)
-		if !slices.ContainsFunc(relationsIn(stmt), func(r string) bool { return !have[r] }) {
-			have[name] = true
-			out = append(out, view{name, stmt})
+		if !slices.ContainsFunc(relationsIn(stmt), func(r string) bool { return !ok[r] }) {
+			ok[viewName(stmt)] = true
+			out = append(out, stmt)
 		}
 	}
 	return out
