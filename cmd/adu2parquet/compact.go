@@ -34,20 +34,25 @@ func compactMain(ctx context.Context, o *compactOptions, stdout, stderr io.Write
 			fmt.Fprintf(stderr, "adu2parquet: "+format+"\n", args...)
 		}
 	}
-	res, err := archive.Compact(o.out, o.sensor, from, to, cli.Producer("adu2parquet"), logf)
+	res, err := archive.Compact(o.out, o.sensor, from, to, o.reencode, cli.Producer("adu2parquet"), logf)
 	if !o.quiet {
-		var merged, skipped int
+		var merged, reencoded, skipped int
 		for _, r := range res {
 			if r.Skipped != "" {
 				skipped++
 				fmt.Fprintf(stderr, "adu2parquet: %s %s %s: skipped (%s)\n", r.Table, r.Sensor, r.Hour, r.Skipped)
 				continue
 			}
+			if r.Reencoded {
+				reencoded++
+				fmt.Fprintf(stderr, "adu2parquet: %s %s %s: rewritten with today's encodings, %d rows\n", r.Table, r.Sensor, r.Hour, r.Rows)
+				continue
+			}
 			merged++
 			fmt.Fprintf(stderr, "adu2parquet: %s %s %s: %d parts -> 1 file, %d rows\n", r.Table, r.Sensor, r.Hour, r.Parts, r.Rows)
 		}
 		if err == nil {
-			fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), skipped %d\n", merged, skipped)
+			fmt.Fprintf(stderr, "adu2parquet: compacted %d hour(s), rewrote %d, skipped %d\n", merged, reencoded, skipped)
 		}
 	}
 	if err == nil && o.rollup {

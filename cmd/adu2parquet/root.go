@@ -139,7 +139,8 @@ func checkArchive(root string) error {
 // compactOptions are the parsed command line of the compact command.
 type compactOptions struct {
 	maintFlags
-	rollup bool
+	rollup   bool
+	reencode bool
 }
 
 // run is the whole program; main only calls os.Exit with its result.
@@ -333,14 +334,24 @@ compact merges the part files of each hour of the archive (a run's main part,
 its late parts, parts of other runs) into a single sorted file per hour and
 table. The merged hour is swapped in atomically: a reader sees the old parts
 or the merged file, never both. Hours a running adu2parquet is still
-publishing into are skipped; compact is safe to run while ingest goes on.`, `
+publishing into are skipped; compact is safe to run while ingest goes on.
+
+With --reencode, hours of a single part are rewritten too when that part was
+written with the encodings older readers refuse (Parquet version 2 pages,
+DELTA encodings: files written before the archive changed to version 1
+pages and PLAIN/dictionary encodings), so that older Spark and Iceberg
+readers read the whole archive (docs/scaling.md).`, `
   # Compact the whole archive
   $ adu2parquet compact --out /data/abt
+
+  # Compact, and rewrite every hour still in the older encodings
+  $ adu2parquet compact --out /data/abt --reencode
 
   # Compact one day of one sensor
   $ adu2parquet compact --out /data/abt --sensor campus-edge --from 2008-04-18 --to 2008-04-19`,
 		&o.maintFlags, "hours", func() error { return runF(o) })
 	cmd.Flags().BoolVar(&o.rollup, "rollup", true, "update the daily rollups of the compacted days")
+	cmd.Flags().BoolVar(&o.reencode, "reencode", false, "also rewrite hours of one part written with older encodings (version 2 pages, DELTA)")
 	return cmd
 }
 

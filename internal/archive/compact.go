@@ -58,6 +58,9 @@ func editOptions(root, table, sensor string, h partition.Hour, producer string) 
 type CompactResult struct {
 	Table, Sensor string
 	Hour          partition.Hour
+	// Reencoded: the hour had one part, rewritten because its encodings
+	// were legacy (partition.LegacyEncodings).
+	Reencoded bool
 	partition.EditResult
 }
 
@@ -67,8 +70,11 @@ type CompactResult struct {
 // (under the archive lock, as a run does): leftovers of killed runs and
 // compactions are removed and committed replacements finished. Readers are
 // never disturbed: each hour is swapped in one rename, and a reader that
-// pinned the old files (catalog.Pin) keeps reading them.
-func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func(string, ...any)) ([]CompactResult, error) {
+// pinned the old files (catalog.Pin) keeps reading them. With reencode, an
+// hour of one part is rewritten too when that part has legacy encodings
+// (version 2 pages, DELTA encodings: partition.LegacyEncodings), so that
+// older readers read the whole archive.
+func Compact(root, sensor string, fromUs, toUs int64, reencode bool, producer string, logf func(string, ...any)) ([]CompactResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
@@ -93,6 +99,7 @@ func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func
 		hour          partition.Hour
 	}
 	count := map[key]int{}
+	only := map[key]string{} // an hour's part, when it has one
 	var keys []key
 	for _, p := range st.parts {
 		if (sensor != "" && p.sensor != sensor) || p.hour.End() <= fromUs || p.hour.Start() >= toUs {
@@ -106,13 +113,25 @@ func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func
 			keys = append(keys, k)
 		}
 		count[k]++
+		only[k] = p.path
 	}
 	var out []CompactResult
 	var retire *partition.RetireLock
 	defer func() { retire.Unlock() }() // the lock taken below, if any
 	for _, k := range keys {
+		reencoded := false
 		if count[k] < 2 {
-			continue
+			if !reencode {
+				continue
+			}
+			legacy, err := partition.LegacyEncodings(only[k])
+			if err != nil {
+				return out, err
+			}
+			if !legacy {
+				continue
+			}
+			reencoded = true
 		}
 		if retire == nil {
 			// Readers reading in place finish first; later ones pin.
@@ -122,8 +141,11 @@ func Compact(root, sensor string, fromUs, toUs int64, producer string, logf func
 		}
 		o := editOptions(root, k.table, k.sensor, k.hour, producer)
 		o.Merge, o.Show, o.Hide = true, show, hide
+		if reencoded {
+			o.MinParts = 1
+		}
 		res, err := editTable(k.table, o)
-		out = append(out, CompactResult{Table: k.table, Sensor: k.sensor, Hour: k.hour, EditResult: res})
+		out = append(out, CompactResult{Table: k.table, Sensor: k.sensor, Hour: k.hour, Reencoded: reencoded, EditResult: res})
 		if err != nil {
 			return out, err
 		}

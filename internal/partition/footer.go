@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -73,4 +74,40 @@ func ReadFooter(f *os.File, path string) (Footer, error) {
 		out.KV[kv.Key] = kv.Value
 	}
 	return out, nil
+}
+
+// LegacyEncodings reports whether the Parquet file at path has version 2
+// data pages or DELTA encodings, which the archive wrote until it wrote
+// only what every engine reads (see writerOptions); compaction with
+// reencoding rewrites such files.
+func LegacyEncodings(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return false, &CorruptError{Path: path, Err: err}
+	}
+	for _, rg := range pf.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			for _, e := range c.MetaData.Encoding {
+				switch e {
+				case format.DeltaBinaryPacked, format.DeltaLengthByteArray, format.DeltaByteArray:
+					return true, nil
+				}
+			}
+			for _, es := range c.MetaData.EncodingStats {
+				if es.PageType == format.DataPageV2 {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }
