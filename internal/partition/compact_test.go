@@ -75,13 +75,9 @@ func parts(t *testing.T, dir string) []string {
 // version 1 page (DATA_PAGE), which every engine reads.
 func requireV1Pages(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
+	pf, f, err := partition.OpenParquet(path)
 	require.NoError(t, err)
 	defer f.Close()
-	st, err := f.Stat()
-	require.NoError(t, err)
-	pf, err := parquet.OpenFile(f, st.Size())
-	require.NoError(t, err)
 	pages := 0
 	for _, rg := range pf.Metadata().RowGroups {
 		for _, c := range rg.Columns {

@@ -81,19 +81,11 @@ func ReadFooter(f *os.File, path string) (Footer, error) {
 // only what every engine reads (see writerOptions); compaction with
 // reencoding rewrites such files.
 func LegacyEncodings(path string) (bool, error) {
-	f, err := os.Open(path)
+	pf, f, err := OpenParquet(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", path, err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return false, &CorruptError{Path: path, Err: err}
-	}
 	for _, rg := range pf.Metadata().RowGroups {
 		for _, c := range rg.Columns {
 			for _, e := range c.MetaData.Encoding {
@@ -110,4 +102,24 @@ func LegacyEncodings(path string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// OpenParquet opens the Parquet file at path for its metadata (its footer:
+// no page index, no bloom filters read). The caller closes the file.
+func OpenParquet(path string) (*parquet.File, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, nil, &CorruptError{Path: path, Err: err}
+	}
+	return pf, f, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/abt-dev/abt/internal/decode"
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/jsonl"
+	"github.com/abt-dev/abt/internal/partition"
 )
 
 type variant struct {
@@ -157,19 +158,11 @@ type columnBytes struct {
 // chunks of the Parquet file at path (its footer), into sizes in the order
 // first seen.
 func columnSizes(path, table string, sizes []columnBytes) ([]columnBytes, error) {
-	f, err := os.Open(path)
+	pf, f, err := partition.OpenParquet(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, err
-	}
 	for _, rg := range pf.Metadata().RowGroups {
 		for _, c := range rg.Columns {
 			name := strings.Join(c.MetaData.PathInSchema, ".")
