@@ -131,6 +131,11 @@ func TestPortability(t *testing.T) {
 						parts = append(parts, p.Name+" "+seen[p.Name])
 					}
 					t.Logf("%s, %s: partition columns read as %s", engine, table, strings.Join(parts, ", "))
+					// sensor and date: the same in the engines that read
+					// the directories (hour is not yet: issue 12).
+					if want, ok := map[string][2]string{"duckdb": {"VARCHAR", "DATE"}, "polars": {"DataType(String)", "DataType(Date)"}}[engine]; ok {
+						require.Equal(t, want, [2]string{seen["sensor"], seen["date"]}, "%s %s: sensor and date", engine, table)
+					}
 				}
 			}
 
