@@ -37,9 +37,10 @@ type engineView struct {
 // and reads every column of the files as the type schema.Columns says
 // (each engine's name for it, without quotes); DuckDB, given queries/archive/*.sql, gives
 // abtq's adu-sizes. The fresh files use no DELTA encoding (DuckDB's
-// parquet_metadata says), the committed ones do and still read. The
-// partition columns' types are printed: they are not yet the same in every
-// engine (issue 12).
+// parquet_metadata says), the committed ones do and still read. In the
+// fresh archive DuckDB and Polars read the partition columns alike: sensor
+// a string, date a date, hour a 64-bit integer (the committed archive's
+// hour=06 makes DuckDB read hour as text: adu2parquet migrate renames it).
 func TestPortability(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(portabilityDir, "node_modules")); err != nil {
 		if os.Getenv("CI") != "" {
@@ -131,10 +132,18 @@ func TestPortability(t *testing.T) {
 						parts = append(parts, p.Name+" "+seen[p.Name])
 					}
 					t.Logf("%s, %s: partition columns read as %s", engine, table, strings.Join(parts, ", "))
-					// sensor and date: the same in the engines that read
-					// the directories (hour is not yet: issue 12).
-					if want, ok := map[string][2]string{"duckdb": {"VARCHAR", "DATE"}, "polars": {"DataType(String)", "DataType(Date)"}}[engine]; ok {
-						require.Equal(t, want, [2]string{seen["sensor"], seen["date"]}, "%s %s: sensor and date", engine, table)
+					// The partition columns, in the engines that read the
+					// directories: sensor a string, date a date; hour a
+					// 64-bit integer in an archive of today's layout
+					// (hour=7), which the committed one predates (hour=06:
+					// DuckDB reads text; adu2parquet migrate renames).
+					want := map[string][3]string{"duckdb": {"VARCHAR", "DATE", "BIGINT"}, "polars": {"DataType(String)", "DataType(Date)", "DataType(Int64)"}}
+					if w, ok := want[engine]; ok {
+						got := [3]string{seen["sensor"], seen["date"], seen["hour"]}
+						if name == "committed" {
+							w[2], got[2] = "", ""
+						}
+						require.Equal(t, w, got, "%s %s: sensor, date and hour", engine, table)
 					}
 				}
 			}

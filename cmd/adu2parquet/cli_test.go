@@ -227,5 +227,5 @@ func TestHelpEveryCommand(t *testing.T) {
 		code, out, _ := runCmd(t, nil, args...)
 		return code, out
 	})
-	require.Equal(t, []string{"adu2parquet", "adu2parquet compact", "adu2parquet live", "adu2parquet rollup", "adu2parquet verify", "adu2parquet version"}, checked)
+	require.Equal(t, []string{"adu2parquet", "adu2parquet compact", "adu2parquet live", "adu2parquet migrate", "adu2parquet rollup", "adu2parquet verify", "adu2parquet version"}, checked)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,14 +34,7 @@ func legacyFiles(t *testing.T, root string) []string {
 // which no part has version 2 pages or a DELTA encoding, every table holds
 // the same rows, and verify passes.
 func TestCompactReencode(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "archive")
-	require.NoError(t, os.CopyFS(out, os.DirFS("../../queries/testdata/archive")))
-	require.NoError(t, filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err == nil {
-			err = os.Chmod(p, 0o755) // published parts are read-only; the copy's directories must be writable
-		}
-		return err
-	}))
+	out := copyCommitted(t)
 	before := readTables(t, out)
 	legacy := legacyFiles(t, out)
 	require.NotEmpty(t, legacy, "the committed archive predates the change")

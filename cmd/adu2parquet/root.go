@@ -160,6 +160,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}, func(o *verifyOptions) error {
 		runErr = verifyMain(ctx, o, stdout)
 		return runErr
+	}, func(o *migrateOptions) error {
+		runErr = migrateMain(ctx, o, stdout, stderr)
+		return runErr
 	})
 	cmd.SetArgs(args)
 	cmd.SetIn(stdin)
@@ -185,7 +188,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func newRootCmd(runF func(*options) error, compactF func(*compactOptions) error, rollupF func(*rollupOptions) error,
-	verifyF func(*verifyOptions) error) *cobra.Command {
+	verifyF func(*verifyOptions) error, migrateF func(*migrateOptions) error) *cobra.Command {
 	o := &options{}
 	cmd := &cobra.Command{
 		Use:   "adu2parquet [flags] <input>...",
@@ -204,7 +207,7 @@ inputs of one run are captures, or all are logs.
 
 By default (--format parquet) the records go into the archive in --out: the
 adus, connections and runs tables as hourly, zstd-compressed Parquet files
-under <out>/<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=HH/, published
+under <out>/<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=H/, published
 atomically as packet time passes each hour. An input archived before is
 refused (say --replace to archive it again). See docs/schema.md.
 
@@ -268,7 +271,8 @@ usage error, 130 when interrupted (after publishing what was read).`),
 	cli.SetVersion(cmd)
 	o.addFlags(cmd.Flags(), true)
 	lo := &options{}
-	cmd.AddCommand(newLiveCmd(lo, runF), newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), cli.VersionCmd("adu2parquet"))
+	cmd.AddCommand(newLiveCmd(lo, runF), newCompactCmd(compactF), newRollupCmd(rollupF), newVerifyCmd(verifyF), newMigrateCmd(migrateF),
+		cli.VersionCmd("adu2parquet"))
 	return cmd
 }
 

@@ -216,7 +216,7 @@ func wantConn(r *ingest.Record) schema.Connection {
 
 // partPathRE is a published part of this test's run, relative to the root.
 var partPathRE = regexp.MustCompile(`^(adus|connections|runs)/sensor=` + testSensor +
-	`/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/part-` + testRun + `-\d{4}\.parquet$`)
+	`/date=(\d{4}-\d{2}-\d{2})/hour=(\d{1,2})/part-` + testRun + `-\d{4}\.parquet$`)
 
 // readBack is every row of the archive, by table, with each file checked:
 // it sits in its table's directory of its rows' hour, its footer names the

@@ -40,8 +40,12 @@ type File struct {
 	Size int64
 }
 
-// Rel returns the file's path relative to the archive under its published
-// name: <table>/sensor=<s>/date=<d>/hour=<hh>/<name>.
+// Rel returns the file's canonical path relative to the archive:
+// <table>/sensor=<s>/date=<d>/hour=<hh>/<name>, the hour in two digits
+// whichever way its directory is named (hour=7, or hour=07 in an archive
+// not yet migrated: partition.Dir), so that pins, the order of files and
+// the rollups' fingerprints do not change when adu2parquet migrate renames
+// a directory. Path is where the file is.
 func (f File) Rel() string {
 	t := f.Hour.Time()
 	return filepath.Join(f.Table, "sensor="+f.Sensor, "date="+t.Format("2006-01-02"), fmt.Sprintf("hour=%02d", t.Hour()), f.Name)

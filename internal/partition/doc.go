@@ -3,7 +3,11 @@
 //
 // Layout (Hive style, UTC):
 //
-//	<root>/<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=HH/part-<run>-<seq>.parquet
+//	<root>/<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=H/part-<run>-<seq>.parquet
+//
+// hour=H is the hour without a leading zero (0 to 23), which every engine
+// infers as an integer. Archives written before had hour=HH (07): their
+// directories stay in use until Relayout renames them (see Dir).
 //
 // A row's hour is the hour of its partition timestamp (the caller says
 // which column that is). Within a file rows are sorted by the configured

@@ -40,10 +40,21 @@ func (h Hour) Time() time.Time { return time.UnixMicro(h.Start()).UTC() }
 // String formats the hour as RFC 3339.
 func (h Hour) String() string { return h.Time().Format(time.RFC3339) }
 
-// Dir returns the directory of one table's hour for one sensor.
+// Dir returns the directory of one table's hour for one sensor:
+// hour=<H>, the hour without a leading zero (hour=7), which every engine
+// reads as an integer; or, for an hour of 0 to 9 whose directory an
+// archive written before has as hour=0<H> (hour=07), that one, so that an
+// hour is always one directory (Relayout renames the old ones).
 func Dir(root, table, sensor string, h Hour) string {
 	t := h.Time()
-	return filepath.Join(root, table, "sensor="+sensor, "date="+t.Format("2006-01-02"), fmt.Sprintf("hour=%02d", t.Hour()))
+	day := filepath.Join(root, table, "sensor="+sensor, "date="+t.Format("2006-01-02"))
+	if t.Hour() < 10 {
+		old := filepath.Join(day, fmt.Sprintf("hour=%02d", t.Hour()))
+		if _, err := os.Stat(old); err == nil {
+			return old
+		}
+	}
+	return filepath.Join(day, "hour="+strconv.Itoa(t.Hour()))
 }
 
 // ParseDir recovers the table, sensor and hour from a directory made by Dir
@@ -205,5 +216,62 @@ func ValidSensor(s string) error {
 	if s[0] == '.' {
 		return fmt.Errorf("sensor %q: must not start with '.'", s)
 	}
+	return nil
+}
+
+// OldHourDirs lists the hour directories under root's tables named the way
+// archives were written before (hour=00 to hour=09; see Dir).
+func OldHourDirs(root string, tables []string) ([]string, error) {
+	var out []string
+	for _, table := range tables {
+		days, err := Days(root, table, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range days {
+			ents, err := os.ReadDir(d.Path)
+			if err != nil {
+				return nil, fmt.Errorf("read archive: %w", err)
+			}
+			for _, e := range ents {
+				if e.IsDir() && len(e.Name()) == len("hour=07") && strings.HasPrefix(e.Name(), "hour=0") {
+					out = append(out, filepath.Join(d.Path, e.Name()))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Relayout renames an hour directory named the old way (hour=07, see
+// OldHourDirs) to the name Dir gives (hour=7), under the hour's lock held
+// exclusively: no writer is publishing into it and no compaction is
+// editing it meanwhile. The caller holds the archive lock, makes sure no
+// run is writing (a run that has the old name in hand would recreate it),
+// and holds the RetireLock (readers reading in place have finished; later
+// ones pin). A directory of the new name that exists already is an error:
+// the hour would then be in two directories, which a person must merge.
+func Relayout(oldDir string) error {
+	name := filepath.Base(oldDir)
+	if len(name) != len("hour=07") || !strings.HasPrefix(name, "hour=0") {
+		return fmt.Errorf("relayout %s: not an old hour directory", oldDir)
+	}
+	newDir := filepath.Join(filepath.Dir(oldDir), "hour="+name[len("hour=0"):])
+	lock, err := lockHour(oldDir, true, true)
+	if err != nil {
+		return fmt.Errorf("relayout %s: %w", oldDir, err)
+	}
+	defer lock.unlock()
+	if _, err := os.Stat(newDir); err == nil {
+		return fmt.Errorf("relayout %s: %s exists too: the hour is in two directories (merge them by hand)", oldDir, newDir)
+	}
+	if err := os.Rename(oldDir, newDir); err != nil {
+		return fmt.Errorf("relayout %s: %w", oldDir, err)
+	}
+	if err := SyncDir(filepath.Dir(newDir)); err != nil {
+		return err
+	}
+	// The old lock file: held until now, of no use from now on.
+	_ = os.Remove(lockPath(oldDir))
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"syscall"
 )
 
-// Each hour directory has a lock file beside it (".hour=HH.lock" in the date
+// Each hour directory has a lock file beside it (".hour=H.lock" in the date
 // directory, outside the directory that compaction swaps): a writer holds it
 // shared from creating a part in the hour until publishing it; compaction
 // takes it exclusively, and skips the hour when a writer is in it.

@@ -134,3 +134,38 @@ func TestAbortLeavesNoTemporaryFiles(t *testing.T) {
 	}))
 	require.Empty(t, files, "only the hour's lock file remains")
 }
+
+// TestDirLayout: an hour's directory is hour=H (no leading zero), unless
+// the hour has an hour=0H directory already (an archive written before),
+// which is then kept, so that an hour is always one directory; Relayout
+// renames such a directory to hour=H (its lock file goes too), lists none
+// after, and refuses when both names exist.
+func TestDirLayout(t *testing.T) {
+	root := t.TempDir()
+	h7 := partition.HourOf(time.Date(2024, 3, 1, 7, 30, 0, 0, time.UTC).UnixMicro())
+	h22 := partition.HourOf(time.Date(2024, 3, 1, 22, 0, 0, 0, time.UTC).UnixMicro())
+	day := filepath.Join(root, "t", "sensor=s", "date=2024-03-01")
+	require.Equal(t, filepath.Join(day, "hour=7"), partition.Dir(root, "t", "s", h7))
+	require.Equal(t, filepath.Join(day, "hour=22"), partition.Dir(root, "t", "s", h22))
+
+	old := filepath.Join(day, "hour=07")
+	require.NoError(t, os.MkdirAll(old, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(old, "part-a-0001.parquet"), []byte("x"), 0o644))
+	require.Equal(t, old, partition.Dir(root, "t", "s", h7), "the hour's existing directory")
+	got, err := partition.OldHourDirs(root, []string{"t", "u"})
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, got)
+
+	require.NoError(t, partition.Relayout(old))
+	require.NoFileExists(t, filepath.Join(old, "part-a-0001.parquet"))
+	require.FileExists(t, filepath.Join(day, "hour=7", "part-a-0001.parquet"))
+	require.NoFileExists(t, filepath.Join(day, ".hour=07.lock"))
+	require.Equal(t, filepath.Join(day, "hour=7"), partition.Dir(root, "t", "s", h7))
+	got, err = partition.OldHourDirs(root, []string{"t"})
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	require.NoError(t, os.MkdirAll(old, 0o755))
+	require.ErrorContains(t, partition.Relayout(old), "the hour is in two directories")
+	require.DirExists(t, old, "left as it was")
+}
