@@ -47,11 +47,6 @@ func TestCompactReencode(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "rewritten with today's encodings")
 	require.Empty(t, legacyFiles(t, out))
-	after := readTables(t, out)
-	require.ElementsMatch(t, before.adus, after.adus)
-	require.ElementsMatch(t, before.conns, after.conns)
-	require.ElementsMatch(t, before.runs, after.runs)
-	code, stdout, stderr := runCmd(t, nil, "verify", "--out", out)
-	require.Equal(t, 0, code, "%s%s", stdout, stderr)
+	requireRewrittenSame(t, out, before)
 	t.Logf("%d legacy parts rewritten", len(legacy))
 }

@@ -655,14 +655,7 @@ func (c *compiler) rel(r relNode, t, f label) {
 		case "arp":
 			c.isARP(ok, f)
 		default: // IPv4 of that protocol, first fragment
-			ip, proto := c.newLabel(), c.newLabel()
-			c.isIPv4(ip, f)
-			c.place(ip)
-			c.emit(bpf.LoadAbsolute{Off: c.l3() + 9, Size: 1})
-			c.jeq(ipProto[layer], proto, f)
-			c.place(proto)
-			c.emit(bpf.LoadAbsolute{Off: c.l3() + 6, Size: 2})
-			c.jmp(bpf.JumpBitsSet, 0x1fff, f, ok)
+			c.ipv4FirstFragment([]uint32{ipProto[layer]}, ok, f)
 		}
 		c.place(ok)
 	}
@@ -923,18 +916,25 @@ func (c *compiler) ports(p prim, t, f label) {
 	c.place(has6)
 	c.portAt(p, func(off uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: c.l3() + 40 + off, Size: 2} }, t, f)
 	c.place(not6)
-	ip4, first := c.newLabel(), c.newLabel()
-	c.isIPv4(ip4, f)
-	c.place(ip4)
-	has4 := c.newLabel()
-	c.emit(bpf.LoadAbsolute{Off: c.l3() + 9, Size: 1})
-	c.oneOf(protos, has4, f)
-	c.place(has4)
-	c.emit(bpf.LoadAbsolute{Off: c.l3() + 6, Size: 2})
-	c.jmp(bpf.JumpBitsSet, 0x1fff, f, first)
+	first := c.newLabel()
+	c.ipv4FirstFragment(protos, first, f)
 	c.place(first)
 	c.emit(bpf.LoadMemShift{Off: c.l3()})
 	c.portAt(p, func(off uint32) bpf.Instruction { return bpf.LoadIndirect{Off: c.l3() + off, Size: 2} }, t, f)
+}
+
+// ipv4FirstFragment jumps to t for an IPv4 packet of one of protos that
+// is a first fragment (offset 0: its transport header is there), to f
+// otherwise; as libpcap tests before reading ports or tcp[].
+func (c *compiler) ipv4FirstFragment(protos []uint32, t, f label) {
+	ip, proto := c.newLabel(), c.newLabel()
+	c.isIPv4(ip, f)
+	c.place(ip)
+	c.emit(bpf.LoadAbsolute{Off: c.l3() + 9, Size: 1})
+	c.oneOf(protos, proto, f)
+	c.place(proto)
+	c.emit(bpf.LoadAbsolute{Off: c.l3() + 6, Size: 2})
+	c.jmp(bpf.JumpBitsSet, 0x1fff, f, t)
 }
 
 // portAt tests the ports loaded by load(0) (source) and load(2)
