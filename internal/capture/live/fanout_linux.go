@@ -172,9 +172,9 @@ func (r *ringReader) batch() *frameBatch {
 }
 
 // fill reads frames into b until it is full, spans batchSpan, or a poll
-// finds nothing after them, or the socket fails (b.err), or the source
-// closes: true when b is to be sent, false when a poll found nothing and
-// b has no frame.
+// finds nothing after them, or the socket fails (b.err): true when b is to
+// be sent, false when a poll found nothing and b has no frame. (The source
+// closing is seen when b is sent, within a batch or a poll.)
 func (r *ringReader) fill(b *frameBatch) bool {
 	for len(b.frames) < batchFrames {
 		data, ci, err := r.tp.ZeroCopyReadPacketData()
@@ -188,11 +188,6 @@ func (r *ringReader) fill(b *frameBatch) bool {
 		case err != nil:
 			b.err = fmt.Errorf("live capture on %s: %w", r.src.name, err)
 			return true
-		}
-		select {
-		case <-r.f.stop:
-			return true
-		default:
 		}
 		place, ok := r.src.ifaces[ci.InterfaceIndex]
 		if !ok {

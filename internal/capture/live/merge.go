@@ -88,8 +88,14 @@ func newMerger(in <-chan *frameBatch, free []chan *frameBatch, idleAt []atomic.I
 // ended so.
 func (m *merger) next(p *capture.Packet, buf []byte, link capture.LinkType) error {
 	for {
-		m.drain()
-		if k, ok := m.ready(); ok {
+		k, ok := m.ready()
+		if !ok {
+			// Only then what has arrived: while frames flow, marks
+			// read earlier are low enough (they only grow).
+			m.drain()
+			k, ok = m.ready()
+		}
+		if ok {
 			b := m.queues[k][0]
 			f := b.frames[m.pos[k]]
 			p.Data = append(buf[:0], b.data[f.off:f.off+f.n]...)
