@@ -123,6 +123,7 @@ var (
 	viewNameRE = regexp.MustCompile(`(?m)^CREATE OR REPLACE VIEW (\w+) AS`)
 	relationRE = regexp.MustCompile(`\bFROM\s+(\w+)`)
 	joinRE     = regexp.MustCompile(`\bJOIN\s+(\w+)`)
+	localRE    = regexp.MustCompile(`\b(?:WITH|,)\s+(\w+)\s+AS\s*\(`)
 )
 
 // viewName is the name of the view stmt creates.
@@ -137,7 +138,7 @@ func viewName(stmt string) string {
 // ones it defines itself (WITH name AS) and table functions.
 func relationsIn(stmt string) []string {
 	local := map[string]bool{}
-	for _, m := range regexp.MustCompile(`\b(?:WITH|,)\s+(\w+)\s+AS\s*\(`).FindAllStringSubmatch(stmt, -1) {
+	for _, m := range localRE.FindAllStringSubmatch(stmt, -1) {
 		local[m[1]] = true
 	}
 	var out []string
