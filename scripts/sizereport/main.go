@@ -4,7 +4,8 @@
 // gzip -9 and zstd -19 and as JSON Lines (every field, adu2parquet --format
 // jsonl) compressed with zstd -19. It prints a Markdown table, then the
 // bytes of each column of the default archive's adus and connections
-// tables (docs/archive-size.md).
+// tables, and last what storing less would save (residual.go): the
+// measurements of docs/archive-size.md.
 //
 //	go run ./scripts/sizereport bench/big.pcap
 package main
@@ -108,6 +109,7 @@ func run(path string) error {
 	byPair := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("client_ip"), parquet.Ascending("ts")}
 	byConn := []parquet.SortingColumn{parquet.Ascending("server_ip"), parquet.Ascending("server_port"), parquet.Ascending("run_id"), parquet.Ascending("conn_id"), parquet.Ascending("ordinal")}
 	var columns []columnBytes
+	var alternatives strings.Builder
 	for i, v := range []variant{
 		{"Parquet: the archive's order (server, port, connection, ordinal), pages, zstd 3; 1 Mi-row groups (the archive: 256 Ki)", byConn, 1 << 20, 3, 1 << 20},
 		{"  order: ts only", byTime, 1 << 20, 3, 1 << 20},
@@ -120,7 +122,11 @@ func run(path string) error {
 		{"  zstd 1", byConn, 1 << 20, 1, 1 << 20},
 		{"  zstd 4", byConn, 1 << 20, 4, 1 << 20},
 	} {
-		n, secs, cols, err := writeArchive(recs, v)
+		var keep func(dir string) error
+		if i == 0 {
+			keep = func(dir string) error { return representations(&alternatives, dir, gz, zs) }
+		}
+		n, secs, cols, err := writeArchive(recs, v, keep)
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
 		}
@@ -145,6 +151,7 @@ func run(path string) error {
 		}
 		fmt.Printf("| %s | %s | %d | %.2f | %.1f %% |\n", c.table, c.column, c.bytes, perRow, 100*float64(c.bytes)/float64(tables[c.table]))
 	}
+	fmt.Print(alternatives.String())
 	return nil
 }
 
@@ -218,7 +225,7 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 
 // writeArchive archives recs under v and returns the bytes of the adus and
 // connections files, the seconds it took, and the bytes of each column.
-func writeArchive(recs []ingest.Record, v variant) (int64, float64, []columnBytes, error) {
+func writeArchive(recs []ingest.Record, v variant, then func(dir string) error) (int64, float64, []columnBytes, error) {
 	dir, err := os.MkdirTemp("", "sizereport-")
 	if err != nil {
 		return 0, 0, nil, err
@@ -261,6 +268,9 @@ func writeArchive(recs []ingest.Record, v variant) (int64, float64, []columnByte
 	})
 	if errors.Is(err, io.EOF) {
 		err = nil
+	}
+	if err == nil && then != nil {
+		err = then(dir)
 	}
 	return total, secs, cols, err
 }
