@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,9 @@ type config struct {
 	// rowGroupRows is the Parquet row group size; 0 means the archive's
 	// default.
 	rowGroupRows int64
+	// anomalies are the --anomaly specs, parsed (their IP:PORT servers not
+	// resolved yet), in the order given; none gives the model's rows.
+	anomalies []anomaly
 }
 
 func defaultConfig() config {
@@ -61,6 +65,9 @@ type server struct {
 	addr   netip.AddrPort
 	rtMed  float64 // median response time, ns
 	rttMed float64 // median SYN→SYN-ACK, ns
+	// anomalies are the anomalies with response-time effects on this
+	// server (--anomaly); usually none.
+	anomalies []*anomaly
 }
 
 type summary struct {
@@ -81,6 +88,9 @@ type gen struct {
 	pending recHeap
 	sink    func(*ingest.Record) error
 	exW     [maxExchanges]float64 // cumulative weights of 1..10 exchanges
+	loads   []*anomaly            // the anomalies with a load effect
+	zipfP   []float64             // the Zipf draw's pmf by server index, when loads
+	active  []serverLoad          // redirect's scratch
 }
 
 // newGen draws the servers (from their own stream, so that the server
@@ -173,7 +183,14 @@ func transfer(size uint64, rtt, bw float64) int64 {
 	return int64(rounds*rtt + float64(size)*8e9/bw)
 }
 
-func (g *gen) pickServer() *server {
+// pickServer picks the server of a connection that starts at t0: a Zipf
+// draw, unless a load anomaly redirects it.
+func (g *gen) pickServer(t0 int64) *server {
+	if len(g.loads) > 0 {
+		if s := g.redirect(t0); s != nil {
+			return s
+		}
+	}
 	if g.zipf == nil {
 		return &g.servers[0]
 	}
@@ -201,7 +218,7 @@ type adu struct {
 // connection generates one connection that starts at t0 with at most
 // limit ADUs and queues its records.
 func (g *gen) connection(t0 int64, limit int64) {
-	srv := g.pickServer()
+	srv := g.pickServer(t0)
 	client := g.client()
 	g.connID++
 	rtt := g.lognormal(srv.rttMed, 0.3)
@@ -256,7 +273,7 @@ func (g *gen) connection(t0 int64, limit int64) {
 		for i := 0; i < k && int64(len(adus)) < limit; i++ {
 			req := adu{dir: ingest.DirC2S, size: g.requestSize(), first: cur}
 			req.last = cur + transfer(req.size, rtt, bw)
-			req.think = int64(g.lognormal(srv.rtMed, respTimeSig))
+			req.think = g.responseTime(srv, req.last)
 			cur = req.last + req.think
 			adus = append(adus, req)
 			if int64(len(adus)) == limit {
@@ -328,16 +345,17 @@ func generate(ctx context.Context, cfg config, stderr io.Writer) (summary, error
 	began := time.Now()
 	var sum summary
 	g := newGen(cfg)
-	fp := sha256.Sum256(fmt.Appendf(nil, "abtgen v1 adus=%d servers=%d days=%d start=%s seed=%d concurrent=%g",
-		cfg.adus, cfg.servers, cfg.days, cfg.start.Format("2006-01-02"), cfg.seed, cfg.concurrent))
-	inputName := fmt.Sprintf("abtgen --adus %d --servers %d --days %d --start %s --seed %d",
-		cfg.adus, cfg.servers, cfg.days, cfg.start.Format("2006-01-02"), cfg.seed)
+	anomalies, err := g.setAnomalies(slices.Clone(cfg.anomalies))
+	if err != nil {
+		return sum, &usageError{err}
+	}
+	fp, inputName := identity(cfg, anomalies)
 	finish := cfg.start.AddDate(0, 0, cfg.days)
 	a, err := archive.Open(archive.Options{
 		Root: cfg.out, Sensor: cfg.sensor, RunID: fmt.Sprintf("abtgen-s%d", cfg.seed),
 		Grace: 30 * time.Minute, RowGroupRows: cfg.rowGroupRows, Producer: cli.Producer("abtgen"),
 		Now: func() time.Time { return finish },
-	}, []archive.Input{{Name: inputName, Fingerprint: hex.EncodeToString(fp[:])}})
+	}, []archive.Input{{Name: inputName, Fingerprint: fp}})
 	if err != nil {
 		return sum, err
 	}
@@ -429,13 +447,30 @@ func generate(ctx context.Context, cfg config, stderr io.Writer) (summary, error
 	}
 	s, err := a.Close(archive.RunInfo{
 		Status: "complete", FirstPacket: first, LastPacket: last, Options: ingest.DefaultOptions(),
-		Inputs:  []schema.Input{{Name: inputName, Fingerprint: hex.EncodeToString(fp[:]), Format: "synthetic"}},
+		Inputs:  []schema.Input{{Name: inputName, Fingerprint: fp, Format: "synthetic"}},
 		Records: []schema.Counter{{Name: "ADU", Value: nADU}, {Name: "END", Value: nEND}},
 	})
 	if err != nil {
 		return sum, err
 	}
 	return summary{adus: s.ADUs, conns: s.Conns, files: s.Files, bytes: s.Bytes, elapsed: time.Since(began)}, nil
+}
+
+// identity returns the run's input fingerprint (hex SHA-256 of the
+// flags that decide the rows) and input name. Without anomalies both are
+// what they were before --anomaly existed, so that archives written then
+// keep their identity; the normalised anomaly specs are appended to both.
+func identity(cfg config, anomalies []string) (fingerprint, name string) {
+	fp := fmt.Appendf(nil, "abtgen v1 adus=%d servers=%d days=%d start=%s seed=%d concurrent=%g",
+		cfg.adus, cfg.servers, cfg.days, cfg.start.Format("2006-01-02"), cfg.seed, cfg.concurrent)
+	name = fmt.Sprintf("abtgen --adus %d --servers %d --days %d --start %s --seed %d",
+		cfg.adus, cfg.servers, cfg.days, cfg.start.Format("2006-01-02"), cfg.seed)
+	for _, a := range anomalies {
+		fp = fmt.Appendf(fp, " anomaly=%s", a)
+		name += " --anomaly " + a
+	}
+	sum := sha256.Sum256(fp)
+	return hex.EncodeToString(sum[:]), name
 }
 
 // recHeap is a min-heap of records by decision time (then connection and

@@ -29,8 +29,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	cfg := defaultConfig()
 	var (
-		start   string
-		rollups bool
+		start     string
+		rollups   bool
+		anomalies []string
 	)
 	cmd := &cobra.Command{
 		Use:   "abtgen --out <dir> [flags]",
@@ -48,13 +49,42 @@ Rows go through the archive writer adu2parquet uses (one run, sensor
 --sensor, run id abtgen-s<seed>), in time order, so the files are what
 adu2parquet writes. The same seed and flags give the same rows. --csv
 writes the same ADU rows as gzip'd CSV (the columns of the adus view) for
-comparisons with a CSV route. Progress and rate go to standard error.`),
+comparisons with a CSV route. Progress and rate go to standard error.
+
+--anomaly injects a server performance anomaly with a known answer, for
+testing anomaly detection (abtq anomalies); it may be given several times.
+Its value is comma-separated key=value pairs:
+  server=  the server: IP:PORT of a generated server, or #N, the N-th
+           busiest (#0 is the most popular); required
+  from=    the window's start, UTC: YYYY-MM-DD or YYYY-MM-DDTHH:MM
+           (default: --start)
+  for=     the window's length, a Go duration such as 72h or 90m; the
+           window lies within --days (default: to the end, the rows
+           generated after the last day included)
+and at least one effect, each with a factor F of at most 1000:
+  scale=F    the server's response times multiplied by F (F > 0)
+  spread=F   the lognormal spread (sigma) of its response times multiplied
+             by F, with the same median (F > 0)
+  load=F     its Zipf weight multiplied by F (F >= 1) for the connections
+             that start in the window: with the same total rate, its
+             connections grow F/(1+(F-1)p) times (p its share), about F
+             times for a server with a small share; same response times
+  weekend=F  its response times multiplied by F on Saturdays and Sundays
+             (UTC) in the window: weekly seasonality, not an anomaly
+A response-time effect holds for the requests whose response would start
+in the window; it changes no concurrent connection. Effects that hold at
+once multiply. The anomalies, normalised, are part of the run's input name
+and fingerprint; without --anomaly, rows, name and fingerprint are those
+of the model alone.`),
 		Example: cli.Example(`
   # A month, 100 M ADUs, 5000 servers
   $ abtgen --out /data/bench --adus 100000000 --servers 5000 --days 30 --seed 1
 
   # A small archive and the same rows as CSV
-  $ abtgen --out /tmp/a --adus 10000 --csv /tmp/a.csv.gz`),
+  $ abtgen --out /tmp/a --adus 10000 --csv /tmp/a.csv.gz
+
+  # Two weeks in which the busiest server is 15 times slower for 3 days
+  $ abtgen --out /tmp/slow --adus 200000 --servers 50 --days 14 --anomaly server=#0,from=2008-04-08,for=72h,scale=15`),
 		Args:          cobra.NoArgs,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -75,6 +105,13 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 			cfg.start = t.UTC()
 			if cfg.concurrent < 0 || cfg.concurrent > 1 {
 				return &usageError{errors.New("--concurrent must be between 0 and 1")}
+			}
+			for _, spec := range anomalies {
+				a, err := parseAnomaly(spec, cfg.start, cfg.days, cfg.servers)
+				if err != nil {
+					return &usageError{err}
+				}
+				cfg.anomalies = append(cfg.anomalies, a)
 			}
 			sum, err := generate(ctx, cfg, stderr)
 			if errors.Is(err, context.Canceled) {
@@ -129,6 +166,10 @@ comparisons with a CSV route. Progress and rate go to standard error.`),
 	f.StringVar(&cfg.csv, "csv", "", "also write the ADU rows to this gzip'd CSV `file`")
 	f.Int64Var(&cfg.rowGroupRows, "row-group-rows", partition.DefaultRowGroupRows, "Parquet row group size in rows (for measurements)")
 	f.BoolVar(&rollups, "rollup", true, "build the daily rollups, as adu2parquet does")
+	// StringArray, not StringSlice: a spec holds commas.
+	f.StringArrayVar(&anomalies, "anomaly", nil,
+		"inject a server performance anomaly (repeatable; see above): `spec` is "+
+			"server={IP:PORT | #N}[,from=<time>][,for=<duration>],{scale | spread | load | weekend}=<F>...")
 	f.BoolVarP(&cfg.quiet, "quiet", "q", false, "no progress lines")
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)

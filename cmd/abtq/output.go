@@ -20,17 +20,7 @@ func writeRows(w io.Writer, format string, rows *sql.Rows) error {
 	if err != nil {
 		return err
 	}
-	var out rowWriter
-	switch format {
-	case "json":
-		out = newJSONWriter(w, cols, types)
-	case "csv":
-		out = newCSVWriter(w, cols, types)
-	case "table":
-		out = newTableWriter(w, cols, types)
-	default:
-		out = newTSVWriter(w, cols, types)
-	}
+	out := newRowWriter(w, format, cols, types)
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -48,6 +38,20 @@ func writeRows(w io.Writer, format string, rows *sql.Rows) error {
 		return err
 	}
 	return out.close()
+}
+
+// newRowWriter returns the writer of format (table, tsv, csv or json) for
+// columns cols of types types.
+func newRowWriter(w io.Writer, format string, cols []string, types []*colType) rowWriter {
+	switch format {
+	case "json":
+		return newJSONWriter(w, cols, types)
+	case "csv":
+		return newCSVWriter(w, cols, types)
+	case "table":
+		return newTableWriter(w, cols, types)
+	}
+	return newTSVWriter(w, cols, types)
 }
 
 // columnTypes returns the types of the result's columns.

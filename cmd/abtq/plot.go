@@ -52,6 +52,11 @@ func checkPlot(name, path, size string) (plotSize, error) {
 	if _, ok := plotters[name]; !ok {
 		return plotSize{}, &usageError{fmt.Errorf("--plot: %s is not plottable (plottable: adu-sizes, exchanges, response-time-cdf, response-times)", name)}
 	}
+	return checkPlotFile(path, size)
+}
+
+// checkPlotFile validates --plot's file name and --plot-size.
+func checkPlotFile(path, size string) (plotSize, error) {
 	sz, err := parsePlotSize(size)
 	if err != nil {
 		return plotSize{}, &usageError{err}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/abt-dev/abt/internal/cli"
 	"github.com/abt-dev/abt/internal/query"
@@ -121,7 +120,7 @@ it (adu-sizes, exchanges, response-time-cdf, response-times).`),
 	pf.IntVar(&g.threads, "threads", 0, "DuckDB threads (default: all CPUs)")
 	pf.StringVar(&g.memory, "memory-limit", "", "DuckDB memory limit, e.g. 4GB")
 
-	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), newDDLCmd(stdout), cli.VersionCmd("abtq"))
+	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), newDDLCmd(stdout), newAnomaliesCmd(ctx, g, stdout), cli.VersionCmd("abtq"))
 	for _, c := range canned {
 		root.AddCommand(newCannedCmd(ctx, g, c, stdout))
 	}
@@ -437,24 +436,12 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 	if err != nil {
 		return err
 	}
-	format := g.format
-	if format == "" {
-		format = "tsv"
-		if f, ok := stdout.(*os.File); ok && g.output == "" && term.IsTerminal(int(f.Fd())) {
-			format = "table"
-		}
+	format, err := g.outputFormat(stdout)
+	if err != nil {
+		return err
 	}
-	switch format {
-	case "table", "tsv", "csv", "json":
-	case "parquet":
-		if g.output == "" {
-			return &usageError{errors.New("--format parquet needs --output FILE")}
-		}
-		if how != runPlain {
-			return &usageError{fmt.Errorf("--%s prints a plan: give --format table, tsv, csv or json", how)}
-		}
-	default:
-		return &usageError{fmt.Errorf("--format %q: must be table, tsv, csv, json or parquet", format)}
+	if format == "parquet" && how != runPlain {
+		return &usageError{fmt.Errorf("--%s prints a plan: give --format table, tsv, csv or json", how)}
 	}
 	db, err := query.Open(ctx, g.archive, r, query.Options{Threads: g.threads, MemoryLimit: g.memory, Rollups: rollups})
 	if err != nil {
