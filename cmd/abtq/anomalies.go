@@ -10,9 +10,11 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -265,14 +267,15 @@ func (g *globals) runAnomalies(ctx context.Context, cmd *cobra.Command, f anomal
 	if cmd.Flags().Changed("port") {
 		port = f.port
 	}
-	args := usedParams(stmt, []any{sql.Named("server", srv), sql.Named("port", port), sql.Named("period", f.period)})
+	args := usedParams(stmt, []any{sql.Named("server", srv), sql.Named("port", port), sql.Named("period", f.period),
+		sql.Named("min_samples", o.MinSamples)})
 	rows, err := db.Query(ctx, stmt, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	sc := newScorer(o, saved, f.saveModels != "")
-	if err := sc.read(rows); err != nil {
+	if err := sc.read(rows, cmp.Or(g.threads, runtime.GOMAXPROCS(0))); err != nil {
 		return err
 	}
 	slices.SortStableFunc(sc.results, func(a, b anomaly.Result) int {
@@ -369,53 +372,94 @@ func newScorer(o anomaly.Options, saved *anomaly.Saved, train bool) *scorer {
 func serverKey(ip string, port int32) string { return net.JoinHostPort(ip, strconv.Itoa(int(port))) }
 
 // read reads histogram rows (server_ip, server_port, period, bin, n, in
-// that order) and scores each server's periods.
-func (sc *scorer) read(rows *sql.Rows) error {
+// that order; a NULL bin is a period too sparse to score, n its count)
+// and scores each server's periods, the servers on workers goroutines
+// (fitting a model per period is most of a scan's time).
+func (sc *scorer) read(rows *sql.Rows, workers int) (err error) {
+	jobs := make(chan anomaly.Series, workers)
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	for range workers {
+		wg.Go(func() {
+			for s := range jobs {
+				out := sc.score(s)
+				mu.Lock()
+				sc.results = append(sc.results, out.results...)
+				sc.stats.Add(out.stats)
+				if out.trained != nil {
+					sc.trained = append(sc.trained, *out.trained)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+		slices.SortFunc(sc.trained, func(a, b anomaly.Trained) int {
+			return cmp.Or(strings.Compare(a.Server, b.Server), cmp.Compare(a.Port, b.Port))
+		})
+	}()
+	send := func(s anomaly.Series) {
+		if len(s.Periods) > 0 {
+			sc.servers++
+			jobs <- s
+		}
+	}
 	var cur anomaly.Series
 	for rows.Next() {
 		var (
 			ip     string
 			port   int32
 			period time.Time
-			bin, n int64
+			bin    sql.NullInt64
+			n      int64
 		)
 		if err := rows.Scan(&ip, &port, &period, &bin, &n); err != nil {
 			return err
 		}
 		if ip != cur.Server || port != cur.Port {
-			sc.series(cur)
+			send(cur)
 			cur = anomaly.Series{Server: ip, Port: port}
 		}
 		period = period.UTC()
+		if !bin.Valid { // a sparse period: its count alone
+			cur.Periods = append(cur.Periods, anomaly.Period{Start: period, Sparse: n})
+			continue
+		}
 		if k := len(cur.Periods); k == 0 || !cur.Periods[k-1].Start.Equal(period) {
 			cur.Periods = append(cur.Periods, anomaly.Period{Start: period})
 		}
 		p := &cur.Periods[len(cur.Periods)-1]
-		p.Hist = append(p.Hist, anomaly.Bin{Bin: bin, N: n})
+		p.Hist = append(p.Hist, anomaly.Bin{Bin: bin.Int64, N: n})
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	sc.series(cur)
+	send(cur)
 	return nil
 }
 
-// series scores one server's periods.
-func (sc *scorer) series(s anomaly.Series) {
-	if len(s.Periods) == 0 {
-		return
-	}
-	sc.servers++
+// scored is what scoring one server gave.
+type scored struct {
+	results []anomaly.Result
+	stats   anomaly.Stats
+	trained *anomaly.Trained
+}
+
+// score scores one server's periods.
+func (sc *scorer) score(s anomaly.Series) scored {
+	var out scored
 	if sc.saved == nil {
-		res, st := anomaly.Detect(s, sc.o)
-		sc.results = append(sc.results, res...)
-		sc.stats.Add(st)
+		out.results, out.stats = anomaly.Detect(s, sc.o)
 		if sc.train {
 			if t, ok := anomaly.Train(s, sc.o); ok {
-				sc.trained = append(sc.trained, t)
+				out.trained = &t
 			}
 		}
-		return
+		return out
 	}
 	t := sc.saved[serverKey(s.Server, s.Port)]
 	for _, p := range s.Periods {
@@ -423,25 +467,26 @@ func (sc *scorer) series(s anomaly.Series) {
 			continue
 		}
 		if t == nil {
-			if anomaly.Count(p.Hist) >= sc.o.MinSamples {
-				sc.stats.Untrained++
+			if p.Count() >= sc.o.MinSamples {
+				out.stats.Untrained++
 			} else {
-				sc.stats.Sparse++
+				out.stats.Sparse++
 			}
 			continue
 		}
 		r, sparse := t.Score(p, sc.o.MinSamples, sc.o.Threshold)
 		switch {
 		case sparse:
-			sc.stats.Sparse++
+			out.stats.Sparse++
 		default:
-			sc.stats.Scored++
+			out.stats.Scored++
 			if r.Flagged {
-				sc.stats.Flagged++
+				out.stats.Flagged++
 			}
-			sc.results = append(sc.results, r)
+			out.results = append(out.results, r)
 		}
 	}
+	return out
 }
 
 // readModels reads a --models file.

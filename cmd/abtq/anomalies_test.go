@@ -206,7 +206,7 @@ func TestAnomaliesPlot(t *testing.T) {
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	texts := strings.Join(svgTexts(t, b), "|")
-	for _, want := range []string{"Response-time anomalies of " + srv[0], "training of 2008-04-01", "training (28 days)",
+	for _, want := range []string{"Response-time anomalies of " + srv[0], "training of 2008-04-02", "training (27 days)",
 		"training mean", "mean ± 1 sd, component 1", "2008-04-01 (score", "2008-04-02 (score", "2008-04-03 (score"} {
 		require.Contains(t, texts, want)
 	}

@@ -28,8 +28,8 @@ func qfLine(qf [anomaly.QFBins]float64) plotter.XYs {
 }
 
 // plotAnomalies draws the paper's Fig. 6 for one server: the CDFs of the
-// training periods of the first flagged period (or, with none flagged, of
-// the last period scored) in light lines, their mean and the mean plus and
+// training periods of its highest-scoring flagged period (or, with none
+// flagged, of the last period scored) in light lines, their mean and the mean plus and
 // minus one standard deviation along the first two principal components,
 // and the flagged periods dashed.
 func plotAnomalies(results []anomaly.Result, server string, s plotSpec) (*figure, error) {
@@ -40,7 +40,7 @@ func plotAnomalies(results []anomaly.Result, server string, s plotSpec) (*figure
 	var flagged []anomaly.Result
 	for _, r := range results {
 		if r.Flagged {
-			if len(flagged) == 0 {
+			if len(flagged) == 0 || r.Score > ref.Score {
 				ref = r
 			}
 			flagged = append(flagged, r)

@@ -92,7 +92,11 @@ but the --output (or --plot) file, which appears whole or not at all.
 Output: an aligned table when standard output is a terminal, TSV otherwise;
 --format {table|tsv|csv|json|parquet}; parquet needs --output FILE.
 --plot FILE.{png|svg|pdf} draws a distribution or series instead of printing
-it (adu-sizes, exchanges, response-time-cdf, response-times).`),
+it (adu-sizes, exchanges, response-time-cdf, response-times; anomalies draws
+one server's training and flagged periods).
+
+abtq anomalies finds the days or hours in which a server's response times
+were unlike its own history (docs/anomalies.md).`),
 		Example: cli.Example(`
   # Response times of the busiest servers on one day
   $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 response-times

@@ -74,6 +74,17 @@ type Bin struct {
 type Period struct {
 	Start time.Time
 	Hist  []Bin // in ascending bin order
+	// Sparse is the number of response times of a period read without its
+	// histogram, because it has too few to be scored (Hist is then nil).
+	Sparse int64
+}
+
+// Count returns the number of response times of the period.
+func (p *Period) Count() int64 {
+	if p.Hist == nil {
+		return p.Sparse
+	}
+	return Count(p.Hist)
 }
 
 // Series is one server's periods, in time order.
@@ -393,8 +404,8 @@ func Detect(s Series, o Options) ([]Result, Stats) {
 	first := 0 // the first period that may be in the window
 	for i, p := range s.Periods {
 		inRange := (o.From.IsZero() || !p.Start.Before(o.From)) && (o.To.IsZero() || p.Start.Before(o.To))
-		n := Count(p.Hist)
-		if n < o.MinSamples || n == 0 {
+		n := p.Count()
+		if n < o.MinSamples || p.Hist == nil {
 			if inRange {
 				st.Sparse++
 			}
@@ -416,7 +427,7 @@ func Detect(s Series, o Options) ([]Result, Stats) {
 			if ok[j] {
 				train = append(train, qfs[j])
 				meds, p99s = append(meds, med[j]), append(p99s, p99[j])
-				ns = append(ns, float64(Count(s.Periods[j].Hist)))
+				ns = append(ns, float64(s.Periods[j].Count()))
 			}
 		}
 		if len(train) < max(o.MinTrain, 2) {

@@ -66,8 +66,8 @@ func Train(s Series, o Options) (t Trained, ok bool) {
 	var train [][QFBins]float64
 	var ns, meds, p99s []float64
 	for _, p := range s.Periods {
-		n := Count(p.Hist)
-		if p.Start.Before(from) || !p.Start.Before(through) || n < o.MinSamples || n == 0 || flagged[p.Start] {
+		n := p.Count()
+		if p.Start.Before(from) || !p.Start.Before(through) || n < o.MinSamples || p.Hist == nil || flagged[p.Start] {
 			continue
 		}
 		train = append(train, QF(p.Hist))
@@ -84,8 +84,8 @@ func Train(s Series, o Options) (t Trained, ok bool) {
 // the same training; sparse is true (and the result empty) when p has
 // fewer than minSamples response times.
 func (t *Trained) Score(p Period, minSamples int64, threshold float64) (r Result, sparse bool) {
-	n := Count(p.Hist)
-	if n < minSamples || n == 0 {
+	n := p.Count()
+	if n < minSamples || p.Hist == nil {
 		return r, true
 	}
 	r = Result{Server: t.Server, Port: t.Port, Start: p.Start, N: n, Training: t.Model.Training,
