@@ -56,7 +56,7 @@ func newAnomaliesCmd(ctx context.Context, g *globals, stdout io.Writer) *cobra.C
 	f := anomalyFlags{period: "day"}
 	cmd := &cobra.Command{
 		Use:   "anomalies [flags]",
-		Short: "Periods in which a server's response times were unlike its own history",
+		Short: "Days or hours when a server answered unlike its own history",
 		Long: strings.TrimSpace(`
 For each server (address and port), the response times of each period (a
 day, or an hour) are summarised as a 40-bin quantile function: the sorted
@@ -99,11 +99,11 @@ monitoring system. See docs/anomalies.md.`),
   # Every day of one server, scored
   $ abtq --archive /data/abt anomalies --server 152.2.1.10 --port 80 --all
 
-  # Train every server's hourly model on the last four weeks, once a day...
-  $ abtq --archive /data/abt --from "$(date -u -d '28 days ago' +%F)" anomalies --period hour --save-models models.json
+  # Train every server's hourly model on four weeks, once a day...
+  $ abtq --archive /data/abt --from 2008-03-21 --to 2008-04-18 anomalies --period hour --save-models models.json
 
-  # ...and, every hour from cron, score the hour just published: one line per alert
-  $ abtq --archive /data/abt anomalies --models models.json --since "$(date -u -d '1 hour ago' +%FT%H:00)"`),
+  # ...and, every hour from cron, score the hours since: one line per alert
+  $ abtq --archive /data/abt anomalies --models models.json --since 2008-04-18T13:00`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.runAnomalies(ctx, cmd, f, stdout)
@@ -306,21 +306,10 @@ func (g *globals) runAnomalies(ctx context.Context, cmd *cobra.Command, f anomal
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "abtq: anomalies: server models written to %s: %d\n", f.saveModels, len(sc.trained))
 	}
-	write := func(w io.Writer) error { return writeAnomalies(w, format, sc.results, f.all) }
-	if saved != nil && !cmd.Flags().Changed("format") {
-		write = func(w io.Writer) error { return writeAlerts(w, sc.results) }
+	if saved != nil && g.format == "" {
+		return g.writeOutput(stdout, func(w io.Writer) error { return writeAlerts(w, sc.results) })
 	}
-	if g.output == "" {
-		return write(stdout)
-	}
-	out, err := query.CreateOutput(g.output)
-	if err != nil {
-		return err
-	}
-	if err := write(out); err != nil {
-		return errors.Join(err, out.Discard())
-	}
-	return errors.Join(out.Publish(), out.Discard())
+	return g.writeOutput(stdout, func(w io.Writer) error { return writeAnomalies(w, format, sc.results, f.all) })
 }
 
 // sinceTime is --since, or where the models' training ended (the earliest

@@ -479,6 +479,12 @@ func (g *globals) runQuery(ctx context.Context, pick func(*query.DB) (string, er
 		}
 		return writeRows(w, format, rows)
 	}
+	return g.writeOutput(stdout, write)
+}
+
+// writeOutput writes a result with write to --output, beside it under a
+// temporary name renamed into place only when complete, or to stdout.
+func (g *globals) writeOutput(stdout io.Writer, write func(io.Writer) error) error {
 	if g.output == "" {
 		return write(stdout)
 	}

@@ -349,3 +349,33 @@ func TestSaved(t *testing.T) {
 	_, err = ReadSaved(strings.NewReader("{"), "models.json")
 	require.ErrorContains(t, err, "models.json: unexpected EOF")
 }
+
+// FuzzReadSaved: a models file is outside input; whatever it holds,
+// ReadSaved returns models it can score with, or an error naming the
+// file, never a panic.
+func FuzzReadSaved(f *testing.F) {
+	start := time.Date(2008, 3, 1, 0, 0, 0, 0, time.UTC)
+	s := days(rand.New(rand.NewPCG(1, 1)), start, 20, 100, 20000, 0.8, nil)
+	tr, ok := Train(s, DayOptions())
+	if !ok {
+		f.Fatal("no model")
+	}
+	var buf strings.Builder
+	if err := WriteSaved(&buf, &Saved{Version: SavedVersion, Period: "day", Servers: []Trained{tr}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.String())
+	f.Add(`{"version": 1, "period": "hour", "servers": []}`)
+	f.Add(`{"version": 1, "period": "day", "servers": [{"server": "a", "model": {"residual": 1, "scale": 1, "components": [[1]], "variances": [1]}}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		saved, err := ReadSaved(strings.NewReader(in), "models.json")
+		if err != nil {
+			require.True(t, strings.HasPrefix(err.Error(), "models.json: "), err.Error())
+			return
+		}
+		for i := range saved.Servers {
+			r, _ := saved.Servers[i].Score(s.Periods[0], 1, 3)
+			_ = r.Score
+		}
+	})
+}
