@@ -84,7 +84,7 @@ func TestHelpEveryCommand(t *testing.T) {
 		code, out, _ := runCmd(t, args...)
 		return code, out
 	})
-	require.Len(t, checked, len(canned)+5, "abtq, its canned queries, sql, ddl, anomalies and version: %v", checked)
+	require.Len(t, checked, len(canned)+6, "abtq, its canned queries, sql, ddl, anomalies, export and version: %v", checked)
 
 	archive, err := filepath.Abs(testArchive)
 	require.NoError(t, err)

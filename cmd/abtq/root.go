@@ -34,6 +34,8 @@ type globals struct {
 	output   string
 	threads  int
 	memory   string
+	// args is the command line (without the program's name).
+	args []string
 	// rewrite, when set, rewrites each statement before it is checked and
 	// run: a hook for tests (cmd/abtq/textlog_test.go runs the canned
 	// queries on an archive seen through a view of its tables).
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func runWith(ctx context.Context, g *globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	g.args = args
 	root := &cobra.Command{
 		Use:   "abtq [flags] <command>",
 		Short: "Query an abt archive of a-b-t connection vectors with SQL",
@@ -124,7 +127,8 @@ were unlike its own history (docs/anomalies.md).`),
 	pf.IntVar(&g.threads, "threads", 0, "DuckDB threads (default: all CPUs)")
 	pf.StringVar(&g.memory, "memory-limit", "", "DuckDB memory limit, e.g. 4GB")
 
-	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), newDDLCmd(stdout), newAnomaliesCmd(ctx, g, stdout), cli.VersionCmd("abtq"))
+	root.AddCommand(newSQLCmd(ctx, g, stdin, stdout), newDDLCmd(stdout), newAnomaliesCmd(ctx, g, stdout), newExportCmd(ctx, g),
+		cli.VersionCmd("abtq"))
 	for _, c := range canned {
 		root.AddCommand(newCannedCmd(ctx, g, c, stdout))
 	}
