@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ The key is never written into the data set; keep it private. Ports are kept.
 --time-resolution truncates every absolute time (1s, 1ms); durations stay
 in µs.
 
+--format csv writes each table as a gzip'd CSV file instead; --format tmix
+writes the connections' vectors as the tmix traffic generators read them
+(connections.tmix.gz: S and C records, the client as initiator).
+
 The directory must not exist; it appears whole or not at all. See
 docs/publishing.md.`),
 		Example: cli.Example(`
@@ -51,7 +56,10 @@ docs/publishing.md.`),
   $ abtq --archive /data/abt --from 2008-04-14 --to 2008-04-21 export --anonymize ~/.abt/release.key --place "UNC campus" --vantage "border link, both directions" unc-2008-04
 
   # The inbound web traffic of one day, times to the second
-  $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 export --inbound --port 80 --port 443 --time-resolution 1s web-2008-04-18`),
+  $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 export --inbound --port 80 --port 443 --time-resolution 1s web-2008-04-18
+
+  # The same as connection vectors for tmix
+  $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 --format tmix export --inbound --port 80 tmix-2008-04-18`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := g.timeRange()
@@ -83,8 +91,12 @@ docs/publishing.md.`),
 				}
 				o.Resolution = d
 			}
-			if g.format != "" || g.output != "" {
-				return &usageError{errors.New("export writes a directory: --format and --output do not apply")}
+			if g.output != "" {
+				return &usageError{errors.New("export writes a directory: --output does not apply")}
+			}
+			o.Format = g.format
+			if o.Format != "" && !slices.Contains(export.Formats, o.Format) {
+				return &usageError{fmt.Errorf("--format %q: export writes parquet (the default), csv or tmix", o.Format)}
 			}
 			o.Producer = cli.Producer("abtq")
 			o.Args = append([]string{"abtq"}, recordedArgs(g.args, o.KeyFile != "")...)

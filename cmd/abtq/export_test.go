@@ -53,7 +53,8 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"export", dir, "--server", "nowhere"}, `--server "nowhere": not an address or a prefix`},
 		{[]string{"export", dir, "--port", "0"}, "--port 0: not a port"},
 		{[]string{"export", dir, "--time-resolution", "1ns"}, `--time-resolution "1ns": a duration of at least 1µs`},
-		{[]string{"--format", "csv", "export", dir}, "export writes a directory: --format and --output do not apply"},
+		{[]string{"--format", "json", "export", dir}, `--format "json": export writes parquet (the default), csv or tmix`},
+		{[]string{"--output", "x", "export", dir}, "export writes a directory: --output does not apply"},
 		{[]string{"export"}, "accepts 1 arg"},
 	} {
 		code, out, stderr := runCmd(t, append([]string{"--archive", testArchive}, tc.args...)...)

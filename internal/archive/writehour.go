@@ -30,6 +30,22 @@ func WriteHour(root, table, sensor string, h partition.Hour, rows any, producer 
 	return "", fmt.Errorf("write hour: rows of %T", rows)
 }
 
+// SortRows sorts rows (a []schema.ADU, []schema.Connection or []schema.Run)
+// in place, as the archive orders the table in a file.
+func SortRows(rows any) error {
+	switch r := rows.(type) {
+	case []schema.ADU:
+		slices.SortFunc(r, func(a, b schema.ADU) int { return aduCmp(&a, &b) })
+	case []schema.Connection:
+		slices.SortFunc(r, func(a, b schema.Connection) int { return connCmp(&a, &b) })
+	case []schema.Run:
+		slices.SortFunc(r, func(a, b schema.Run) int { return runCmp(&a, &b) })
+	default:
+		return fmt.Errorf("sort rows: rows of %T", rows)
+	}
+	return nil
+}
+
 func writeHour[T any](root, table, sensor string, h partition.Hour, rows []T, o partition.MergedOptions,
 	cmp func(a, b *T) int, runOf func(*T) string) (string, error) {
 	slices.SortFunc(rows, func(a, b T) int { return cmp(&a, &b) })

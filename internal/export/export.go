@@ -30,6 +30,7 @@ import (
 	"github.com/abt-dev/abt/internal/anonymize"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/catalog"
+	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	// a multiple of it; zero or 1 µs keeps them as stored. Durations are
 	// kept.
 	Resolution time.Duration
+	// Format is the tables' format: FormatParquet (the default), FormatCSV
+	// or FormatTmix.
+	Format string
 	// Describe is what the metadata say about the data set.
 	Describe Description
 	// Producer names the program and version that exports (abtq's).
@@ -66,6 +70,20 @@ type Options struct {
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
+
+// The formats of a data set's tables.
+const (
+	// FormatParquet: the archive's own files and layout.
+	FormatParquet = "parquet"
+	// FormatCSV: a gzip'd CSV file per table (csvFile).
+	FormatCSV = "csv"
+	// FormatTmix: the connections' vectors as tmix reads them (TmixFile),
+	// for traffic generators; the runs stay in the README.
+	FormatTmix = "tmix"
+)
+
+// Formats lists the formats Export writes.
+var Formats = []string{FormatParquet, FormatCSV, FormatTmix}
 
 // Description is what the data set's metadata say that the archive does
 // not know.
@@ -112,6 +130,12 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 	if o.Resolution < 0 {
 		return res, errors.New("export: the time resolution must be positive")
 	}
+	if o.Format == "" {
+		o.Format = FormatParquet
+	}
+	if !slices.Contains(Formats, o.Format) {
+		return res, fmt.Errorf("export: format %q: must be parquet, csv or tmix", o.Format)
+	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return res, fmt.Errorf("export: %w", err)
@@ -128,7 +152,8 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 	if rel, err := filepath.Rel(root, dir); err == nil && filepath.IsLocal(rel) {
 		return res, fmt.Errorf("export: %s is inside the archive", o.Dir)
 	}
-	x := &exporter{o: o, root: root, res: &res, inbound: map[connKey]bool{}, runs: map[runKey]bool{}}
+	x := &exporter{o: o, root: root, res: &res, inbound: map[connKey]bool{}, runs: map[runKey]bool{},
+		csv: map[string]*csvTable{}, tmix: map[connKey]*tmixConn{}}
 	if o.KeyFile != "" {
 		key, created, err := anonymize.LoadOrCreateKey(o.KeyFile)
 		if err != nil {
@@ -145,10 +170,20 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 	}
 	x.stage = stage
 	defer func() {
+		for _, t := range x.csv {
+			t.f.Close() // closed already when complete
+		}
 		if err != nil {
 			err = errors.Join(err, os.RemoveAll(stage))
 		}
 	}()
+	if o.Format == FormatCSV {
+		for _, t := range schema.Tables {
+			if x.csv[t], err = newCSVTable(stage, t); err != nil {
+				return res, err
+			}
+		}
+	}
 	pins, err := catalog.Open(root, catalog.Selection{Sensor: o.Sensor, From: o.From, To: o.To,
 		Tables: []string{schema.TableADUs, schema.TableConnections}}, "")
 	if err != nil {
@@ -176,6 +211,28 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 	res.Tables = slices.Clone(x.tables[:])
 	for i := range res.Tables {
 		res.Tables[i].Name = schema.Tables[i]
+		if t := x.csv[schema.Tables[i]]; t != nil {
+			size, err := t.close()
+			if err != nil {
+				return res, err
+			}
+			res.Tables[i].Files, res.Tables[i].Bytes = []string{t.name}, size
+		}
+	}
+	if o.Format == FormatTmix {
+		start := o.From.UnixMicro()
+		if o.From.IsZero() {
+			start = x.res.First.UnixMicro()
+		}
+		conns := make([]*tmixConn, 0, len(x.tmix))
+		for _, c := range x.tmix {
+			conns = append(conns, c)
+		}
+		n, size, err := writeTmix(stage, conns, x.time(start))
+		if err != nil {
+			return res, err
+		}
+		res.Tables = []Table{{Name: "tmix", Rows: n, Files: []string{TmixFile}, Bytes: size}}
 	}
 	if err := writeMetadata(stage, o, &res); err != nil {
 		return res, err
@@ -207,6 +264,8 @@ type exporter struct {
 	inbound map[connKey]bool // with Inbound: the connections kept
 	runs    map[runKey]bool  // the runs whose rows were kept
 	tables  [3]Table         // in schema.Tables' order (tableIndex)
+	csv     map[string]*csvTable
+	tmix    map[connKey]*tmixConn
 }
 
 func tableIndex(t string) int { return slices.Index(schema.Tables, t) }
@@ -324,6 +383,20 @@ func (x *exporter) write(table, sensor string, h partition.Hour, rows any, n int
 	if n == 0 {
 		return nil
 	}
+	if !slices.Contains(x.res.Sensors, sensor) {
+		x.res.Sensors = append(x.res.Sensors, sensor)
+	}
+	t := &x.tables[tableIndex(table)]
+	switch x.o.Format {
+	case FormatTmix:
+		return nil
+	case FormatCSV:
+		if err := archive.SortRows(rows); err != nil {
+			return err
+		}
+		t.Rows += int64(n)
+		return x.csv[table].write(rows)
+	}
 	path, err := archive.WriteHour(x.stage, table, sensor, h, rows, x.o.Producer)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -336,13 +409,9 @@ func (x *exporter) write(table, sensor string, h partition.Hour, rows any, n int
 	if err != nil {
 		return err
 	}
-	t := &x.tables[tableIndex(table)]
 	t.Rows += int64(n)
 	t.Files = append(t.Files, rel)
 	t.Bytes += st.Size()
-	if !slices.Contains(x.res.Sensors, sensor) {
-		x.res.Sensors = append(x.res.Sensors, sensor)
-	}
 	return nil
 }
 
@@ -367,6 +436,10 @@ func (x *exporter) connections(sensor string, _ partition.Hour, paths []string) 
 		x.seen(c.Ts)
 		c.ServerIP, c.ClientIP = x.addr(c.ServerIP), x.addr(c.ClientIP)
 		c.Ts = x.time(c.Ts)
+		if x.o.Format == FormatTmix {
+			k := connKey{sensor, c.RunID, c.ConnID}
+			x.tmix[k] = &tmixConn{key: k, c: c}
+		}
 		byHour[hourOf(c.Ts)] = append(byHour[hourOf(c.Ts)], c)
 	}
 	return writeHours(x, schema.TableConnections, sensor, byHour)
@@ -386,6 +459,15 @@ func (x *exporter) adus(sensor string, _ partition.Hour, paths []string) error {
 		x.seen(a.Ts)
 		a.ServerIP, a.ClientIP = x.addr(a.ServerIP), x.addr(a.ClientIP)
 		a.Ts = x.time(a.Ts)
+		if x.o.Format == FormatTmix {
+			if c := x.tmix[connKey{sensor, a.RunID, a.ConnID}]; c != nil {
+				think := int64(-1)
+				if a.ThinkUs != nil {
+					think = *a.ThinkUs
+				}
+				c.adus = append(c.adus, tmixADU{ordinal: a.Ordinal, c2s: a.Direction == ingest.DirC2S.String(), size: a.Size, think: think})
+			}
+		}
 		byHour[hourOf(a.Ts)] = append(byHour[hourOf(a.Ts)], a)
 	}
 	return writeHours(x, schema.TableADUs, sensor, byHour)

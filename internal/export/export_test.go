@@ -2,7 +2,10 @@ package export
 
 import (
 	"bufio"
+	"cmp"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -29,15 +32,16 @@ import (
 	"github.com/abt-dev/abt/schema"
 )
 
-// sourceArchive is an archive of two bundled captures, one of IPv4 and one
-// of IPv6 connections, archived with local networks (so that connections
-// are labelled), built once.
+// sourceArchive is an archive of three bundled captures, as three sensors:
+// IPv4 web browsing, IPv6 HTTP streams, and SSH with concurrent
+// connections, archived with local networks (so that connections are
+// labelled), built once.
 var sourceArchive = sync.OnceValues(func() (string, error) {
 	root, err := os.MkdirTemp("", "export-source-")
 	if err != nil {
 		return "", err
 	}
-	for i, c := range []string{"pcapplusplus_example.pcap", "pcapplusplus_four_ipv6_http_streams.pcap"} {
+	for i, c := range []string{"pcapplusplus_example.pcap", "pcapplusplus_four_ipv6_http_streams.pcap", "zeek_ssh.pcap"} {
 		eo := ingest.DefaultOptions()
 		eo.LocalNets = []netip.Prefix{netip.MustParsePrefix("212.199.0.0/16"), netip.MustParsePrefix("2001:638::/32")}
 		run, err := pipeline.Start(pipeline.Config{
@@ -109,7 +113,7 @@ func TestExportAsIs(t *testing.T) {
 	require.Equal(t, want, got)
 	require.ElementsMatch(t, rowsOf[schema.Connection](t, src, "connections"), rowsOf[schema.Connection](t, dir, "connections"))
 	require.ElementsMatch(t, rowsOf[schema.Run](t, src, "runs"), rowsOf[schema.Run](t, dir, "runs"))
-	require.Equal(t, []string{"s1", "s2"}, res.Sensors)
+	require.Equal(t, []string{"s1", "s2", "s3"}, res.Sensors)
 	require.False(t, res.Anonymized)
 
 	// SHA256SUMS: every other file, each hash right.
@@ -416,4 +420,231 @@ func TestExportRefuses(t *testing.T) {
 	entries, err := os.ReadDir(parent)
 	require.NoError(t, err)
 	require.Len(t, entries, 2, "only exists and the key: no partial directory")
+}
+
+// readCSV reads a gzip'd CSV file.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	recs, err := csv.NewReader(gz).ReadAll()
+	require.NoError(t, err)
+	return recs
+}
+
+// TestExportCSV: the tables as CSV: a header of the table's columns, and
+// a record per row whose fields read back as the archive's values.
+func TestExportCSV(t *testing.T) {
+	src := source(t)
+	res, dir := export(t, Options{Format: FormatCSV})
+	adus := rowsOf[schema.ADU](t, src, "adus")
+	byKey := map[string]schema.ADU{}
+	for _, a := range adus {
+		byKey[fmt.Sprintf("%s/%d/%d", a.RunID, a.ConnID, a.Ordinal)] = a
+	}
+	recs := readCSV(t, filepath.Join(dir, "adus.csv.gz"))
+	cols, err := schema.Columns("adus")
+	require.NoError(t, err)
+	var names []string
+	for _, c := range cols {
+		names = append(names, c.Name)
+	}
+	require.Equal(t, names, recs[0])
+	require.Len(t, recs[1:], len(adus))
+	require.Equal(t, int64(len(adus)), res.Tables[0].Rows)
+	col := func(name string) int { return slices.Index(names, name) }
+	for _, r := range recs[1:] {
+		a := byKey[r[col("run_id")]+"/"+r[col("conn_id")]+"/"+r[col("ordinal")]]
+		require.NotEmpty(t, a.RunID, "a row of the archive: %v", r)
+		ts, err := time.Parse(time.RFC3339Nano, r[col("ts")])
+		require.NoError(t, err)
+		require.Equal(t, a.Ts, ts.UnixMicro())
+		require.Equal(t, fmt.Sprint(a.Size), r[col("size")])
+		require.Equal(t, a.ServerIP, r[col("server_ip")])
+		if a.ThinkUs == nil {
+			require.Empty(t, r[col("think_us")])
+		} else {
+			require.Equal(t, fmt.Sprint(*a.ThinkUs), r[col("think_us")])
+		}
+		require.Equal(t, fmt.Sprint(a.ThinkToPeer), r[col("think_to_peer")])
+	}
+	runs := readCSV(t, filepath.Join(dir, "runs.csv.gz"))
+	require.Len(t, runs[1:], 3)
+	var inputs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(runs[1][slices.Index(runs[0], "inputs")]), &inputs))
+	require.Len(t, inputs, 1)
+	require.Contains(t, inputs[0]["name"], "pcapplusplus_")
+	conns := readCSV(t, filepath.Join(dir, "connections.csv.gz"))
+	require.Len(t, conns[1:], len(rowsOf[schema.Connection](t, src, "connections")))
+}
+
+// tmixVector is a vector parsed back from the tmix file.
+type tmixVector struct {
+	kind               string
+	start, n1, n2, id2 int64
+	rtt                int64
+	lines              [][4]int64 // initiator (1) or not (0), send_wait, recv_wait, bytes
+}
+
+// parseTmix reads tmix v2 text as its readers do: a vector is an S or C
+// line, its w, r and l lines, then its I and A lines.
+func parseTmix(t *testing.T, path string) []tmixVector {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	var out []tmixVector
+	sc := bufio.NewScanner(gz)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		nums := make([]int64, 0, len(fields))
+		for _, f := range fields[1:] {
+			var v int64
+			if _, err := fmt.Sscan(f, &v); err == nil {
+				nums = append(nums, v)
+			}
+		}
+		switch fields[0] {
+		case "S":
+			require.Len(t, nums, 4, line)
+			out = append(out, tmixVector{kind: "S", start: nums[0], n1: nums[1], id2: nums[3]})
+		case "C":
+			require.Len(t, nums, 5, line)
+			out = append(out, tmixVector{kind: "C", start: nums[0], n1: nums[1], n2: nums[2], id2: nums[4]})
+		case "w", "l":
+		case "r":
+			out[len(out)-1].rtt = nums[0]
+		case "I", "A":
+			require.Len(t, nums, 3, line)
+			side := int64(0)
+			if fields[0] == "I" {
+				side = 1
+			}
+			v := &out[len(out)-1]
+			v.lines = append(v.lines, [4]int64{side, nums[0], nums[1], nums[2]})
+		default:
+			t.Fatalf("not a tmix line: %q", line)
+		}
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// TestExportTmix: every connection with ADUs is one vector, whose ADU
+// lines are the connection's ADUs in order (the client's as I), each
+// waiting the think time the archive gives the ADU before it; the header
+// says what the connection row does.
+func TestExportTmix(t *testing.T) {
+	src := source(t)
+	res, dir := export(t, Options{Format: FormatTmix})
+	adus := rowsOf[schema.ADU](t, src, "adus")
+	slices.SortFunc(adus, func(a, b schema.ADU) int { return int(a.Ordinal - b.Ordinal) })
+	type ck struct {
+		run  string
+		conn int64
+	}
+	byConn := map[ck][]schema.ADU{}
+	for _, a := range adus {
+		byConn[ck{a.RunID, a.ConnID}] = append(byConn[ck{a.RunID, a.ConnID}], a)
+	}
+	// The connections with ADUs, in the file's order: by first packet.
+	var conns []schema.Connection
+	var first int64 = 1 << 62
+	for _, c := range rowsOf[schema.Connection](t, src, "connections") {
+		first = min(first, c.Ts)
+		if len(byConn[ck{c.RunID, c.ConnID}]) > 0 {
+			conns = append(conns, c)
+		}
+	}
+	slices.SortFunc(conns, func(a, b schema.Connection) int {
+		return cmp.Or(cmp.Compare(a.Ts, b.Ts), strings.Compare(a.RunID, b.RunID), cmp.Compare(a.ConnID, b.ConnID))
+	})
+	vecs := parseTmix(t, filepath.Join(dir, TmixFile))
+	require.Len(t, vecs, len(conns))
+	require.Equal(t, []Table{{Name: "tmix", Rows: int64(len(conns)), Files: []string{TmixFile}, Bytes: res.Tables[0].Bytes}}, res.Tables)
+	think := func(a schema.ADU) int64 {
+		if a.ThinkUs == nil {
+			return 0
+		}
+		return *a.ThinkUs
+	}
+	var conc int
+	for i, v := range vecs {
+		c := conns[i]
+		require.Equal(t, c.ConnID, v.id2)
+		want := byConn[ck{c.RunID, c.ConnID}]
+		start := c.Ts - first
+		if c.SynUs != nil {
+			start += *c.SynUs
+		}
+		require.Equal(t, start, v.start)
+		if c.RTTUs != nil && c.AckRTTUs != nil {
+			require.Equal(t, *c.RTTUs+*c.AckRTTUs, v.rtt)
+		}
+		var data [][4]int64
+		var fins int
+		for _, l := range v.lines {
+			if l[3] == 0 {
+				fins++
+				continue
+			}
+			data = append(data, l)
+		}
+		require.Len(t, data, len(want), "conn %d", v.id2)
+		if c.Concurrent {
+			conc++
+			require.Equal(t, "C", v.kind)
+			// Each side's ADUs in order, each waiting its side's
+			// previous think time.
+			for _, side := range []int64{1, 0} {
+				var got [][4]int64
+				var exp []schema.ADU
+				for _, l := range data {
+					if l[0] == side {
+						got = append(got, l)
+					}
+				}
+				for _, a := range want {
+					if (a.Direction == "c2s") == (side == 1) {
+						exp = append(exp, a)
+					}
+				}
+				require.Len(t, got, len(exp))
+				for i := range exp {
+					require.Equal(t, exp[i].Size, got[i][3])
+					if i > 0 {
+						require.Equal(t, think(exp[i-1]), got[i][1])
+					}
+				}
+			}
+			continue
+		}
+		require.Equal(t, "S", v.kind)
+		require.Equal(t, int64(max(c.Exchanges, 1)), v.n1)
+		for i, a := range want {
+			l := data[i]
+			require.Equal(t, a.Direction == "c2s", l[0] == 1)
+			require.Equal(t, a.Size, l[3])
+			switch {
+			case i == 0:
+				require.Equal(t, [2]int64{0, 0}, [2]int64{l[1], l[2]})
+			case want[i-1].Direction == a.Direction:
+				require.Equal(t, [2]int64{think(want[i-1]), 0}, [2]int64{l[1], l[2]})
+			default:
+				require.Equal(t, [2]int64{0, think(want[i-1])}, [2]int64{l[1], l[2]}, "conn %d ADU %d: the response time", v.id2, i)
+			}
+		}
+		require.LessOrEqual(t, fins, 1)
+		require.Equal(t, fins == 1, c.C2SFIN || c.S2CFIN)
+	}
+	t.Logf("%d vectors, %d concurrent", len(vecs), conc)
 }

@@ -185,7 +185,20 @@ func readme(o Options, res *Result, created time.Time) string {
 		p("None: addresses are as captured.\n")
 	}
 	p("\n## Schema\n\n")
-	p("Three tables, each under `<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=H/*.parquet` (Hive partitions: the directories give the columns `sensor`, `date` and `hour`). The columns (schema version %d of abt; its docs/schema.md says what each means):\n\n", schema.Version)
+	switch o.Format {
+	case FormatTmix:
+		p("`%s`: the connection vectors of the connections that began in the range (with their ADUs in the range), in tmix's v2 format, as the ns-2 and ns-3 tmix traffic generators read it, one vector per connection in the order of their first packets; the client is the initiator:\n\n", TmixFile)
+		p("```\nS <start_us> <exchanges> <index> <conn_id>          a sequential connection\nC <start_us> <initiator ADUs> <acceptor ADUs> <index> <conn_id>   a concurrent one\nw <initiator window> <acceptor window>            %d: the archive records no windows\nr <RTT µs>                                       both legs of the handshake when measured\nl <loss initiator→acceptor> <loss acceptor→initiator>   the share of data packets retransmitted\nI|A <send_wait_us> <recv_wait_us> <bytes>        an ADU of the initiator or acceptor; 0 bytes: its FIN\n```\n\n", tmixWindow)
+		p("`start_us` counts from %s. A sequential ADU after the other side's waits `recv_wait` (the think time after it: the server's response time after a request); one after its own side's waits `send_wait`; each concurrent ADU waits `send_wait` after its side's previous one. A side that sent a FIN closes after its last ADU. docs/publishing.md gives the mapping.\n", traceStart(o, res))
+		p("\n## Reading it\n\n```sh\nzcat %s | head\nsha256sum -c SHA256SUMS                   # every file as exported\n```\n", TmixFile)
+		p("\n`%s` (Frictionless Data Package) and `%s` (schema.org Dataset) describe the same for catalogues.\n", PackageFile, LinkedDataFile)
+		p("\n## Terms of use\n\n%s\n", orUnstated(o.Describe.License))
+		return b.String()
+	case FormatCSV:
+		p("Three tables, each a gzip'd CSV file (`<table>.csv.gz`) with a header line: times are UTC in RFC 3339 with µs, an empty field is a null, a list or struct (the runs' `inputs`, say) is JSON. The columns (schema version %d of abt; its docs/schema.md says what each means):\n\n", schema.Version)
+	default:
+		p("Three tables, each under `<table>/sensor=<sensor>/date=YYYY-MM-DD/hour=H/*.parquet` (Hive partitions: the directories give the columns `sensor`, `date` and `hour`). The columns (schema version %d of abt; its docs/schema.md says what each means):\n\n", schema.Version)
+	}
 	for _, t := range schema.Tables {
 		cols, _ := schema.Columns(t)
 		var names []string
@@ -194,10 +207,24 @@ func readme(o Options, res *Result, created time.Time) string {
 		}
 		p("- **%s**: %s.\n", t, strings.Join(names, ", "))
 	}
+	if o.Format == FormatCSV {
+		p("\n## Reading it\n\n```sh\nduckdb -c \"SELECT count(*) FROM 'adus.csv.gz'\"\nsha256sum -c SHA256SUMS                   # every file as exported\n```\n")
+		p("\n`%s` (Frictionless Data Package) and `%s` (schema.org Dataset) describe the same for catalogues.\n", PackageFile, LinkedDataFile)
+		p("\n## Terms of use\n\n%s\n", orUnstated(o.Describe.License))
+		return b.String()
+	}
 	p("\n## Reading it\n\n```sh\nabtq --archive . runs                     # abt's query program reads it as an archive\nduckdb -c \"SELECT count(*) FROM read_parquet('adus/*/*/*/*.parquet', hive_partitioning = true)\"\nsha256sum -c SHA256SUMS                   # every file as exported\n```\n")
 	p("\n`%s` (Frictionless Data Package) and `%s` (schema.org Dataset) describe the same for catalogues.\n", PackageFile, LinkedDataFile)
 	p("\n## Terms of use\n\n%s\n", orUnstated(o.Describe.License))
 	return b.String()
+}
+
+// traceStart is where tmix's start times count from.
+func traceStart(o Options, res *Result) string {
+	if !o.From.IsZero() {
+		return o.From.UTC().Format(time.RFC3339) + " (the range's start)"
+	}
+	return res.First.Format(time.RFC3339Nano) + " (the first row's time)"
 }
 
 func rangeText(o Options) string {
@@ -368,11 +395,20 @@ func dataPackage(o Options, res *Result, created time.Time) jsonObject {
 		for i, f := range t.Files {
 			paths[i] = filepath.ToSlash(f)
 		}
-		resources = append(resources, jsonObject{
+		r := jsonObject{
 			"name": t.Name, "path": paths, "format": "parquet", "mediatype": parquetMimeType,
 			"bytes": t.Bytes, "description": fmt.Sprintf("the %s table: %d rows; Hive partitions sensor, date and hour in the paths", t.Name, t.Rows),
 			"schema": jsonObject{"fields": fields},
-		})
+		}
+		switch o.Format {
+		case FormatCSV:
+			r["path"], r["format"], r["mediatype"], r["compression"] = paths[0], "csv", "text/csv", "gz"
+			r["description"] = fmt.Sprintf("the %s table: %d rows; times UTC (RFC 3339, µs), lists and structs as JSON", t.Name, t.Rows)
+		case FormatTmix:
+			r = jsonObject{"name": t.Name, "path": paths[0], "format": "tmix", "mediatype": "text/plain", "compression": "gz",
+				"bytes": t.Bytes, "description": fmt.Sprintf("%d connection vectors in tmix's v2 format (S and C records), the client as initiator", t.Rows)}
+		}
+		resources = append(resources, r)
 	}
 	p := jsonObject{
 		"profile": "data-package", "name": name(o, res), "title": title(o, res), "created": created.Format(time.RFC3339),
@@ -395,8 +431,15 @@ func linkedData(o Options, res *Result, created time.Time) jsonObject {
 		if len(t.Files) == 0 {
 			continue
 		}
-		dist = append(dist, jsonObject{"@type": "DataDownload", "name": t.Name, "encodingFormat": parquetMimeType,
-			"contentUrl": t.Name + "/", "contentSize": fmt.Sprintf("%d B", t.Bytes)})
+		d := jsonObject{"@type": "DataDownload", "name": t.Name, "encodingFormat": parquetMimeType,
+			"contentUrl": t.Name + "/", "contentSize": fmt.Sprintf("%d B", t.Bytes)}
+		switch o.Format {
+		case FormatCSV:
+			d["encodingFormat"], d["contentUrl"] = "text/csv", t.Files[0]
+		case FormatTmix:
+			d["encodingFormat"], d["contentUrl"] = "text/plain", t.Files[0]
+		}
+		dist = append(dist, d)
 		cols, _ := schema.Columns(t.Name)
 		for _, c := range cols {
 			vars = append(vars, jsonObject{"@type": "PropertyValue", "name": t.Name + "." + c.Name})

@@ -1,0 +1,196 @@
+package export
+
+import (
+	"bufio"
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/klauspost/pgzip"
+
+	"github.com/abt-dev/abt/schema"
+)
+
+// TmixFile is the name of the tmix connection vectors of a data set.
+const TmixFile = "connections.tmix.gz"
+
+// tmixWindow is the receive window written for both sides (the w line):
+// the archive does not record windows, and tmix needs one.
+const tmixWindow = 65535
+
+// tmixConn is a connection whose vector goes into the tmix file.
+type tmixConn struct {
+	key  connKey
+	c    schema.Connection // as exported (times truncated)
+	adus []tmixADU
+}
+
+// tmixADU is an ADU of a vector.
+type tmixADU struct {
+	ordinal int32
+	c2s     bool
+	size    int64
+	think   int64 // µs; -1 unknown
+}
+
+// tmixLine is one I or A line.
+type tmixLine struct {
+	initiator                 bool
+	sendWait, recvWait, bytes int64
+}
+
+// vector returns the lines of a connection's vector (tmix v2: the ns-2 and
+// ns-3 tmix readers' format), FIN lines included:
+//   - sequential (S): ADUs in order; an ADU after the other side's waits
+//     for it (recv_wait: the previous ADU's think time), one after its own
+//     side's waits after sending it (send_wait);
+//   - concurrent (C): each side's ADUs in order, each waiting after that
+//     side's previous send (its think time);
+//   - a side that sent a FIN closes after its last ADU (0 bytes), waiting
+//     that ADU's think time when known.
+//
+// The client is the initiator.
+func (t *tmixConn) vector() []tmixLine {
+	var out []tmixLine
+	think := func(a tmixADU) int64 { return max(a.think, 0) }
+	if t.c.Concurrent {
+		for _, side := range []bool{true, false} {
+			var prev *tmixADU
+			for i := range t.adus {
+				a := t.adus[i]
+				if a.c2s != side {
+					continue
+				}
+				l := tmixLine{initiator: side, bytes: a.size}
+				if prev != nil {
+					l.sendWait = think(*prev)
+				}
+				out = append(out, l)
+				prev = &t.adus[i]
+			}
+			if fin := side && t.c.C2SFIN || !side && t.c.S2CFIN; fin {
+				l := tmixLine{initiator: side}
+				if prev != nil {
+					l.sendWait = think(*prev)
+				}
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for i, a := range t.adus {
+		l := tmixLine{initiator: a.c2s, bytes: a.size}
+		if i > 0 {
+			p := t.adus[i-1]
+			if p.c2s == a.c2s {
+				l.sendWait = think(p)
+			} else {
+				l.recvWait = think(p)
+			}
+		}
+		out = append(out, l)
+	}
+	if len(t.adus) == 0 {
+		return out
+	}
+	last := t.adus[len(t.adus)-1]
+	lastFIN := last.c2s && t.c.C2SFIN || !last.c2s && t.c.S2CFIN
+	otherFIN := last.c2s && t.c.S2CFIN || !last.c2s && t.c.C2SFIN
+	switch {
+	case lastFIN:
+		out = append(out, tmixLine{initiator: last.c2s, sendWait: think(last)})
+	case otherFIN:
+		out = append(out, tmixLine{initiator: !last.c2s, recvWait: think(last)})
+	}
+	return out
+}
+
+// lossRate is a direction's share of data packets retransmitted, tmix's
+// loss rate for it.
+func lossRate(rexmt, data int64) float64 {
+	if data <= 0 {
+		return 0
+	}
+	return min(float64(rexmt)/float64(data), 1)
+}
+
+// writeTmix writes the vectors of the connections, in the order of their
+// first packets, to the data set's TmixFile; start is the trace's start
+// (the range's, or the first connection's first packet), µs.
+func writeTmix(dir string, conns []*tmixConn, start int64) (vectors, size int64, err error) {
+	slices.SortFunc(conns, func(a, b *tmixConn) int {
+		return cmp.Or(cmp.Compare(a.c.Ts, b.c.Ts), cmp.Compare(a.key.sensor, b.key.sensor),
+			cmp.Compare(a.key.run, b.key.run), cmp.Compare(a.key.conn, b.key.conn))
+	})
+	path := filepath.Join(dir, TmixFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return 0, 0, fmt.Errorf("export: %w", err)
+	}
+	gz := pgzip.NewWriter(f)
+	w := bufio.NewWriter(gz)
+	fmt.Fprintf(w, "# tmix connection vectors (v2: S/C records) written by abt's export; the initiator is the client.\n")
+	for _, t := range conns {
+		slices.SortFunc(t.adus, func(a, b tmixADU) int { return cmp.Compare(a.ordinal, b.ordinal) })
+		lines := t.vector()
+		if len(t.adus) == 0 {
+			continue
+		}
+		vectors++
+		at := t.c.Ts
+		if t.c.SynUs != nil {
+			at += *t.c.SynUs
+		}
+		if t.c.Concurrent {
+			var ni, na int
+			for _, l := range lines {
+				if l.initiator {
+					ni++
+				} else {
+					na++
+				}
+			}
+			fmt.Fprintf(w, "C %d %d %d %d %d\n", at-start, ni, na, vectors, t.key.conn)
+		} else {
+			fmt.Fprintf(w, "S %d %d %d %d\n", at-start, max(t.c.Exchanges, 1), vectors, t.key.conn)
+		}
+		var rtt int64
+		if t.c.RTTUs != nil {
+			rtt = *t.c.RTTUs
+			if t.c.AckRTTUs != nil {
+				rtt += *t.c.AckRTTUs
+			}
+		}
+		fmt.Fprintf(w, "w %d %d\nr %d\nl %.6f %.6f\n", tmixWindow, tmixWindow, rtt,
+			lossRate(t.c.C2SRexmtPkts, t.c.C2SDataPkts), lossRate(t.c.S2CRexmtPkts, t.c.S2CDataPkts))
+		for _, l := range lines {
+			side := "A"
+			if l.initiator {
+				side = "I"
+			}
+			fmt.Fprintf(w, "%s %d %d %d\n", side, l.sendWait, l.recvWait, l.bytes)
+		}
+	}
+	err = w.Flush()
+	if err == nil {
+		err = gz.Close()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			size = st.Size()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("export: %s: %w", TmixFile, err)
+	}
+	return vectors, size, nil
+}
