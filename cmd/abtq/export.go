@@ -47,7 +47,9 @@ in µs.
 
 --format csv writes each table as a gzip'd CSV file instead; --format tmix
 writes the connections' vectors as the tmix traffic generators read them
-(connections.tmix.gz: S and C records, the client as initiator).
+(connections.tmix.gz: S and C records, the client as initiator); --format
+adudump writes the records as adudump text (adudump.txt.gz), which
+adu2parquet reads back.
 
 The directory must not exist; it appears whole or not at all. See
 docs/publishing.md.`),
@@ -96,7 +98,7 @@ docs/publishing.md.`),
 			}
 			o.Format = g.format
 			if o.Format != "" && !slices.Contains(export.Formats, o.Format) {
-				return &usageError{fmt.Errorf("--format %q: export writes parquet (the default), csv or tmix", o.Format)}
+				return &usageError{fmt.Errorf("--format %q: export writes parquet (the default), csv, tmix or adudump", o.Format)}
 			}
 			o.Producer = cli.Producer("abtq")
 			o.Args = append([]string{"abtq"}, recordedArgs(g.args, o.KeyFile != "")...)

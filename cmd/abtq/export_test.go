@@ -53,7 +53,7 @@ func TestExportUsage(t *testing.T) {
 		{[]string{"export", dir, "--server", "nowhere"}, `--server "nowhere": not an address or a prefix`},
 		{[]string{"export", dir, "--port", "0"}, "--port 0: not a port"},
 		{[]string{"export", dir, "--time-resolution", "1ns"}, `--time-resolution "1ns": a duration of at least 1µs`},
-		{[]string{"--format", "json", "export", dir}, `--format "json": export writes parquet (the default), csv or tmix`},
+		{[]string{"--format", "json", "export", dir}, `--format "json": export writes parquet (the default), csv, tmix or adudump`},
 		{[]string{"--output", "x", "export", dir}, "export writes a directory: --output does not apply"},
 		{[]string{"export"}, "accepts 1 arg"},
 	} {

@@ -30,7 +30,6 @@ import (
 	"github.com/abt-dev/abt/internal/anonymize"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/catalog"
-	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/partition"
 	"github.com/abt-dev/abt/schema"
 )
@@ -80,10 +79,13 @@ const (
 	// FormatTmix: the connections' vectors as tmix reads them (TmixFile),
 	// for traffic generators; the runs stay in the README.
 	FormatTmix = "tmix"
+	// FormatAdudump: the records as adudump text (AdudumpFile), for the
+	// tools written against it; adu2parquet reads it back.
+	FormatAdudump = "adudump"
 )
 
 // Formats lists the formats Export writes.
-var Formats = []string{FormatParquet, FormatCSV, FormatTmix}
+var Formats = []string{FormatParquet, FormatCSV, FormatTmix, FormatAdudump}
 
 // Description is what the data set's metadata say that the archive does
 // not know.
@@ -134,7 +136,7 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 		o.Format = FormatParquet
 	}
 	if !slices.Contains(Formats, o.Format) {
-		return res, fmt.Errorf("export: format %q: must be parquet, csv or tmix", o.Format)
+		return res, fmt.Errorf("export: format %q: must be parquet, csv, tmix or adudump", o.Format)
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
@@ -153,7 +155,10 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 		return res, fmt.Errorf("export: %s is inside the archive", o.Dir)
 	}
 	x := &exporter{o: o, root: root, res: &res, inbound: map[connKey]bool{}, runs: map[runKey]bool{},
-		csv: map[string]*csvTable{}, tmix: map[connKey]*tmixConn{}}
+		csv: map[string]*csvTable{}}
+	if o.Format == FormatTmix || o.Format == FormatAdudump {
+		x.dialogs = map[connKey]*dialog{}
+	}
 	if o.KeyFile != "" {
 		key, created, err := anonymize.LoadOrCreateKey(o.KeyFile)
 		if err != nil {
@@ -224,15 +229,19 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 		if o.From.IsZero() {
 			start = x.res.First.UnixMicro()
 		}
-		conns := make([]*tmixConn, 0, len(x.tmix))
-		for _, c := range x.tmix {
-			conns = append(conns, c)
-		}
+		conns := x.sortedDialogs()
 		n, size, err := writeTmix(stage, conns, x.time(start))
 		if err != nil {
 			return res, err
 		}
 		res.Tables = []Table{{Name: "tmix", Rows: n, Files: []string{TmixFile}, Bytes: size}}
+	}
+	if o.Format == FormatAdudump {
+		n, size, err := writeAdudump(stage, x.sortedDialogs())
+		if err != nil {
+			return res, err
+		}
+		res.Tables = []Table{{Name: "adudump", Rows: n, Files: []string{AdudumpFile}, Bytes: size}}
 	}
 	if err := writeMetadata(stage, o, &res); err != nil {
 		return res, err
@@ -265,7 +274,7 @@ type exporter struct {
 	runs    map[runKey]bool  // the runs whose rows were kept
 	tables  [3]Table         // in schema.Tables' order (tableIndex)
 	csv     map[string]*csvTable
-	tmix    map[connKey]*tmixConn
+	dialogs map[connKey]*dialog // with FormatTmix and FormatAdudump
 }
 
 func tableIndex(t string) int { return slices.Index(schema.Tables, t) }
@@ -379,6 +388,16 @@ func (x *exporter) seen(ts int64) {
 	}
 }
 
+// sortedDialogs returns the connections' dialogs in order (sortDialogs).
+func (x *exporter) sortedDialogs() []*dialog {
+	conns := make([]*dialog, 0, len(x.dialogs))
+	for _, c := range x.dialogs {
+		conns = append(conns, c)
+	}
+	sortDialogs(conns)
+	return conns
+}
+
 func (x *exporter) write(table, sensor string, h partition.Hour, rows any, n int) error {
 	if n == 0 {
 		return nil
@@ -388,7 +407,7 @@ func (x *exporter) write(table, sensor string, h partition.Hour, rows any, n int
 	}
 	t := &x.tables[tableIndex(table)]
 	switch x.o.Format {
-	case FormatTmix:
+	case FormatTmix, FormatAdudump:
 		return nil
 	case FormatCSV:
 		if err := archive.SortRows(rows); err != nil {
@@ -436,9 +455,9 @@ func (x *exporter) connections(sensor string, _ partition.Hour, paths []string) 
 		x.seen(c.Ts)
 		c.ServerIP, c.ClientIP = x.addr(c.ServerIP), x.addr(c.ClientIP)
 		c.Ts = x.time(c.Ts)
-		if x.o.Format == FormatTmix {
+		if x.dialogs != nil {
 			k := connKey{sensor, c.RunID, c.ConnID}
-			x.tmix[k] = &tmixConn{key: k, c: c}
+			x.dialogs[k] = &dialog{key: k, c: c}
 		}
 		byHour[hourOf(c.Ts)] = append(byHour[hourOf(c.Ts)], c)
 	}
@@ -459,14 +478,8 @@ func (x *exporter) adus(sensor string, _ partition.Hour, paths []string) error {
 		x.seen(a.Ts)
 		a.ServerIP, a.ClientIP = x.addr(a.ServerIP), x.addr(a.ClientIP)
 		a.Ts = x.time(a.Ts)
-		if x.o.Format == FormatTmix {
-			if c := x.tmix[connKey{sensor, a.RunID, a.ConnID}]; c != nil {
-				think := int64(-1)
-				if a.ThinkUs != nil {
-					think = *a.ThinkUs
-				}
-				c.adus = append(c.adus, tmixADU{ordinal: a.Ordinal, c2s: a.Direction == ingest.DirC2S.String(), size: a.Size, think: think})
-			}
+		if c := x.dialogs[connKey{sensor, a.RunID, a.ConnID}]; c != nil {
+			c.adus = append(c.adus, a)
 		}
 		byHour[hourOf(a.Ts)] = append(byHour[hourOf(a.Ts)], a)
 	}

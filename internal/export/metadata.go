@@ -194,6 +194,12 @@ func readme(o Options, res *Result, created time.Time) string {
 		p("\n`%s` (Frictionless Data Package) and `%s` (schema.org Dataset) describe the same for catalogues.\n", PackageFile, LinkedDataFile)
 		p("\n## Terms of use\n\n%s\n", orUnstated(o.Describe.License))
 		return b.String()
+	case FormatAdudump:
+		p("`%s`: the records of the connections that began in the range, with their ADUs in the range, as adudump text, the line format of the adudump paper's Table 2 (`SYN:`, `RTT:`, `SEQ:`, `CONC:`, `ADU:`, `INC:`, `END:` lines: the time in seconds with µs, the endpoints as address.port with the server (or the local side) first and `<` for client to server, then per type the RTT, or an ADU's size, SEQ or CONC and think time), in time order, as `adu2parquet --format adudump` writes it and reads it back (`adu2parquet --out archive %s`). docs/inference.md says what the text carries and what it does not.\n", AdudumpFile, AdudumpFile)
+		p("\n## Reading it\n\n```sh\nzcat %s | head\nsha256sum -c SHA256SUMS                   # every file as exported\n```\n", AdudumpFile)
+		p("\n`%s` (Frictionless Data Package) and `%s` (schema.org Dataset) describe the same for catalogues.\n", PackageFile, LinkedDataFile)
+		p("\n## Terms of use\n\n%s\n", orUnstated(o.Describe.License))
+		return b.String()
 	case FormatCSV:
 		p("Three tables, each a gzip'd CSV file (`<table>.csv.gz`) with a header line: times are UTC in RFC 3339 with µs, an empty field is a null, a list or struct (the runs' `inputs`, say) is JSON. The columns (schema version %d of abt; its docs/schema.md says what each means):\n\n", schema.Version)
 	default:
@@ -407,6 +413,9 @@ func dataPackage(o Options, res *Result, created time.Time) jsonObject {
 		case FormatTmix:
 			r = jsonObject{"name": t.Name, "path": paths[0], "format": "tmix", "mediatype": "text/plain", "compression": "gz",
 				"bytes": t.Bytes, "description": fmt.Sprintf("%d connection vectors in tmix's v2 format (S and C records), the client as initiator", t.Rows)}
+		case FormatAdudump:
+			r = jsonObject{"name": t.Name, "path": paths[0], "format": "adudump", "mediatype": "text/plain", "compression": "gz",
+				"bytes": t.Bytes, "description": fmt.Sprintf("%d records as adudump text (the adudump paper's Table 2)", t.Rows)}
 		}
 		resources = append(resources, r)
 	}
@@ -436,7 +445,7 @@ func linkedData(o Options, res *Result, created time.Time) jsonObject {
 		switch o.Format {
 		case FormatCSV:
 			d["encodingFormat"], d["contentUrl"] = "text/csv", t.Files[0]
-		case FormatTmix:
+		case FormatTmix, FormatAdudump:
 			d["encodingFormat"], d["contentUrl"] = "text/plain", t.Files[0]
 		}
 		dist = append(dist, d)

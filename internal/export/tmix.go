@@ -10,6 +10,7 @@ import (
 
 	"github.com/klauspost/pgzip"
 
+	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
 )
 
@@ -20,19 +21,24 @@ const TmixFile = "connections.tmix.gz"
 // the archive does not record windows, and tmix needs one.
 const tmixWindow = 65535
 
-// tmixConn is a connection whose vector goes into the tmix file.
-type tmixConn struct {
+// dialog is a connection and its ADUs in the range, as exported (times
+// truncated, addresses anonymized): what a tmix vector and the adudump text
+// are written from.
+type dialog struct {
 	key  connKey
-	c    schema.Connection // as exported (times truncated)
-	adus []tmixADU
+	c    schema.Connection
+	adus []schema.ADU
 }
 
-// tmixADU is an ADU of a vector.
-type tmixADU struct {
-	ordinal int32
-	c2s     bool
-	size    int64
-	think   int64 // µs; -1 unknown
+// c2s reports whether an ADU is the client's.
+func c2s(a *schema.ADU) bool { return a.Direction == ingest.DirC2S.String() }
+
+// thinkOr0 is an ADU's think time, 0 when unknown.
+func thinkOr0(a *schema.ADU) int64 {
+	if a.ThinkUs == nil {
+		return 0
+	}
+	return *a.ThinkUs
 }
 
 // tmixLine is one I or A line.
@@ -52,18 +58,18 @@ type tmixLine struct {
 //     that ADU's think time when known.
 //
 // The client is the initiator.
-func (t *tmixConn) vector() []tmixLine {
+func (t *dialog) vector() []tmixLine {
 	var out []tmixLine
-	think := func(a tmixADU) int64 { return max(a.think, 0) }
+	think := func(a schema.ADU) int64 { return max(thinkOr0(&a), 0) }
 	if t.c.Concurrent {
 		for _, side := range []bool{true, false} {
-			var prev *tmixADU
+			var prev *schema.ADU
 			for i := range t.adus {
 				a := t.adus[i]
-				if a.c2s != side {
+				if c2s(&a) != side {
 					continue
 				}
-				l := tmixLine{initiator: side, bytes: a.size}
+				l := tmixLine{initiator: side, bytes: a.Size}
 				if prev != nil {
 					l.sendWait = think(*prev)
 				}
@@ -81,10 +87,10 @@ func (t *tmixConn) vector() []tmixLine {
 		return out
 	}
 	for i, a := range t.adus {
-		l := tmixLine{initiator: a.c2s, bytes: a.size}
+		l := tmixLine{initiator: c2s(&a), bytes: a.Size}
 		if i > 0 {
 			p := t.adus[i-1]
-			if p.c2s == a.c2s {
+			if c2s(&p) == c2s(&a) {
 				l.sendWait = think(p)
 			} else {
 				l.recvWait = think(p)
@@ -96,13 +102,14 @@ func (t *tmixConn) vector() []tmixLine {
 		return out
 	}
 	last := t.adus[len(t.adus)-1]
-	lastFIN := last.c2s && t.c.C2SFIN || !last.c2s && t.c.S2CFIN
-	otherFIN := last.c2s && t.c.S2CFIN || !last.c2s && t.c.C2SFIN
+	lc := c2s(&last)
+	lastFIN := lc && t.c.C2SFIN || !lc && t.c.S2CFIN
+	otherFIN := lc && t.c.S2CFIN || !lc && t.c.C2SFIN
 	switch {
 	case lastFIN:
-		out = append(out, tmixLine{initiator: last.c2s, sendWait: think(last)})
+		out = append(out, tmixLine{initiator: lc, sendWait: think(last)})
 	case otherFIN:
-		out = append(out, tmixLine{initiator: !last.c2s, recvWait: think(last)})
+		out = append(out, tmixLine{initiator: !lc, recvWait: think(last)})
 	}
 	return out
 }
@@ -116,14 +123,10 @@ func lossRate(rexmt, data int64) float64 {
 	return min(float64(rexmt)/float64(data), 1)
 }
 
-// writeTmix writes the vectors of the connections, in the order of their
-// first packets, to the data set's TmixFile; start is the trace's start
-// (the range's, or the first connection's first packet), µs.
-func writeTmix(dir string, conns []*tmixConn, start int64) (vectors, size int64, err error) {
-	slices.SortFunc(conns, func(a, b *tmixConn) int {
-		return cmp.Or(cmp.Compare(a.c.Ts, b.c.Ts), cmp.Compare(a.key.sensor, b.key.sensor),
-			cmp.Compare(a.key.run, b.key.run), cmp.Compare(a.key.conn, b.key.conn))
-	})
+// writeTmix writes the vectors of the connections (in order: sortDialogs),
+// to the data set's TmixFile; start is the trace's start (the range's, or
+// the first connection's first packet), µs.
+func writeTmix(dir string, conns []*dialog, start int64) (vectors, size int64, err error) {
 	path := filepath.Join(dir, TmixFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -133,7 +136,6 @@ func writeTmix(dir string, conns []*tmixConn, start int64) (vectors, size int64,
 	w := bufio.NewWriter(gz)
 	fmt.Fprintf(w, "# tmix connection vectors (v2: S/C records) written by abt's export; the initiator is the client.\n")
 	for _, t := range conns {
-		slices.SortFunc(t.adus, func(a, b tmixADU) int { return cmp.Compare(a.ordinal, b.ordinal) })
 		lines := t.vector()
 		if len(t.adus) == 0 {
 			continue
@@ -193,4 +195,16 @@ func writeTmix(dir string, conns []*tmixConn, start int64) (vectors, size int64,
 		return 0, 0, fmt.Errorf("export: %s: %w", TmixFile, err)
 	}
 	return vectors, size, nil
+}
+
+// sortDialogs orders the connections by their first packets, and each
+// one's ADUs by ordinal.
+func sortDialogs(conns []*dialog) {
+	slices.SortFunc(conns, func(a, b *dialog) int {
+		return cmp.Or(cmp.Compare(a.c.Ts, b.c.Ts), cmp.Compare(a.key.sensor, b.key.sensor),
+			cmp.Compare(a.key.run, b.key.run), cmp.Compare(a.key.conn, b.key.conn))
+	})
+	for _, d := range conns {
+		slices.SortFunc(d.adus, func(a, b schema.ADU) int { return cmp.Compare(a.Ordinal, b.Ordinal) })
+	}
 }
