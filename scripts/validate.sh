@@ -10,12 +10,15 @@
 #
 # Output: testdata/validation/<scenario>/{capture.pcap.gz,client.jsonl,server.jsonl},
 # the plots in testdata/validation/plots and the report docs/validation.md.
-# SEQ_CONNS, CONC_CONNS, PARALLEL and LOSS shrink or grow the run.
+# SEQ_CONNS, CONC_CONNS, BULK_CONNS, PIPE_CONNS, PARALLEL, LOSS, DELAY,
+# CONC_DELAY and CAPTURE_AT (server or client) change the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SEQ_CONNS=${SEQ_CONNS:-200}
 CONC_CONNS=${CONC_CONNS:-100}
+BULK_CONNS=${BULK_CONNS:-100}
+PIPE_CONNS=${PIPE_CONNS:-100}
 PARALLEL=${PARALLEL:-50}
 LOSS=${LOSS:-0.01}
 DELAY=${DELAY:-5ms}
@@ -81,7 +84,11 @@ scenario() {
 	setup
 	ip netns exec "$NM" "$BIN" forward --a m0 --b m1 --loss "$loss" --delay "$DELAY" --seed 7 2>"$tmp/forward.log" &
 	pids+=($!)
-	ip netns exec "$NS" tcpdump -i s0 -n -s 128 -U -w "$tmp/capture.pcap" tcp 2>"$tmp/tcpdump.log" &
+	if [ "${CAPTURE_AT:-server}" = client ]; then
+		ip netns exec "$NC" tcpdump -i c0 -n -s 128 -U -w "$tmp/capture.pcap" tcp 2>"$tmp/tcpdump.log" &
+	else
+		ip netns exec "$NS" tcpdump -i s0 -n -s 128 -U -w "$tmp/capture.pcap" tcp 2>"$tmp/tcpdump.log" &
+	fi
 	pids+=($!)
 	ip netns exec "$NS" "$BIN" server --listen 10.77.0.2:9000 --listen '[fd77::2]:9000' --log "$tmp/server.jsonl" "$@" &
 	pids+=($!)
@@ -101,10 +108,22 @@ scenario() {
 SEQ=(--mode seq --seed 11 --adus 1:12 --size 1:20000 --think 0s:300ms --write-size 500:8000 --write-delay 0s:20ms --rst 0.1 --empty 0.05)
 CONC=(--mode conc --seed 12 --adus 1:4 --heavy --size 200:100000 --alpha 1.2 --gap 0s:2s --write-size 500:8000 --write-delay 0s:20ms --rst 0.1 --empty 0.05)
 
+# Concurrent dialogs the wire shows (issue 15): bulk transfers both ways,
+# each side starting while the other may be mid-ADU; and pipelined requests
+# over responses in flight. With loss, before and after the monitor, and
+# a 20 ms one-way delay (CONC_DELAY), at which most such dialogs overlap on
+# the wire. CAPTURE_AT=client puts the monitor next to the client instead.
+CONC_DELAY=${CONC_DELAY:-20ms}
+BULK=(--mode conc --seed 13 --adus 1:3 --heavy --size 20000:2000000 --alpha 1.1 --gap 0s:300ms --write-size 8000:65536 --write-delay 0s:2ms --rst 0 --empty 0)
+PIPE=(--mode pipe --seed 14 --adus 2:8 --heavy --size 300:500000 --alpha 1.2 --gap 0s:50ms --think 0s:100ms --write-size 500:65536 --write-delay 0s:2ms --rst 0 --empty 0)
+
 scenario seq-loss "$SEQ_CONNS" "$LOSS" "${SEQ[@]}"
 scenario conc "$CONC_CONNS" 0 "${CONC[@]}"
+DELAY=$CONC_DELAY scenario conc-bulk "$BULK_CONNS" "$LOSS" "${BULK[@]}"
+DELAY=$CONC_DELAY scenario pipe "$PIPE_CONNS" "$LOSS" "${PIPE[@]}"
 
 "$BIN" report --scenario seq-loss=$OUT/seq-loss --scenario conc=$OUT/conc \
+	--scenario conc-bulk=$OUT/conc-bulk --scenario pipe=$OUT/pipe \
 	--out docs/validation.md --plots $OUT/plots --plots-rel ../$OUT/plots \
-	--command "make validate   # scripts/validate.sh: SEQ_CONNS=$SEQ_CONNS CONC_CONNS=$CONC_CONNS LOSS=$LOSS DELAY=$DELAY; seq: ${SEQ[*]}; conc: ${CONC[*]}"
+	--command "make validate   # scripts/validate.sh: SEQ_CONNS=$SEQ_CONNS CONC_CONNS=$CONC_CONNS BULK_CONNS=$BULK_CONNS PIPE_CONNS=$PIPE_CONNS LOSS=$LOSS DELAY=$DELAY CONC_DELAY=$CONC_DELAY (conc-bulk, pipe) CAPTURE_AT=${CAPTURE_AT:-server}; seq: ${SEQ[*]}; conc: ${CONC[*]}; conc-bulk: ${BULK[*]}; pipe: ${PIPE[*]}"
 echo "== report: docs/validation.md"

@@ -71,7 +71,17 @@ func play(c net.Conn, p *validate.Plan, client bool, s *validate.Side) error {
 	if client {
 		mine = "c2s"
 	}
-	switch p.Mode {
+	mode := p.Mode
+	if mode == validate.ModePipe {
+		// The server answers each request in turn, as in a sequential
+		// dialog; the client writes its requests and reads the responses
+		// on their own, as in a concurrent one.
+		mode = validate.ModeSeq
+		if client {
+			mode = validate.ModeConc
+		}
+	}
+	switch mode {
 	case validate.ModeSeq:
 		for i := range p.ADUs {
 			a := &p.ADUs[i]

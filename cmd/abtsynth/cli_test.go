@@ -49,7 +49,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"server", "--think", "1:2"}, "abtsynth: --think \"1:2\": must be MIN:MAX or a single value\nRun 'abtsynth server --help' for usage.\n"},
 		{[]string{"forward", "--loss", "lots"}, "abtsynth: --loss \"lots\": must be a number\nRun 'abtsynth forward --help' for usage.\n"},
 		{[]string{"forward", "--a", "m0"}, "abtsynth: need --a, --b and 0 <= --loss <= 1\nRun 'abtsynth forward --help' for usage.\n"},
-		{[]string{"client", "--mode", "chat"}, "abtsynth: --mode \"chat\": must be seq, conc or mix\nRun 'abtsynth client --help' for usage.\n"},
+		{[]string{"client", "--mode", "chat"}, "abtsynth: --mode \"chat\": must be seq, conc, mix or pipe\nRun 'abtsynth client --help' for usage.\n"},
 		{[]string{"server", "--size", "0:10"}, "abtsynth: --size \"0:10\": must be at least 1 byte\nRun 'abtsynth server --help' for usage.\n"},
 		{[]string{"server", "--rst", "0.6", "--empty", "0.6"}, "abtsynth: --rst and --empty must sum to at most 1\nRun 'abtsynth server --help' for usage.\n"},
 		{[]string{"bogus"}, "abtsynth: unknown command \"bogus\" for \"abtsynth\"\nRun 'abtsynth --help' for usage.\n"},

@@ -98,7 +98,7 @@ then exit 0).`),
 func addParams(fs *pflag.FlagSet, p *validate.Params) {
 	*p = validate.DefaultParams()
 	fs.Uint64Var(&p.Seed, "seed", p.Seed, "seed of the plans (the same on client and server)")
-	fs.StringVar((*string)(&p.Mode), "mode", string(p.Mode), "dialog mode: {seq|conc|mix}")
+	fs.StringVar((*string)(&p.Mode), "mode", string(p.Mode), "dialog mode: {seq|conc|mix|pipe}")
 	fs.Var(&p.ADUs, "adus", "ADUs per connection (seq) or per direction (conc)")
 	fs.Var(&p.Size, "size", "ADU size in bytes (uniform; with --heavy, Pareto scale:cap)")
 	fs.BoolVar(&p.Heavy, "heavy", false, "heavy-tailed (Pareto) ADU sizes")
@@ -115,8 +115,8 @@ func addParams(fs *pflag.FlagSet, p *validate.Params) {
 // which names fields, backs the checks up).
 func checkParams(p *validate.Params) error {
 	switch {
-	case p.Mode != validate.ModeSeq && p.Mode != validate.ModeConc && p.Mode != validate.ModeMix:
-		return &FlagError{fmt.Errorf("--mode %q: must be seq, conc or mix", p.Mode)}
+	case p.Mode != validate.ModeSeq && p.Mode != validate.ModeConc && p.Mode != validate.ModeMix && p.Mode != validate.ModePipe:
+		return &FlagError{fmt.Errorf("--mode %q: must be seq, conc, mix or pipe", p.Mode)}
 	case p.Size.Min < 1:
 		return &FlagError{fmt.Errorf("--size %q: must be at least 1 byte", p.Size.String())}
 	case p.WriteSize.Min < 1:

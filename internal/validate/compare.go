@@ -52,6 +52,31 @@ type Result struct {
 	ShortPauses int
 	Mismatches  []Mismatch
 	RTTNs       []float64 // handshake RTTs at the monitor
+	// Wire scores the concurrent connections by what the capture shows
+	// (WireOverlap), per address family ("IPv4", "IPv6"); nil when the
+	// overlap was not computed.
+	Wire map[string]*WireScore
+}
+
+// WireScore counts the concurrent connections of one address family by
+// what the wire shows: Detectable ones had both sides' data in flight at
+// the monitor at once, Hidden ones never did (they look sequential to any
+// monitor: counted, not scored). Dirs are the directions of the detectable
+// ones that carried data, DirsExact those whose ADU boundaries are exact up
+// to what the method can tell: every difference is a pause of the
+// application not longer than the quiet time (a merge), or one longer than
+// it within an ADU, or a retransmission seen more than the quiet time late
+// (a split) — explain's explained causes.
+type WireScore struct {
+	Detectable, Hidden, Dirs, DirsExact int
+}
+
+// Frac is the fraction of directions exact.
+func (w *WireScore) Frac() float64 {
+	if w.Dirs == 0 {
+		return 0
+	}
+	return float64(w.DirsExact) / float64(w.Dirs)
 }
 
 // Unexplained returns the number of mismatches with an unexplained part.
@@ -96,8 +121,10 @@ func Quantile(xs []float64, q float64) float64 {
 }
 
 // Compare matches inferred connections to the ground truth by client
-// address and port. quiet is the engine's quiet time.
-func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration) *Result {
+// address and port. quiet is the engine's quiet time; overlap, when not
+// nil, says which connections overlapped on the wire (WireOverlap) and
+// fills Result.Wire.
+func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration, overlap map[netip.AddrPort]bool) *Result {
 	r := &Result{ByMode: map[Mode][2]int{}, SizesTrue: map[string][]float64{}, SizesMeas: map[string][]float64{},
 		ThinkTrue: map[string][]float64{}, ThinkMeas: map[string][]float64{}}
 	keys := make([]netip.AddrPort, 0, len(truth))
@@ -140,14 +167,17 @@ func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*Inferr
 				// alike: a concurrent connection read sequentially (its
 				// sides never overlapped) measures a different gap.
 				g := &c.ADUs[i]
-				if a.ThinkNs >= 0 && g.ThinkNs >= 0 && g.Kind == ingest.KindADU && g.Concurrent == (t.Mode == ModeConc) {
+				if a.ThinkNs >= 0 && g.ThinkNs >= 0 && g.Kind == ingest.KindADU && g.Concurrent == t.Mode.Concurrent() {
 					r.Think = append(r.Think, ThinkPair{Dir: a.Dir, ActualNs: a.ThinkNs, MeasNs: g.ThinkNs})
 				}
 			}
 		}
 		r.ByMode[t.Mode] = bm
-		if t.Mode == ModeConc {
+		if t.Mode.Concurrent() {
 			r.concurrent(t, c, quiet, exact)
+			if overlap != nil {
+				r.wire(t, c, quiet, overlap[k])
+			}
 		}
 		if !exact {
 			r.Mismatches = append(r.Mismatches, explain(t, c, quiet))
@@ -234,80 +264,122 @@ func explain(t *TruthConn, c *InferredConn, quiet time.Duration) Mismatch {
 		m.Explained = false
 		return m
 	}
-	q := int64(quiet)
 	for _, dir := range []string{"c2s", "s2c"} {
-		tb := map[int64]int{} // boundary offset -> index of truth ADU starting there
-		var tEnd int64
-		for i, a := range t.ADUs {
-			if a.Dir == dir {
-				if a.Off > 0 {
-					tb[a.Off] = i
-				}
-				tEnd = a.Off + a.Size
-			}
-		}
-		ib := map[int64]*ingest.Record{}
-		var iEnd int64
-		for i := range c.ADUs {
-			a := &c.ADUs[i]
-			if a.Dir.String() != dir {
-				continue
-			}
-			if iEnd > 0 {
-				ib[iEnd] = a
-			}
-			iEnd += int64(a.Size)
-		}
-		if tEnd != iEnd {
-			m.Causes = append(m.Causes, fmt.Sprintf("%s: %d bytes written, %d inferred", dir, tEnd, iEnd))
-			m.Explained = false
-		}
-		for off, a := range ib {
-			if _, ok := tb[off]; ok {
-				continue
-			}
-			ta := truthAt(t, dir, off)
-			if ta == nil {
-				m.Causes = append(m.Causes, fmt.Sprintf("%s: boundary at byte %d beyond the written data", dir, off))
-				m.Explained = false
-				continue
-			}
-			w, pause, _ := ta.WriteAt(off)
-			late := a.FirstNs - w
-			switch {
-			case pause > q:
-				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: the application paused %s between writes (longer than the quiet time)", dir, off, dur(pause)))
-			case late > q:
-				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: written at %s, first seen at the monitor %s later — a loss before the monitor retransmitted after more than the quiet time (retransmission timeout longer than the quiet time)", dir, off, stamp(w), dur(late)))
-			case t.Mode == ModeConc:
-				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: the other side's data ended the ADU before the connection was found concurrent", dir, off))
-				m.Explained = false
-			default:
-				m.Causes = append(m.Causes, fmt.Sprintf("%s split at byte %d: written at %s, seen %s later; no cause found", dir, off, stamp(w), dur(late)))
-				m.Explained = false
-			}
-		}
-		for off, i := range tb {
-			if _, ok := ib[off]; ok || off >= iEnd {
-				continue
-			}
-			a := t.ADUs[i]
-			prev := truthAt(t, dir, off-1)
-			gap := a.FirstNs - prev.LastNs
-			if t.Mode == ModeConc && gap <= q {
-				m.Causes = append(m.Causes, fmt.Sprintf("%s ADUs merged at byte %d: a concurrent pause of %s, not longer than the quiet time", dir, off, dur(gap)))
-				continue
-			}
-			m.Causes = append(m.Causes, fmt.Sprintf("%s ADUs merged at byte %d (application pause %s); no cause found", dir, off, dur(gap)))
-			m.Explained = false
-		}
+		causes, ok := explainDir(t, c, dir, quiet)
+		m.Causes = append(m.Causes, causes...)
+		m.Explained = m.Explained && ok
 	}
 	if len(m.Causes) == 0 {
 		m.Causes = append(m.Causes, "same boundaries per direction, different order of directions")
-		m.Explained = t.Mode == ModeConc
+		m.Explained = t.Mode.Concurrent()
 	}
 	sort.Strings(m.Causes)
 	return m
+}
+
+// explainDir compares the ADU boundaries of direction dir, as byte
+// offsets, and attributes each difference to a cause; ok is false when a
+// difference has none the method explains.
+func explainDir(t *TruthConn, c *InferredConn, dir string, quiet time.Duration) (causes []string, ok bool) {
+	ok = true
+	q := int64(quiet)
+	tb := map[int64]int{} // boundary offset -> index of truth ADU starting there
+	var tEnd int64
+	for i, a := range t.ADUs {
+		if a.Dir == dir {
+			if a.Off > 0 {
+				tb[a.Off] = i
+			}
+			tEnd = a.Off + a.Size
+		}
+	}
+	ib := map[int64]*ingest.Record{}
+	var iEnd int64
+	for i := range c.ADUs {
+		a := &c.ADUs[i]
+		if a.Dir.String() != dir {
+			continue
+		}
+		if iEnd > 0 {
+			ib[iEnd] = a
+		}
+		iEnd += int64(a.Size)
+	}
+	if tEnd != iEnd {
+		causes = append(causes, fmt.Sprintf("%s: %d bytes written, %d inferred", dir, tEnd, iEnd))
+		ok = false
+	}
+	for off, a := range ib {
+		if _, ok := tb[off]; ok {
+			continue
+		}
+		ta := truthAt(t, dir, off)
+		if ta == nil {
+			causes = append(causes, fmt.Sprintf("%s: boundary at byte %d beyond the written data", dir, off))
+			ok = false
+			continue
+		}
+		w, pause, _ := ta.WriteAt(off)
+		late := a.FirstNs - w
+		switch {
+		case pause > q:
+			causes = append(causes, fmt.Sprintf("%s split at byte %d: the application paused %s between writes (longer than the quiet time)", dir, off, dur(pause)))
+		case late > q:
+			causes = append(causes, fmt.Sprintf("%s split at byte %d: written at %s, first seen at the monitor %s later — a loss before the monitor retransmitted after more than the quiet time (retransmission timeout longer than the quiet time)", dir, off, stamp(w), dur(late)))
+		case t.Mode.Concurrent():
+			causes = append(causes, fmt.Sprintf("%s split at byte %d: the other side's data ended the ADU before the connection was found concurrent", dir, off))
+			ok = false
+		default:
+			causes = append(causes, fmt.Sprintf("%s split at byte %d: written at %s, seen %s later; no cause found", dir, off, stamp(w), dur(late)))
+			ok = false
+		}
+	}
+	for off, i := range tb {
+		if _, ok := ib[off]; ok || off >= iEnd {
+			continue
+		}
+		a := t.ADUs[i]
+		prev := truthAt(t, dir, off-1)
+		gap := a.FirstNs - prev.LastNs
+		if t.Mode.Concurrent() && gap <= q {
+			causes = append(causes, fmt.Sprintf("%s ADUs merged at byte %d: a concurrent pause of %s, not longer than the quiet time", dir, off, dur(gap)))
+			continue
+		}
+		causes = append(causes, fmt.Sprintf("%s ADUs merged at byte %d (application pause %s); no cause found", dir, off, dur(gap)))
+		ok = false
+	}
+	return causes, ok
+}
+
+// wire scores a concurrent connection by what the wire showed (see
+// WireScore).
+func (r *Result) wire(t *TruthConn, c *InferredConn, quiet time.Duration, overlapped bool) {
+	if r.Wire == nil {
+		r.Wire = map[string]*WireScore{}
+	}
+	fam := "IPv4"
+	if t.Client.Addr().Is6() {
+		fam = "IPv6"
+	}
+	w := r.Wire[fam]
+	if w == nil {
+		w = &WireScore{}
+		r.Wire[fam] = w
+	}
+	if !overlapped {
+		w.Hidden++
+		return
+	}
+	w.Detectable++
+	for _, dir := range []string{"c2s", "s2c"} {
+		if !slices.ContainsFunc(t.ADUs, func(a TruthADU) bool { return a.Dir == dir && a.Size > 0 }) {
+			continue
+		}
+		w.Dirs++
+		if _, ok := explainDir(t, c, dir, quiet); ok {
+			w.DirsExact++
+		}
+	}
 }
 
 func truthAt(t *TruthConn, dir string, off int64) *TruthADU {

@@ -22,7 +22,17 @@ const (
 	ModeConc Mode = "conc"
 	// ModeMix: each connection is drawn as sequential or concurrent.
 	ModeMix Mode = "mix"
+	// ModePipe: the client sends its requests without waiting for the
+	// responses (pipelining: each request Gap after its previous one's last
+	// write), and the server answers each request in order, Think after
+	// reading it completely: requests go out over responses in flight.
+	ModePipe Mode = "pipe"
 )
+
+// Concurrent reports whether the mode's two sides may send at once, so
+// that its ADUs are ordered by first write and a think time is the gap to
+// the same direction's next ADU.
+func (m Mode) Concurrent() bool { return m == ModeConc || m == ModePipe }
 
 // Range is an inclusive range of integers drawn uniformly.
 type Range struct{ Min, Max int64 }
@@ -125,9 +135,9 @@ func DefaultParams() Params {
 // Validate checks the ranges.
 func (p *Params) Validate() error {
 	switch p.Mode {
-	case ModeSeq, ModeConc, ModeMix:
+	case ModeSeq, ModeConc, ModeMix, ModePipe:
 	default:
-		return fmt.Errorf("mode %q: want seq, conc or mix", p.Mode)
+		return fmt.Errorf("mode %q: want seq, conc, mix or pipe", p.Mode)
 	}
 	if p.Size.Min < 1 || p.WriteSize.Min < 1 {
 		return errors.New("sizes must be at least 1 byte")
@@ -158,7 +168,8 @@ type Plan struct {
 	Mode Mode
 	RST  bool // the client aborts the connection with a RST at the end
 	// ADUs in the order they start (sequential), or per direction in
-	// order (concurrent: filter by Dir).
+	// order (concurrent: filter by Dir), or request and response in turn
+	// (pipelined).
 	ADUs []PlanADU
 }
 
@@ -203,6 +214,16 @@ func NewPlan(p *Params, port uint16) Plan {
 			for range int(p.ADUs.draw(g)) {
 				pl.ADUs = append(pl.ADUs, p.adu(g, d, p.Gap.draw(g)))
 			}
+		}
+	case ModePipe:
+		// Requests and responses alternate in the plan (request i, then
+		// its response); the client writes the requests on their own.
+		for i := range int(p.ADUs.draw(g)) {
+			var gap time.Duration
+			if i > 0 {
+				gap = p.Gap.draw(g)
+			}
+			pl.ADUs = append(pl.ADUs, p.adu(g, "c2s", gap), p.adu(g, "s2c", p.Think.draw(g)))
 		}
 	}
 	return pl

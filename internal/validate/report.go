@@ -39,7 +39,11 @@ func RunDir(ctx context.Context, dir string, opts ingest.Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	return Compare(truth, inf, opts.QuietTime), nil
+	overlap, err := WireOverlap(truth, cap)
+	if err != nil {
+		return nil, err
+	}
+	return Compare(truth, inf, opts.QuietTime, overlap), nil
 }
 
 func ms(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
@@ -82,10 +86,32 @@ func WriteReport(w io.Writer, ss []Scenario, plotDir, plotRel, command string) e
 	p("\nServer think time: after a request (c2s ADU), measured next to the server.\n" +
 		"Client think time: after a response; the monitor measures it one round trip\n" +
 		"too long (the path between monitor and client is in it), as the paper notes.\n")
+	p("\n## Concurrent connections by what the wire shows\n\n" +
+		"A concurrent dialog can be told only when its two sides' data overlap on\n" +
+		"the wire: a data segment of one side is captured while the other side's\n" +
+		"data, captured before it, is not yet acknowledged by that segment\n" +
+		"(`validate.WireOverlap`, read from the capture, independently of the\n" +
+		"engine). Those connections are *detectable*; the others look sequential to\n" +
+		"any monitor and are counted, not scored. A direction of a detectable\n" +
+		"connection is exact when its ADU boundaries are the applications', up to\n" +
+		"what the method can tell: a pause not longer than the quiet time merges, one\n" +
+		"longer within an ADU or a retransmission seen more than the quiet time late\n" +
+		"splits.\n\n")
+	p("| scenario | family | concurrent connections | detectable | hidden (look sequential) | directions | exact | exact %% |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range ss {
+		for _, fam := range []string{"IPv4", "IPv6"} {
+			w := s.Result.Wire[fam]
+			if w == nil {
+				continue
+			}
+			p("| %s | %s | %d | %d | %d | %d | %d | %.1f %% |\n", s.Name, fam, w.Detectable+w.Hidden, w.Detectable, w.Hidden,
+				w.Dirs, w.DirsExact, 100*w.Frac())
+		}
+	}
 	for _, s := range ss {
 		r := s.Result
 		p("\n## %s\n\n", s.Name)
-		for _, m := range []Mode{ModeSeq, ModeConc} {
+		for _, m := range []Mode{ModeSeq, ModeConc, ModePipe} {
 			if bm := r.ByMode[m]; bm[0] > 0 {
 				p("- %s connections: %d, exact ADU vector: %d\n", m, bm[0], bm[1])
 			}

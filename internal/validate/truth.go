@@ -176,19 +176,19 @@ func merge(c, s *Side) (*TruthConn, error) {
 		off[a.Dir] += a.Size
 		t.ADUs = append(t.ADUs, *a)
 	}
-	if t.Mode == ModeConc {
+	if t.Mode.Concurrent() {
 		// Both sides wrote at once: the vector is in order of first write,
 		// as the engine orders ADUs by their first data.
 		sort.SliceStable(t.ADUs, func(i, j int) bool { return t.ADUs[i].FirstNs < t.ADUs[j].FirstNs })
 	}
-	switch t.Mode {
-	case ModeSeq:
+	switch {
+	case t.Mode == ModeSeq:
 		for i := 0; i+1 < len(t.ADUs); i++ {
 			if r := t.ADUs[i].ReadNs; r != 0 && t.ADUs[i+1].Dir != t.ADUs[i].Dir {
 				t.ADUs[i].ThinkNs = t.ADUs[i+1].FirstNs - r
 			}
 		}
-	case ModeConc:
+	case t.Mode.Concurrent():
 		last := map[string]int{}
 		for i := range t.ADUs {
 			if j, ok := last[t.ADUs[i].Dir]; ok {

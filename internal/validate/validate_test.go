@@ -37,6 +37,10 @@ func TestCommitted(t *testing.T) {
 			require.Equal(t, r.Isolated, r.Recovered, "ADUs separated by more than the quiet time recovered exactly")
 			require.Zero(t, r.Unexplained())
 		}},
+		// Issue 15's floor: at least 99 % of the directions of the
+		// concurrent connections the wire shows exact, in both families.
+		{"conc-bulk", wireFloor},
+		{"pipe", wireFloor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,4 +106,19 @@ func TestRangeSet(t *testing.T) {
 			require.Equal(t, tc.want, r)
 		})
 	}
+}
+
+// wireFloor asserts issue 15's floor on a concurrent scenario: in each
+// address family, at least 20 connections overlap on the wire, and at
+// least 99 % of their directions are exact (up to what the method can
+// tell); no mismatch is unexplained.
+func wireFloor(t *testing.T, r *Result) {
+	require.Equal(t, r.Conns, r.Matched, "every connection seen")
+	for _, fam := range []string{"IPv4", "IPv6"} {
+		w := r.Wire[fam]
+		require.NotNil(t, w, fam)
+		require.GreaterOrEqual(t, w.Detectable, 20, "%s: connections that overlap on the wire", fam)
+		require.GreaterOrEqual(t, w.Frac(), 0.99, "%s: %d of %d directions exact", fam, w.DirsExact, w.Dirs)
+	}
+	require.Zero(t, r.Unexplained())
 }
