@@ -63,10 +63,10 @@ type Result struct {
 // the monitor at once, Hidden ones never did (they look sequential to any
 // monitor: counted, not scored). Dirs are the directions of the detectable
 // ones that carried data, DirsExact those whose ADU boundaries are exact up
-// to what the method can tell: every difference is a pause of the
-// application not longer than the quiet time (a merge), or one longer than
-// it within an ADU, or a retransmission seen more than the quiet time late
-// (a split) — explain's explained causes.
+// to what the method can tell: every difference is a pause not longer than
+// the quiet time, the application's or the wire's (a merge), or one longer
+// within an ADU, or a retransmission seen more than the quiet time late (a
+// split) — explain's explained causes.
 type WireScore struct {
 	Detectable, Hidden, Dirs, DirsExact int
 }
@@ -121,10 +121,10 @@ func Quantile(xs []float64, q float64) float64 {
 }
 
 // Compare matches inferred connections to the ground truth by client
-// address and port. quiet is the engine's quiet time; overlap, when not
-// nil, says which connections overlapped on the wire (WireOverlap) and
-// fills Result.Wire.
-func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration, overlap map[netip.AddrPort]bool) *Result {
+// address and port. quiet is the engine's quiet time; wire, when not nil,
+// is what the capture shows (ReadWire): it fills Result.Wire and explains
+// merges by the pauses on the wire.
+func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*InferredConn, quiet time.Duration, wire *Wire) *Result {
 	r := &Result{ByMode: map[Mode][2]int{}, SizesTrue: map[string][]float64{}, SizesMeas: map[string][]float64{},
 		ThinkTrue: map[string][]float64{}, ThinkMeas: map[string][]float64{}}
 	keys := make([]netip.AddrPort, 0, len(truth))
@@ -175,12 +175,12 @@ func Compare(truth map[netip.AddrPort]*TruthConn, inf map[netip.AddrPort]*Inferr
 		r.ByMode[t.Mode] = bm
 		if t.Mode.Concurrent() {
 			r.concurrent(t, c, quiet, exact)
-			if overlap != nil {
-				r.wire(t, c, quiet, overlap[k])
+			if wire != nil {
+				r.wire(t, c, quiet, wire)
 			}
 		}
 		if !exact {
-			r.Mismatches = append(r.Mismatches, explain(t, c, quiet))
+			r.Mismatches = append(r.Mismatches, explain(t, c, quiet, wire))
 		}
 	}
 	return r
@@ -257,7 +257,7 @@ func (r *Result) concurrent(t *TruthConn, c *InferredConn, quiet time.Duration, 
 
 // explain compares the ADU boundaries of each direction, as byte offsets,
 // and attributes each difference to a cause.
-func explain(t *TruthConn, c *InferredConn, quiet time.Duration) Mismatch {
+func explain(t *TruthConn, c *InferredConn, quiet time.Duration, wire *Wire) Mismatch {
 	m := Mismatch{Client: t.Client, Mode: t.Mode, Truth: vector(t), Inferred: inferredVector(c), Explained: true}
 	if len(c.ADUs) == 0 && len(t.ADUs) > 0 && c.End == nil {
 		m.Causes = append(m.Causes, "connection not seen at the monitor")
@@ -265,7 +265,7 @@ func explain(t *TruthConn, c *InferredConn, quiet time.Duration) Mismatch {
 		return m
 	}
 	for _, dir := range []string{"c2s", "s2c"} {
-		causes, ok := explainDir(t, c, dir, quiet)
+		causes, ok := explainDir(t, c, dir, quiet, wire)
 		m.Causes = append(m.Causes, causes...)
 		m.Explained = m.Explained && ok
 	}
@@ -280,7 +280,7 @@ func explain(t *TruthConn, c *InferredConn, quiet time.Duration) Mismatch {
 // explainDir compares the ADU boundaries of direction dir, as byte
 // offsets, and attributes each difference to a cause; ok is false when a
 // difference has none the method explains.
-func explainDir(t *TruthConn, c *InferredConn, dir string, quiet time.Duration) (causes []string, ok bool) {
+func explainDir(t *TruthConn, c *InferredConn, dir string, quiet time.Duration, wire *Wire) (causes []string, ok bool) {
 	ok = true
 	q := int64(quiet)
 	tb := map[int64]int{} // boundary offset -> index of truth ADU starting there
@@ -345,6 +345,19 @@ func explainDir(t *TruthConn, c *InferredConn, dir string, quiet time.Duration) 
 			causes = append(causes, fmt.Sprintf("%s ADUs merged at byte %d: a concurrent pause of %s, not longer than the quiet time", dir, off, dur(gap)))
 			continue
 		}
+		if wire != nil {
+			// The application paused longer than the quiet time, but its
+			// TCP sent the earlier bytes late (loss recovery, a full
+			// window, a retransmission): what the monitor saw is the pause
+			// on the wire, from the last sighting of the earlier byte to
+			// the first of the later one.
+			_, before, ok1 := wire.Seen(t.Client, dir == "c2s", off-1)
+			at, _, ok2 := wire.Seen(t.Client, dir == "c2s", off)
+			if ok1 && ok2 && at-before <= q {
+				causes = append(causes, fmt.Sprintf("%s ADUs merged at byte %d: the application paused %s, but the wire only %s (the earlier bytes were sent late), not longer than the quiet time", dir, off, dur(gap), dur(at-before)))
+				continue
+			}
+		}
 		causes = append(causes, fmt.Sprintf("%s ADUs merged at byte %d (application pause %s); no cause found", dir, off, dur(gap)))
 		ok = false
 	}
@@ -353,7 +366,7 @@ func explainDir(t *TruthConn, c *InferredConn, dir string, quiet time.Duration) 
 
 // wire scores a concurrent connection by what the wire showed (see
 // WireScore).
-func (r *Result) wire(t *TruthConn, c *InferredConn, quiet time.Duration, overlapped bool) {
+func (r *Result) wire(t *TruthConn, c *InferredConn, quiet time.Duration, wire *Wire) {
 	if r.Wire == nil {
 		r.Wire = map[string]*WireScore{}
 	}
@@ -366,7 +379,7 @@ func (r *Result) wire(t *TruthConn, c *InferredConn, quiet time.Duration, overla
 		w = &WireScore{}
 		r.Wire[fam] = w
 	}
-	if !overlapped {
+	if !wire.Overlap[t.Client] {
 		w.Hidden++
 		return
 	}
@@ -376,7 +389,7 @@ func (r *Result) wire(t *TruthConn, c *InferredConn, quiet time.Duration, overla
 			continue
 		}
 		w.Dirs++
-		if _, ok := explainDir(t, c, dir, quiet); ok {
+		if _, ok := explainDir(t, c, dir, quiet, wire); ok {
 			w.DirsExact++
 		}
 	}

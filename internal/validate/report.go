@@ -39,11 +39,11 @@ func RunDir(ctx context.Context, dir string, opts ingest.Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	overlap, err := WireOverlap(truth, cap)
+	wire, err := ReadWire(truth, cap)
 	if err != nil {
 		return nil, err
 	}
-	return Compare(truth, inf, opts.QuietTime, overlap), nil
+	return Compare(truth, inf, opts.QuietTime, wire), nil
 }
 
 func ms(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
@@ -94,9 +94,10 @@ func WriteReport(w io.Writer, ss []Scenario, plotDir, plotRel, command string) e
 		"engine). Those connections are *detectable*; the others look sequential to\n" +
 		"any monitor and are counted, not scored. A direction of a detectable\n" +
 		"connection is exact when its ADU boundaries are the applications', up to\n" +
-		"what the method can tell: a pause not longer than the quiet time merges, one\n" +
-		"longer within an ADU or a retransmission seen more than the quiet time late\n" +
-		"splits.\n\n")
+		"what the method can tell: a pause not longer than the quiet time merges\n" +
+		"(the application's, or the one the wire shows when TCP sent the earlier\n" +
+		"bytes late), one longer within an ADU or a retransmission seen more than\n" +
+		"the quiet time late splits.\n\n")
 	p("| scenario | family | concurrent connections | detectable | hidden (look sequential) | directions | exact | exact %% |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range ss {
 		for _, fam := range []string{"IPv4", "IPv6"} {

@@ -10,7 +10,59 @@ import (
 	"github.com/abt-dev/abt/internal/decode"
 )
 
-// WireOverlap reads the capture and says, for each connection of truth (by
+// Wire is what the capture shows of the connections of a ground truth, by
+// client address and port, read from the packets' headers independently of
+// the engine.
+type Wire struct {
+	// Overlap: the two sides had data in flight at the monitor at once
+	// (see ReadWire).
+	Overlap map[netip.AddrPort]bool
+	// Data are each connection's data segments per direction (0: client
+	// to server), in capture order: what a boundary's wire gap is read
+	// from (Seen).
+	Data map[netip.AddrPort]*[2][]WireSeg
+}
+
+// WireSeg is a data segment: its bytes [Off, End) of its direction's
+// stream and when the monitor saw it.
+type WireSeg struct {
+	Off, End int64
+	Ns       int64
+}
+
+// Seen returns when byte off of the client's (c2s) or server's stream
+// first and last passed the monitor (a retransmission passes again), and
+// whether it did.
+func (w *Wire) Seen(client netip.AddrPort, c2s bool, off int64) (first, last int64, ok bool) {
+	d := w.Data[client]
+	if d == nil {
+		return 0, 0, false
+	}
+	i := 1
+	if c2s {
+		i = 0
+	}
+	for _, s := range d[i] {
+		if off >= s.Off && off < s.End {
+			if !ok {
+				first, ok = s.Ns, true
+			}
+			last = max(last, s.Ns)
+		}
+	}
+	return first, last, ok
+}
+
+// WireOverlap returns ReadWire's Overlap.
+func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[netip.AddrPort]bool, error) {
+	w, err := ReadWire(truth, paths...)
+	if err != nil {
+		return nil, err
+	}
+	return w.Overlap, nil
+}
+
+// ReadWire reads the capture and says, for each connection of truth (by
 // client address and port), whether its two sides had data in flight at
 // the monitor at once: a data segment of one side was captured while the
 // other side's data, captured before it, was not yet acknowledged by the
@@ -21,7 +73,7 @@ import (
 // the end of the data sent and the highest acknowledgement, in sequence
 // space relative to the first sequence number seen (wrap-safe over a
 // connection's 2 GiB).
-func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[netip.AddrPort]bool, error) {
+func ReadWire(truth map[netip.AddrPort]*TruthConn, paths ...string) (*Wire, error) {
 	type side struct {
 		base    uint32 // first sequence number seen from this side
 		known   bool
@@ -36,6 +88,7 @@ func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[neti
 		byServer[[2]netip.AddrPort{k, t.Server}] = k
 	}
 	out := map[netip.AddrPort]bool{}
+	data := map[netip.AddrPort]*[2][]WireSeg{}
 	var dec decode.Decoder
 	var pkt capture.Packet
 	var seg decode.Segment
@@ -92,6 +145,12 @@ func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[neti
 				start++
 			}
 			me.sentEnd = max(me.sentEnd, start+int64(seg.PayloadLen))
+			segs := data[key]
+			if segs == nil {
+				segs = &[2][]WireSeg{}
+				data[key] = segs
+			}
+			segs[d] = append(segs[d], WireSeg{Off: start, End: start + int64(seg.PayloadLen), Ns: seg.TsNs})
 			if other.sentEnd > 0 && (!me.ackSeen || me.acked < other.sentEnd) {
 				out[key] = true
 			}
@@ -100,5 +159,5 @@ func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[neti
 			return nil, fmt.Errorf("wire overlap: %w", err)
 		}
 	}
-	return out, nil
+	return &Wire{Overlap: out, Data: data}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/internal/synthcap"
 )
 
@@ -61,4 +62,33 @@ func TestWireOverlap(t *testing.T) {
 	got, err := WireOverlap(truth, path)
 	require.NoError(t, err)
 	require.Equal(t, map[netip.AddrPort]bool{client(2): true, client(3): true}, got)
+}
+
+// TestMergeOnTheWire: two requests 600 ms apart at the application, but
+// the first one's last bytes were seen again at the monitor (a
+// retransmission) 100 ms before the second began: merged, as the wire
+// shows, and so explained; without the wire, and with the retransmission
+// 700 ms before, not.
+func TestMergeOnTheWire(t *testing.T) {
+	ms := int64(time.Millisecond)
+	client := netip.MustParseAddrPort("10.0.0.2:7")
+	tc := &TruthConn{Client: client, Mode: ModeConc, ADUs: []TruthADU{
+		{Dir: "c2s", Size: 100, Off: 0, FirstNs: 0, LastNs: 0, Writes: []LogWrite{{N: 100, Ns: 0}}},
+		{Dir: "c2s", Size: 50, Off: 100, FirstNs: 600 * ms, LastNs: 600 * ms, Writes: []LogWrite{{N: 50, Ns: 600 * ms}}},
+	}}
+	inf := &InferredConn{Client: client, ADUs: []ingest.Record{{Kind: ingest.KindADU, Dir: ingest.DirC2S, Size: 150}}}
+	wire := func(retransmitAt int64) *Wire {
+		return &Wire{Data: map[netip.AddrPort]*[2][]WireSeg{client: {{
+			{Off: 0, End: 100, Ns: 1 * ms},
+			{Off: 50, End: 100, Ns: retransmitAt},
+			{Off: 100, End: 150, Ns: 601 * ms},
+		}}}}
+	}
+	causes, ok := explainDir(tc, inf, "c2s", 500*time.Millisecond, wire(501*ms))
+	require.True(t, ok, "%v", causes)
+	require.Contains(t, causes[0], "the wire only 100ms")
+	_, ok = explainDir(tc, inf, "c2s", 500*time.Millisecond, nil)
+	require.False(t, ok)
+	_, ok = explainDir(tc, inf, "c2s", 500*time.Millisecond, wire(-99*ms))
+	require.False(t, ok, "the retransmission 700 ms before: a pause the wire shows too")
 }
