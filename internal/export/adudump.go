@@ -4,11 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-
-	"github.com/klauspost/pgzip"
 
 	"github.com/abt-dev/abt/internal/adutext"
 	"github.com/abt-dev/abt/internal/ingest"
@@ -161,13 +157,11 @@ func writeAdudump(dir string, dialogs []*dialog) (lines, size int64, err error) 
 	slices.SortFunc(recs, func(a, b textRecord) int {
 		return cmp.Or(cmp.Compare(a.rec.TsNs, b.rec.TsNs), cmp.Compare(a.conn, b.conn), cmp.Compare(a.rank, b.rank))
 	})
-	path := filepath.Join(dir, AdudumpFile)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := createGz(dir, AdudumpFile)
 	if err != nil {
-		return 0, 0, fmt.Errorf("export: %w", err)
+		return 0, 0, err
 	}
-	gz := pgzip.NewWriter(f)
-	w := adutext.NewWriter(gz)
+	w := adutext.NewWriter(out)
 	for i := range recs {
 		if err = w.Record(&recs[i].rec); err != nil {
 			break
@@ -176,23 +170,10 @@ func writeAdudump(dir string, dialogs []*dialog) (lines, size int64, err error) 
 	if err == nil {
 		err = w.Flush()
 	}
-	if err == nil {
-		err = gz.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		var st os.FileInfo
-		if st, err = f.Stat(); err == nil {
-			size = st.Size()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
+		out.abort()
 		return 0, 0, fmt.Errorf("export: %s: %w", AdudumpFile, err)
 	}
-	return int64(len(recs)), size, nil
+	size, err = out.close()
+	return int64(len(recs)), size, err
 }

@@ -4,14 +4,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/klauspost/pgzip"
 
 	"github.com/abt-dev/abt/schema"
 )
@@ -22,8 +18,7 @@ import (
 // inputs, say) is JSON, its times as text too.
 type csvTable struct {
 	name string // relative to the data set
-	f    *os.File
-	gz   *pgzip.Writer
+	out  *gzFile
 	w    *csv.Writer
 	cols []schema.Column
 	rec  []string
@@ -37,12 +32,12 @@ func newCSVTable(dir, table string) (*csvTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, csvFile(table)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := createGz(dir, csvFile(table))
 	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, err
 	}
-	t := &csvTable{name: csvFile(table), f: f, gz: pgzip.NewWriter(f), cols: cols, rec: make([]string, len(cols))}
-	t.w = csv.NewWriter(t.gz)
+	t := &csvTable{name: csvFile(table), out: out, cols: cols, rec: make([]string, len(cols))}
+	t.w = csv.NewWriter(out)
 	for i, c := range cols {
 		t.rec[i] = c.Name
 	}
@@ -53,7 +48,7 @@ func newCSVTable(dir, table string) (*csvTable, error) {
 }
 
 func (t *csvTable) fail(err error) error {
-	t.f.Close()
+	t.out.abort()
 	return fmt.Errorf("export: %s: %w", t.name, err)
 }
 
@@ -80,30 +75,13 @@ func (t *csvTable) write(rows any) error {
 // close flushes and syncs the file and returns its size.
 func (t *csvTable) close() (int64, error) {
 	t.w.Flush()
-	err := t.w.Error()
-	if err == nil {
-		err = t.gz.Close()
+	if err := t.w.Error(); err != nil {
+		return 0, t.fail(err)
 	}
-	if err == nil {
-		err = t.f.Sync()
-	}
-	var size int64
-	if err == nil {
-		var st os.FileInfo
-		if st, err = t.f.Stat(); err == nil {
-			size = st.Size()
-		}
-	}
-	if cerr := t.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, fmt.Errorf("export: %s: %w", t.name, err)
-	}
-	return size, nil
+	return t.out.close()
 }
 
-// timeText is a µs timestamp as CSV and JSON write it.
+// usText is a µs timestamp as CSV and JSON write it.
 func usText(us int64) string {
 	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000000Z")
 }

@@ -176,7 +176,7 @@ func Export(ctx context.Context, o Options) (res Result, err error) {
 	x.stage = stage
 	defer func() {
 		for _, t := range x.csv {
-			t.f.Close() // closed already when complete
+			t.out.abort() // closed already when complete
 		}
 		if err != nil {
 			err = errors.Join(err, os.RemoveAll(stage))

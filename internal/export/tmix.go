@@ -4,11 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-
-	"github.com/klauspost/pgzip"
 
 	"github.com/abt-dev/abt/internal/ingest"
 	"github.com/abt-dev/abt/schema"
@@ -127,13 +123,11 @@ func lossRate(rexmt, data int64) float64 {
 // to the data set's TmixFile; start is the trace's start (the range's, or
 // the first connection's first packet), µs.
 func writeTmix(dir string, conns []*dialog, start int64) (vectors, size int64, err error) {
-	path := filepath.Join(dir, TmixFile)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := createGz(dir, TmixFile)
 	if err != nil {
-		return 0, 0, fmt.Errorf("export: %w", err)
+		return 0, 0, err
 	}
-	gz := pgzip.NewWriter(f)
-	w := bufio.NewWriter(gz)
+	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "# tmix connection vectors (v2: S/C records) written by abt's export; the initiator is the client.\n")
 	for _, t := range conns {
 		lines := t.vector()
@@ -175,26 +169,12 @@ func writeTmix(dir string, conns []*dialog, start int64) (vectors, size int64, e
 			fmt.Fprintf(w, "%s %d %d %d\n", side, l.sendWait, l.recvWait, l.bytes)
 		}
 	}
-	err = w.Flush()
-	if err == nil {
-		err = gz.Close()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		var st os.FileInfo
-		if st, err = f.Stat(); err == nil {
-			size = st.Size()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := w.Flush(); err != nil {
+		out.abort()
 		return 0, 0, fmt.Errorf("export: %s: %w", TmixFile, err)
 	}
-	return vectors, size, nil
+	size, err = out.close()
+	return vectors, size, err
 }
 
 // sortDialogs orders the connections by their first packets, and each
