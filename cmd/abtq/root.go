@@ -99,7 +99,9 @@ it (adu-sizes, exchanges, response-time-cdf, response-times; anomalies draws
 one server's training and flagged periods).
 
 abtq anomalies finds the days or hours in which a server's response times
-were unlike its own history (docs/anomalies.md).`),
+were unlike its own history (docs/anomalies.md); abtq export writes a range
+as a data set to publish, anonymized if asked, with its metadata and
+checksums (docs/publishing.md).`),
 		Example: cli.Example(`
   # Response times of the busiest servers on one day
   $ abtq --archive /data/abt --from 2008-04-18 --to 2008-04-19 response-times
