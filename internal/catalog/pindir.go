@@ -52,28 +52,54 @@ func PinDir() (string, error) {
 	}
 	var err error
 	for _, p := range parents {
-		var d string
-		if d, err = os.MkdirTemp(p, pinDirPrefix); err != nil {
-			continue
+		// Another process's sweep may take a new directory for a dead
+		// one's (ownPinDir): make another.
+		for range pinDirTries {
+			var d string
+			if d, err = os.MkdirTemp(p, pinDirPrefix); err != nil {
+				break
+			}
+			if err = ownPinDir(d); err != nil {
+				_ = os.RemoveAll(d)
+				continue
+			}
+			return d, nil
 		}
-		if err = ownPinDir(d); err != nil {
-			_ = os.RemoveAll(d)
-			continue
-		}
-		return d, nil
 	}
 	return "", fmt.Errorf("pin directory: %w", err)
 }
 
-// ownPinDir creates dir's owner file and locks it for this process.
+// pinDirTries is how many directories PinDir makes in one parent before it
+// tries the next.
+const pinDirTries = 4
+
+// beforePinLock, when set (tests), runs between the creation of a pin
+// directory's owner file and its lock.
+var beforePinLock func(dir string)
+
+// ownPinDir creates dir's owner file and locks it for this process. Between
+// the two, another process's sweep (sweepPinDirs) may find the file
+// unlocked, take the directory for a dead process's and remove it, and let
+// go of its lock before this one takes it: so after locking, the owner
+// file must still be the one at its path.
 func ownPinDir(dir string) error {
-	f, err := os.OpenFile(filepath.Join(dir, pinOwnerFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	path := filepath.Join(dir, pinOwnerFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
+	}
+	if beforePinLock != nil {
+		beforePinLock(dir)
 	}
 	if err := flockNB(f); err != nil {
 		f.Close()
 		return fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	held, err1 := f.Stat()
+	there, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(held, there) {
+		f.Close()
+		return fmt.Errorf("pin directory %s: removed by another process's sweep while it was made", dir)
 	}
 	pinOwners.Lock()
 	pinOwners.m[dir] = f

@@ -77,3 +77,32 @@ func lockedByOther(t *testing.T, path string) bool {
 	defer f.Close()
 	return flockNB(f) != nil
 }
+
+// TestPinDirSweptWhileMade: another process's sweep that finds a new pin
+// directory's owner file before its lock takes the directory for a dead
+// process's and removes it; PinDir notices (the owner file it locked is no
+// longer the one at its path) and makes another, which exists. (The race
+// failed TestTextRoundTrip once under a parallel test load: "stat
+// /dev/shm/abt-pins-…: no such file or directory".)
+func TestPinDirSweptWhileMade(t *testing.T) {
+	var swept []string
+	beforePinLock = func(dir string) {
+		if len(swept) == 0 {
+			// As another process would: open the owner file, lock it, remove
+			// the directory, let go.
+			f, err := os.OpenFile(filepath.Join(dir, pinOwnerFile), os.O_RDWR, 0)
+			require.NoError(t, err)
+			require.NoError(t, flockNB(f))
+			require.NoError(t, os.RemoveAll(dir))
+			require.NoError(t, f.Close())
+			swept = append(swept, dir)
+		}
+	}
+	t.Cleanup(func() { beforePinLock = nil })
+	d, err := PinDir()
+	require.NoError(t, err)
+	require.Len(t, swept, 1)
+	require.NotEqual(t, swept[0], d)
+	require.DirExists(t, d)
+	require.NoError(t, RemovePinDir(d))
+}
