@@ -441,12 +441,16 @@ type scored struct {
 // score scores one server's periods.
 func (sc *scorer) score(s anomaly.Series) scored {
 	var out scored
-	if sc.saved == nil {
+	if sc.saved == nil && !sc.train {
 		out.results, out.stats = anomaly.Detect(s, sc.o)
-		if sc.train {
-			if t, ok := anomaly.Train(s, sc.o); ok {
-				out.trained = &t
-			}
+		return out
+	}
+	if sc.saved == nil {
+		var t anomaly.Trained
+		var ok bool
+		out.results, out.stats, t, ok = anomaly.DetectAndTrain(s, sc.o)
+		if ok {
+			out.trained = &t
 		}
 		return out
 	}

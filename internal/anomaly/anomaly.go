@@ -391,20 +391,48 @@ func median(x []float64) float64 {
 // 2·o.Window periods before o.From for them to have their own training),
 // but not reported.
 func Detect(s Series, o Options) ([]Result, Stats) {
+	res, st, _, _ := detect(s, o, false)
+	return res, st
+}
+
+// DetectAndTrain is Detect and Train over s in one pass: the periods'
+// scores, and the model of the latest training window, which leaves out
+// the periods the scoring flagged.
+func DetectAndTrain(s Series, o Options) ([]Result, Stats, Trained, bool) {
+	return detect(s, o, true)
+}
+
+// detect scores s's periods (Detect) and, with train, fits the model of the
+// training window that ends at o.To, or at the end of s's last period
+// (Train).
+func detect(s Series, o Options, train bool) ([]Result, Stats, Trained, bool) {
 	var (
-		out   []Result
-		st    Stats
-		qfs   = make([][QFBins]float64, len(s.Periods))
-		med   = make([]float64, len(s.Periods))
-		p99   = make([]float64, len(s.Periods))
-		ok    = make([]bool, len(s.Periods)) // may train
-		train [][QFBins]float64
+		out  []Result
+		st   Stats
+		qfs  = make([][QFBins]float64, len(s.Periods))
+		med  = make([]float64, len(s.Periods))
+		p99  = make([]float64, len(s.Periods))
+		ns   = make([]float64, len(s.Periods)) // response times
+		ok   = make([]bool, len(s.Periods))    // may train
+		pick []int                             // a training window's periods
 	)
 	window := time.Duration(o.Window) * o.Period
+	// eligible returns the indexes in [first, last) of the periods that may
+	// train (in pick, which the next call reuses).
+	eligible := func(first, last int) []int {
+		pick = pick[:0]
+		for j := first; j < last; j++ {
+			if ok[j] {
+				pick = append(pick, j)
+			}
+		}
+		return pick
+	}
 	first := 0 // the first period that may be in the window
 	for i, p := range s.Periods {
 		inRange := (o.From.IsZero() || !p.Start.Before(o.From)) && (o.To.IsZero() || p.Start.Before(o.To))
 		n := p.Count()
+		ns[i] = float64(n)
 		if n < o.MinSamples || p.Hist == nil {
 			if inRange {
 				st.Sparse++
@@ -421,25 +449,17 @@ func Detect(s Series, o Options) ([]Result, Stats) {
 		for first < i && s.Periods[first].Start.Before(p.Start.Add(-window)) {
 			first++
 		}
-		train = train[:0]
-		var meds, p99s, ns []float64
-		for j := first; j < i; j++ {
-			if ok[j] {
-				train = append(train, qfs[j])
-				meds, p99s = append(meds, med[j]), append(p99s, p99[j])
-				ns = append(ns, float64(s.Periods[j].Count()))
-			}
-		}
-		if len(train) < max(o.MinTrain, 2) {
+		w := eligible(first, i)
+		if len(w) < max(o.MinTrain, 2) {
 			if inRange {
 				st.Untrained++
 			}
 			continue
 		}
-		m := Fit(train, o.Variance)
-		r := Result{Server: s.Server, Port: s.Port, Start: p.Start, N: n, Training: len(train),
-			Components: len(m.Components), Score: m.Score(qfs[i]) / sampleSlack(float64(n), median(ns)), Median: med[i], P99: p99[i],
-			UsualMedian: median(meds), UsualP99: median(p99s)}
+		m := fitOf(w, qfs, o.Variance)
+		r := Result{Server: s.Server, Port: s.Port, Start: p.Start, N: n, Training: len(w),
+			Components: len(m.Components), Score: m.Score(qfs[i]) / sampleSlack(float64(n), medianOf(w, ns)), Median: med[i], P99: p99[i],
+			UsualMedian: medianOf(w, med), UsualP99: medianOf(w, p99)}
 		r.Flagged = r.Score > o.Threshold
 		if r.Flagged {
 			ok[i] = false
@@ -448,7 +468,10 @@ func Detect(s Series, o Options) ([]Result, Stats) {
 			continue
 		}
 		if o.Keep {
-			r.Model, r.Train, r.QF = &m, slices.Clone(train), qfs[i]
+			r.Model, r.QF = &m, qfs[i]
+			for _, j := range w {
+				r.Train = append(r.Train, qfs[j])
+			}
 		}
 		st.Scored++
 		if r.Flagged {
@@ -456,5 +479,42 @@ func Detect(s Series, o Options) ([]Result, Stats) {
 		}
 		out = append(out, r)
 	}
-	return out, st
+	if !train || len(s.Periods) == 0 {
+		return out, st, Trained{}, false
+	}
+	through := s.Periods[len(s.Periods)-1].Start.Add(o.Period)
+	if !o.To.IsZero() {
+		through = o.To
+	}
+	from := through.Add(-window)
+	lo, hi := len(s.Periods), 0
+	for j, p := range s.Periods {
+		if !p.Start.Before(from) && p.Start.Before(through) {
+			lo, hi = min(lo, j), max(hi, j+1)
+		}
+	}
+	w := eligible(lo, hi)
+	if len(w) < max(o.MinTrain, 2) {
+		return out, st, Trained{}, false
+	}
+	return out, st, Trained{Server: s.Server, Port: s.Port, Through: through, Model: fitOf(w, qfs, o.Variance),
+		UsualN: medianOf(w, ns), UsualMedian: medianOf(w, med), UsualP99: medianOf(w, p99)}, true
+}
+
+// fitOf fits a model to the quantile functions of periods w.
+func fitOf(w []int, qfs [][QFBins]float64, variance float64) Model {
+	train := make([][QFBins]float64, len(w))
+	for k, j := range w {
+		train[k] = qfs[j]
+	}
+	return Fit(train, variance)
+}
+
+// medianOf is the median of xs over periods w.
+func medianOf(w []int, xs []float64) float64 {
+	v := make([]float64, len(w))
+	for k, j := range w {
+		v[k] = xs[j]
+	}
+	return median(v)
 }

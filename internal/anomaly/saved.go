@@ -46,38 +46,8 @@ type Saved struct {
 // end of s's last period or o.To when set. ok is false when there are
 // fewer than o.MinTrain of them.
 func Train(s Series, o Options) (t Trained, ok bool) {
-	if len(s.Periods) == 0 {
-		return t, false
-	}
-	through := s.Periods[len(s.Periods)-1].Start.Add(o.Period)
-	if !o.To.IsZero() {
-		through = o.To
-	}
-	flagged := map[time.Time]bool{}
-	detectAll := o
-	detectAll.From, detectAll.To = time.Time{}, through
-	res, _ := Detect(s, detectAll)
-	for _, r := range res {
-		if r.Flagged {
-			flagged[r.Start] = true
-		}
-	}
-	from := through.Add(-time.Duration(o.Window) * o.Period)
-	var train [][QFBins]float64
-	var ns, meds, p99s []float64
-	for _, p := range s.Periods {
-		n := p.Count()
-		if p.Start.Before(from) || !p.Start.Before(through) || n < o.MinSamples || p.Hist == nil || flagged[p.Start] {
-			continue
-		}
-		train = append(train, QF(p.Hist))
-		ns, meds, p99s = append(ns, float64(n)), append(meds, Quantile(p.Hist, 0.5)), append(p99s, Quantile(p.Hist, 0.99))
-	}
-	if len(train) < max(o.MinTrain, 2) {
-		return t, false
-	}
-	return Trained{Server: s.Server, Port: s.Port, Through: through, Model: Fit(train, o.Variance),
-		UsualN: median(ns), UsualMedian: median(meds), UsualP99: median(p99s)}, true
+	_, _, t, ok = detect(s, o, true)
+	return t, ok
 }
 
 // Score scores period p against the saved model, as Detect would have with
