@@ -55,7 +55,8 @@ type Options struct {
 	// Sorting overrides the order of rows within adus files (see
 	// aduSorting); for measurements.
 	Sorting []parquet.SortingColumn
-	// ZstdLevel is the zstd level, 1 (fastest) to 4 (best). Default 3.
+	// ZstdLevel is the zstd level, 1 (fastest) to 4 (best). Default
+	// partition.DefaultZstdLevel.
 	ZstdLevel int
 	// PageBytes is the Parquet data page size before compression. Default
 	// partition.DefaultPageBytes.

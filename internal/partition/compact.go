@@ -272,7 +272,7 @@ func mergeParts[T any](o EditOptions, parts []string, final string, cmp func(a, 
 		o.RowGroupRows = DefaultRowGroupRows
 	}
 	if o.ZstdLevel == 0 {
-		o.ZstdLevel = 3
+		o.ZstdLevel = DefaultZstdLevel
 	}
 	buf := make([]T, 1024)
 	// First pass: count the rows and collect the runs they come from, which
@@ -302,11 +302,9 @@ func mergeParts[T any](o EditOptions, parts []string, final string, cmp func(a, 
 	}
 	sort.Strings(ids)
 	var zero T
-	opts := writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, DefaultPageBytes, o.Sorting,
-		newPagePool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*", defaultPageMemoryBytes))
-	opts = withMetadata(opts, o.Metadata)
-	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(ids, ",")),
-		parquet.KeyValueMetadata("abt.hour", o.Hour.String()))
+	opts := mergedOptions(writerOptions(parquet.SchemaOf(zero), o.ZstdLevel, o.RowGroupRows, DefaultPageBytes, o.Sorting,
+		newPagePool(filepath.Dir(filepath.Dir(final)), ".spill-compact-*", defaultPageMemoryBytes)),
+		o.Metadata, o.RunIDsKey, ids, o.Hour)
 	var srcs []rowSource[T]
 	for _, path := range parts {
 		f, pf, err := OpenPart(path, o.Expect)
@@ -378,6 +376,16 @@ func OpenPart(path string, expect map[string]string) (*os.File, *parquet.File, e
 }
 
 // withMetadata appends key/value footer entries to opts in key order.
+// metaHour is the footer key of a file's hour (schema.MetaHour).
+const metaHour = "abt.hour"
+
+// mergedOptions adds a merged file's footer to opts: meta, the runs its
+// rows come from (under runIDsKey) and its hour.
+func mergedOptions(opts []parquet.WriterOption, meta map[string]string, runIDsKey string, runIDs []string, h Hour) []parquet.WriterOption {
+	return append(withMetadata(opts, meta), parquet.KeyValueMetadata(runIDsKey, strings.Join(runIDs, ",")),
+		parquet.KeyValueMetadata(metaHour, h.String()))
+}
+
 func withMetadata(opts []parquet.WriterOption, meta map[string]string) []parquet.WriterOption {
 	keys := make([]string, 0, len(meta))
 	for k := range meta {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -38,11 +37,9 @@ func WriteMerged[T any](root, table, sensor string, h Hour, rows []T, o MergedOp
 		return "", err
 	}
 	var zero T
-	opts := writerOptions(parquet.SchemaOf(zero), 3, DefaultRowGroupRows, pageBufferSize(int64(len(rows)), DefaultPageBytes), o.Sorting,
-		newPagePool(root, ".spill-merged-*", defaultPageMemoryBytes))
-	opts = withMetadata(opts, o.Metadata)
-	opts = append(opts, parquet.KeyValueMetadata(o.RunIDsKey, strings.Join(o.RunIDs, ",")),
-		parquet.KeyValueMetadata("abt.hour", h.String()))
+	opts := mergedOptions(writerOptions(parquet.SchemaOf(zero), DefaultZstdLevel, DefaultRowGroupRows,
+		pageBufferSize(int64(len(rows)), DefaultPageBytes), o.Sorting, newPagePool(root, ".spill-merged-*", defaultPageMemoryBytes)),
+		o.Metadata, o.RunIDsKey, o.RunIDs, h)
 	defer func() { err = errors.Join(err, pf.Cleanup()) }()
 	w := parquet.NewGenericWriter[T](pf, opts...)
 	if _, err := w.Write(rows); err != nil {
