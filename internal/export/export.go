@@ -25,8 +25,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/abt-dev/abt/internal/anonymize"
 	"github.com/abt-dev/abt/internal/archive"
 	"github.com/abt-dev/abt/internal/catalog"
@@ -305,27 +303,9 @@ func eachHour(ctx context.Context, pins *catalog.Pinned, table string, fn func(s
 func readRows[T any](paths []string) ([]T, error) {
 	var out []T
 	for _, p := range paths {
-		f, err := os.Open(p)
+		rows, err := partition.ReadRows[T](p)
 		if err != nil {
 			return nil, fmt.Errorf("export: %w", err)
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("export: %w", err)
-		}
-		pf, err := parquet.OpenFile(f, st.Size())
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("export: %s: %w", p, err)
-		}
-		r := parquet.NewGenericReader[T](pf)
-		rows := make([]T, pf.NumRows())
-		n, err := r.Read(rows)
-		r.Close()
-		f.Close()
-		if n != len(rows) {
-			return nil, fmt.Errorf("export: %s: read %d of %d rows: %v", p, n, len(rows), err)
 		}
 		out = append(out, rows...)
 	}
@@ -434,10 +414,6 @@ func (x *exporter) write(table, sensor string, h partition.Hour, rows any, n int
 	return nil
 }
 
-// hourOf is the hour a truncated ts falls in (a coarse resolution may move
-// a row into an earlier hour).
-func hourOf(ts int64) partition.Hour { return partition.HourOf(ts) }
-
 func (x *exporter) connections(sensor string, _ partition.Hour, paths []string) error {
 	rows, err := readRows[schema.Connection](paths)
 	if err != nil {
@@ -459,7 +435,10 @@ func (x *exporter) connections(sensor string, _ partition.Hour, paths []string) 
 			k := connKey{sensor, c.RunID, c.ConnID}
 			x.dialogs[k] = &dialog{key: k, c: c}
 		}
-		byHour[hourOf(c.Ts)] = append(byHour[hourOf(c.Ts)], c)
+		// The truncated ts's hour: a coarse resolution may move a row into
+		// an earlier hour.
+		h := partition.HourOf(c.Ts)
+		byHour[h] = append(byHour[h], c)
 	}
 	return writeHours(x, schema.TableConnections, sensor, byHour)
 }
@@ -481,7 +460,8 @@ func (x *exporter) adus(sensor string, _ partition.Hour, paths []string) error {
 		if c := x.dialogs[connKey{sensor, a.RunID, a.ConnID}]; c != nil {
 			c.adus = append(c.adus, a)
 		}
-		byHour[hourOf(a.Ts)] = append(byHour[hourOf(a.Ts)], a)
+		h := partition.HourOf(a.Ts)
+		byHour[h] = append(byHour[h], a)
 	}
 	return writeHours(x, schema.TableADUs, sensor, byHour)
 }
@@ -527,7 +507,8 @@ func (x *exporter) runsTable(ctx context.Context) error {
 			if byKey[k] == nil {
 				byKey[k] = map[partition.Hour][]schema.Run{}
 			}
-			byKey[k][hourOf(r.Ts)] = append(byKey[k][hourOf(r.Ts)], r)
+			h := partition.HourOf(r.Ts)
+			byKey[k][h] = append(byKey[k][h], r)
 		}
 		return nil
 	})

@@ -123,3 +123,19 @@ func OpenParquet(path string) (*parquet.File, *os.File, error) {
 	}
 	return pf, f, nil
 }
+
+// ReadRows reads every row of the Parquet file at path.
+func ReadRows[T any](path string) ([]T, error) {
+	pf, f, err := OpenParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	rows := make([]T, pf.NumRows())
+	if n, err := r.Read(rows); n != len(rows) {
+		return nil, fmt.Errorf("%s: read %d of %d rows: %w", path, n, len(rows), err)
+	}
+	return rows, nil
+}

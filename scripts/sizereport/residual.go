@@ -155,18 +155,11 @@ func readTable[T any](dir, table string) ([]T, error) {
 	sort.Strings(files)
 	var rows []T
 	for _, f := range files {
-		pf, fh, err := partition.OpenParquet(f)
+		r, err := partition.ReadRows[T](f)
 		if err != nil {
 			return nil, err
 		}
-		r := parquet.NewGenericReader[T](pf)
-		buf := make([]T, pf.NumRows())
-		n, err := r.Read(buf)
-		fh.Close()
-		if n != len(buf) {
-			return nil, fmt.Errorf("%s: read %d of %d rows: %v", f, n, len(buf), err)
-		}
-		rows = append(rows, buf...)
+		rows = append(rows, r...)
 	}
 	return rows, nil
 }
