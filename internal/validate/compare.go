@@ -53,7 +53,7 @@ type Result struct {
 	Mismatches  []Mismatch
 	RTTNs       []float64 // handshake RTTs at the monitor
 	// Wire scores the concurrent connections by what the capture shows
-	// (WireOverlap), per address family ("IPv4", "IPv6"); nil when the
+	// (ReadWire), per address family ("IPv4", "IPv6"); nil when the
 	// overlap was not computed.
 	Wire map[string]*WireScore
 }

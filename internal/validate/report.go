@@ -90,7 +90,7 @@ func WriteReport(w io.Writer, ss []Scenario, plotDir, plotRel, command string) e
 		"A concurrent dialog can be told only when its two sides' data overlap on\n" +
 		"the wire: a data segment of one side is captured while the other side's\n" +
 		"data, captured before it, is not yet acknowledged by that segment\n" +
-		"(`validate.WireOverlap`, read from the capture, independently of the\n" +
+		"(`validate.ReadWire`, read from the capture, independently of the\n" +
 		"engine). Those connections are *detectable*; the others look sequential to\n" +
 		"any monitor and are counted, not scored. A direction of a detectable\n" +
 		"connection is exact when its ADU boundaries are the applications', up to\n" +

@@ -53,15 +53,6 @@ func (w *Wire) Seen(client netip.AddrPort, c2s bool, off int64) (first, last int
 	return first, last, ok
 }
 
-// WireOverlap returns ReadWire's Overlap.
-func WireOverlap(truth map[netip.AddrPort]*TruthConn, paths ...string) (map[netip.AddrPort]bool, error) {
-	w, err := ReadWire(truth, paths...)
-	if err != nil {
-		return nil, err
-	}
-	return w.Overlap, nil
-}
-
 // ReadWire reads the capture and says, for each connection of truth (by
 // client address and port), whether its two sides had data in flight at
 // the monitor at once: a data segment of one side was captured while the

@@ -59,9 +59,9 @@ func TestWireOverlap(t *testing.T) {
 	for _, c := range []netip.AddrPort{client(1), client(2), client(3), client(4)} {
 		truth[c] = &TruthConn{Client: c, Server: server}
 	}
-	got, err := WireOverlap(truth, path)
+	got, err := ReadWire(truth, path)
 	require.NoError(t, err)
-	require.Equal(t, map[netip.AddrPort]bool{client(2): true, client(3): true}, got)
+	require.Equal(t, map[netip.AddrPort]bool{client(2): true, client(3): true}, got.Overlap)
 }
 
 // TestMergeOnTheWire: two requests 600 ms apart at the application, but
