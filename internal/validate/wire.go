@@ -86,7 +86,7 @@ func ReadWire(truth map[netip.AddrPort]*TruthConn, paths ...string) (*Wire, erro
 	for _, p := range paths {
 		src, err := capture.Open(p)
 		if err != nil {
-			return nil, fmt.Errorf("wire overlap: %w", err)
+			return nil, fmt.Errorf("read wire: %w", err)
 		}
 		for {
 			err := src.Next(&pkt)
@@ -95,7 +95,7 @@ func ReadWire(truth map[netip.AddrPort]*TruthConn, paths ...string) (*Wire, erro
 			}
 			if err != nil {
 				src.Close()
-				return nil, fmt.Errorf("wire overlap: %w", err)
+				return nil, fmt.Errorf("read wire: %w", err)
 			}
 			if dec.Decode(&pkt, &seg) != decode.OK {
 				continue
@@ -147,7 +147,7 @@ func ReadWire(truth map[netip.AddrPort]*TruthConn, paths ...string) (*Wire, erro
 			}
 		}
 		if err := src.Close(); err != nil {
-			return nil, fmt.Errorf("wire overlap: %w", err)
+			return nil, fmt.Errorf("read wire: %w", err)
 		}
 	}
 	return &Wire{Overlap: out, Data: data}, nil
